@@ -1,0 +1,2 @@
+// Public entry of cli/: `flotctl`, the kubectl-like client.
+export const COMPONENT = 'cli';

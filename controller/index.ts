@@ -1,0 +1,3 @@
+// Public entry of controller/: API server, etcd storage, scheduler, node
+// lifecycle, join/CA, the agents' gRPC service and subnet lease allocation.
+export const COMPONENT = 'controller';
