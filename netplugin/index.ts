@@ -1,3 +1,8 @@
 // Public entry of netplugin/: subnet leases, the VXLAN backend, bridge +
 // host-local IPAM (CNI 1.0 shaped), masquerade rules and the rtnetlink codec.
 export const COMPONENT = 'netplugin';
+export * from './cidr.js';
+export * from './subnet/types.js';
+export * from './subnet/allocator.js';
+export * from './subnet/watcher.js';
+export * from './ipam/host-local.js';
