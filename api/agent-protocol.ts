@@ -1,0 +1,41 @@
+// Loads the agent protocol (api/proto/agent.proto) for @grpc/grpc-js. Both the
+// controller (server) and the node agent (client) get their stubs from here.
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export const AGENT_PROTO_PATH = fileURLToPath(new URL('./proto/agent.proto', import.meta.url));
+
+let cached: grpc.GrpcObject | undefined;
+
+function load(): grpc.GrpcObject {
+  if (!cached) {
+    const def = protoLoader.loadSync(AGENT_PROTO_PATH, {
+      keepCase: false,
+      longs: Number,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    cached = grpc.loadPackageDefinition(def);
+  }
+  return cached;
+}
+
+/** The NodeService definition (for server.addService) and client constructor. */
+export function nodeServiceDefinition(): { service: grpc.ServiceDefinition; Client: grpc.ServiceClientConstructor } {
+  const pkg = load() as unknown as { flotilla: { agent: { v1: { NodeService: grpc.ServiceClientConstructor } } } };
+  const Client = pkg.flotilla.agent.v1.NodeService;
+  return { service: Client.service, Client };
+}
+
+/** Encodes an object for a `bytes …_json` field. */
+export function toJsonBytes(v: unknown): Buffer {
+  return Buffer.from(JSON.stringify(v));
+}
+
+/** Decodes a `bytes …_json` field; empty bytes decode to undefined. */
+export function fromJsonBytes<T>(b: Buffer | Uint8Array | undefined | null): T | undefined {
+  if (!b || b.length === 0) return undefined;
+  return JSON.parse(Buffer.from(b).toString('utf8')) as T;
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { fromJsonBytes, nodeServiceDefinition, toJsonBytes } from '../../api/agent-protocol.js';
+
+describe('[protocol] the agent protocol', () => {
+  it('defines the node service calls agents use', () => {
+    const { service } = nodeServiceDefinition();
+    expect(Object.keys(service).sort()).toEqual(
+      [
+        'AcquireSubnetLease',
+        'ConfirmPodDeleted',
+        'GetNetworkConfig',
+        'Heartbeat',
+        'Join',
+        'RecordEvent',
+        'RegisterNode',
+        'RenewSubnetLease',
+        'UpdatePodStatus',
+        'WatchPods',
+        'WatchSubnetLeases',
+      ].sort(),
+    );
+    expect(service.WatchPods?.responseStream).toBe(true);
+    expect(service.Join?.responseStream).toBe(false);
+  });
+
+  it('carries objects as JSON bytes and treats empty bytes as absent', () => {
+    const pod = { metadata: { name: 'web' } };
+    expect(fromJsonBytes(toJsonBytes(pod))).toEqual(pod);
+    expect(fromJsonBytes(Buffer.alloc(0))).toBeUndefined();
+  });
+});
