@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import type { Node } from '../../api/index.js';
+import { TAINT_NOT_READY, TAINT_UNREACHABLE, decideNodeLifecycle } from '../../controller/nodelifecycle/decide.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const cfg = { gracePeriodMs: 40_000, podEvictionTimeoutMs: 300_000 };
+
+function node(ready: 'True' | 'False' | 'Unknown' | undefined, transition = T0, taints: Node['spec'] = {}): Node {
+  return {
+    metadata: { name: 'n1', creationTimestamp: iso(T0 - 1000) },
+    spec: taints,
+    status: ready ? { conditions: [{ type: 'Ready', status: ready, lastTransitionTime: iso(transition) }] } : {},
+  };
+}
+
+const taintKeys = (n: Node | undefined) => (n?.spec?.taints ?? []).map((t) => `${t.key}:${t.effect}`).sort();
+
+describe('[nodelifecycle] deciding node health', () => {
+  it('leaves a node that heartbeats alone', () => {
+    const d = decideNodeLifecycle(node('True'), T0 + 30_000, T0 + 35_000, cfg);
+    expect(d).toEqual({ evictPods: false });
+  });
+
+  it('marks a node silent for longer than the grace period Ready=Unknown and taints it unreachable', () => {
+    const d = decideNodeLifecycle(node('True'), T0, T0 + 41_000, cfg);
+    expect(d.transition).toBe('NodeNotReady');
+    const ready = d.updatedNode?.status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'Unknown', reason: 'NodeStatusUnknown', lastTransitionTime: iso(T0 + 41_000) });
+    expect(taintKeys(d.updatedNode)).toEqual([`${TAINT_UNREACHABLE}:NoExecute`, `${TAINT_UNREACHABLE}:NoSchedule`]);
+    expect(d.evictPods).toBe(false);
+  });
+
+  it('evicts pods only after the node stayed not ready for the eviction timeout', () => {
+    const lost = node('Unknown', T0, { taints: [{ key: TAINT_UNREACHABLE, effect: 'NoSchedule' }, { key: TAINT_UNREACHABLE, effect: 'NoExecute' }] });
+    expect(decideNodeLifecycle(lost, T0 - 50_000, T0 + 299_000, cfg)).toEqual({ evictPods: false });
+    expect(decideNodeLifecycle(lost, T0 - 50_000, T0 + 300_000, cfg).evictPods).toBe(true);
+  });
+
+  it('removes the taints when the node reports Ready again', () => {
+    const back = node('True', T0 + 400_000, { taints: [{ key: TAINT_UNREACHABLE, effect: 'NoSchedule' }, { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] });
+    const d = decideNodeLifecycle(back, T0 + 400_000, T0 + 401_000, cfg);
+    expect(d.transition).toBe('NodeReady');
+    expect(taintKeys(d.updatedNode)).toEqual(['dedicated:NoSchedule']);
+    expect(d.evictPods).toBe(false);
+  });
+
+  it('taints a node whose agent reports NotReady as not-ready', () => {
+    const d = decideNodeLifecycle(node('False'), T0, T0 + 1_000, cfg);
+    expect(taintKeys(d.updatedNode)).toEqual([`${TAINT_NOT_READY}:NoExecute`, `${TAINT_NOT_READY}:NoSchedule`]);
+  });
+
+  it('keeps a new node without a Ready condition unschedulable until it reports', () => {
+    const d = decideNodeLifecycle(node(undefined), undefined, T0, cfg);
+    expect(taintKeys(d.updatedNode)).toEqual([`${TAINT_NOT_READY}:NoSchedule`]);
+  });
+});
