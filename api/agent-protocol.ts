@@ -22,10 +22,17 @@ function load(): grpc.GrpcObject {
   return cached;
 }
 
+type Pkg = { flotilla: { agent: { v1: Record<'NodeService' | 'Bootstrap', grpc.ServiceClientConstructor> } } };
+
 /** The NodeService definition (for server.addService) and client constructor. */
 export function nodeServiceDefinition(): { service: grpc.ServiceDefinition; Client: grpc.ServiceClientConstructor } {
-  const pkg = load() as unknown as { flotilla: { agent: { v1: { NodeService: grpc.ServiceClientConstructor } } } };
-  const Client = pkg.flotilla.agent.v1.NodeService;
+  const Client = (load() as unknown as Pkg).flotilla.agent.v1.NodeService;
+  return { service: Client.service, Client };
+}
+
+/** The Bootstrap (join) service definition and client constructor. */
+export function bootstrapServiceDefinition(): { service: grpc.ServiceDefinition; Client: grpc.ServiceClientConstructor } {
+  const Client = (load() as unknown as Pkg).flotilla.agent.v1.Bootstrap;
   return { service: Client.service, Client };
 }
 

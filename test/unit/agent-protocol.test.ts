@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromJsonBytes, nodeServiceDefinition, toJsonBytes } from '../../api/agent-protocol.js';
+import { bootstrapServiceDefinition, fromJsonBytes, nodeServiceDefinition, toJsonBytes } from '../../api/agent-protocol.js';
 
 describe('[protocol] the agent protocol', () => {
   it('defines the node service calls agents use', () => {
@@ -10,7 +10,6 @@ describe('[protocol] the agent protocol', () => {
         'ConfirmPodDeleted',
         'GetNetworkConfig',
         'Heartbeat',
-        'Join',
         'RecordEvent',
         'RegisterNode',
         'RenewSubnetLease',
@@ -20,7 +19,11 @@ describe('[protocol] the agent protocol', () => {
       ].sort(),
     );
     expect(service.WatchPods?.responseStream).toBe(true);
-    expect(service.Join?.responseStream).toBe(false);
+    expect(service.UpdatePodStatus?.responseStream).toBe(false);
+  });
+
+  it('keeps Join on its own bootstrap service, the only one without a client certificate', () => {
+    expect(Object.keys(bootstrapServiceDefinition().service)).toEqual(['Join']);
   });
 
   it('carries objects as JSON bytes and treats empty bytes as absent', () => {
