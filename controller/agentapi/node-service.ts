@@ -1,0 +1,316 @@
+// The controller's side of the agent protocol (api/proto/agent.proto). Every
+// NodeService call is made with a node certificate; the node it names may read
+// its own pods and write only its own Node, lease, pod statuses and events.
+// Join lives on the TLS-only Bootstrap service.
+import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import {
+  BadRequestError,
+  ForbiddenError,
+  GoneError,
+  NotFoundError,
+  UnauthorizedError,
+  isFlotillaError,
+  realClock,
+  toFlotillaError,
+  type Clock,
+  type Event,
+  type Logger,
+  type Node,
+  type Pod,
+  type PodStatus,
+} from '../../api/index.js';
+import { fromJsonBytes, toJsonBytes } from '../../api/agent-protocol.js';
+import type { Store } from '../storage/store.js';
+import { nodeNameFromSubjectCN, signNodeCsr, validateNodeName, type CaMaterial } from '../join/node-certificate.js';
+import { verifyToken, type BootstrapTokenRecord } from '../join/bootstrap-token.js';
+
+/** Where the controller keeps node leases (heartbeats), as Kubernetes does. */
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
+export interface NodeLease {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: { name: string; namespace: string; resourceVersion?: string; uid?: string; creationTimestamp?: string };
+  spec: { holderIdentity: string; leaseDurationSeconds: number; renewTime: string };
+}
+
+export interface TokenLookup {
+  get(id: string): Promise<BootstrapTokenRecord | undefined>;
+}
+
+export interface NodeServiceDeps {
+  store: Store;
+  tokens: TokenLookup;
+  ca: CaMaterial;
+  log: Logger;
+  clock?: Clock;
+  leaseDurationSeconds?: number;
+}
+
+/** One place where typed errors become gRPC status codes. */
+export function toGrpcError(e: unknown): grpc.ServiceError {
+  const fe = toFlotillaError(e);
+  const code = {
+    BadRequest: grpc.status.INVALID_ARGUMENT,
+    Invalid: grpc.status.INVALID_ARGUMENT,
+    NotFound: grpc.status.NOT_FOUND,
+    AlreadyExists: grpc.status.ALREADY_EXISTS,
+    Conflict: grpc.status.ABORTED,
+    Gone: grpc.status.OUT_OF_RANGE,
+    Unauthorized: grpc.status.UNAUTHENTICATED,
+    Forbidden: grpc.status.PERMISSION_DENIED,
+    RequestEntityTooLarge: grpc.status.RESOURCE_EXHAUSTED,
+    UnsupportedMediaType: grpc.status.INVALID_ARGUMENT,
+    MethodNotAllowed: grpc.status.UNIMPLEMENTED,
+    NotSupported: grpc.status.UNIMPLEMENTED,
+    Timeout: grpc.status.DEADLINE_EXCEEDED,
+    Unavailable: grpc.status.UNAVAILABLE,
+    Internal: grpc.status.INTERNAL,
+  }[fe.code];
+  const err = new Error(fe.message) as grpc.ServiceError;
+  err.code = code;
+  err.details = fe.message;
+  err.metadata = new grpc.Metadata();
+  err.metadata.set('flotilla-code', fe.code);
+  return err;
+}
+
+/** The node a call speaks for, from its verified client certificate. */
+export function callerNode(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): string {
+  const ctx = call.getAuthContext();
+  const cn = ctx?.sslPeerCertificate?.subject?.CN;
+  const node = nodeNameFromSubjectCN(Array.isArray(cn) ? cn[0] : cn);
+  if (!node) throw new UnauthorizedError('a node client certificate (CN=system:node:<name>) is required');
+  return node;
+}
+
+function parseJson<T>(b: Buffer | undefined, what: string): T {
+  let v: T | undefined;
+  try {
+    v = fromJsonBytes<T>(b);
+  } catch (e) {
+    throw new BadRequestError(`${what}: invalid JSON: ${(e as Error).message}`);
+  }
+  if (v === undefined || v === null || typeof v !== 'object') throw new BadRequestError(`${what}: required`);
+  return v;
+}
+
+type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => void;
+
+function unary<Req, Res>(log: Logger, name: string, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): Unary<Req, Res> {
+  return (call, cb) => {
+    fn(call).then(
+      (res) => cb(null, res),
+      (e) => {
+        const fe = toFlotillaError(e);
+        if (!isFlotillaError(e) || fe.code === 'Internal') log.error({ err: e, rpc: name }, 'agent call failed');
+        else log.info({ rpc: name, code: fe.code, msg: fe.message }, 'agent call refused');
+        cb(toGrpcError(fe));
+      },
+    );
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function bootstrapHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImplementation {
+  const clock = deps.clock ?? realClock;
+  const log = deps.log;
+  return {
+    Join: unary<{ token: string; nodeName: string; csrPem: string }, { certificatePem: string; caPem: string }>(log, 'Join', async (call) => {
+      const { token, nodeName, csrPem } = call.request;
+      if (!token) throw new UnauthorizedError('a bootstrap token is required');
+      const id = /^([a-z0-9]{6})\./.exec(token)?.[1];
+      verifyToken(token, id ? await deps.tokens.get(id) : undefined, clock.now());
+      validateNodeName(nodeName);
+      // A live node of the same name that already has a credential may not be taken over.
+      try {
+        const existing = await deps.store.get<Node>({ resource: 'nodes', name: nodeName });
+        const ready = existing.status?.conditions?.find((c) => c.type === 'Ready');
+        if (ready?.status === 'True') {
+          throw new ForbiddenError(`node "${nodeName}" already exists and is Ready: delete it first (flotctl delete node ${nodeName}) or pick another --node-name`);
+        }
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+      const certificatePem = signNodeCsr(csrPem, nodeName, deps.ca, clock.now());
+      log.info({ node: nodeName }, 'node joined: issued its credential');
+      return { certificatePem, caPem: deps.ca.certPem };
+    }),
+  };
+}
+
+export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImplementation {
+  const { store, log } = deps;
+  const clock = deps.clock ?? realClock;
+  const leaseSeconds = deps.leaseDurationSeconds ?? 40;
+
+  async function podOfNode(node: string, ns: string, name: string, uid?: string): Promise<Pod> {
+    if (!ns || !name) throw new BadRequestError('pod.namespace and pod.name are required');
+    const pod = await store.get<Pod>({ resource: 'pods', namespace: ns, name });
+    if (pod.spec.nodeName !== node) throw new ForbiddenError(`node "${node}" may not modify pod ${ns}/${name}: it is not bound to that node`);
+    if (uid && pod.metadata.uid !== uid) throw new NotFoundError(`pod ${ns}/${name} with uid ${uid} not found (it was replaced)`);
+    return pod;
+  }
+
+  return {
+    RegisterNode: unary<{ nodeJson: Buffer }, { objectJson: Buffer }>(log, 'RegisterNode', async (call) => {
+      const node = callerNode(call);
+      const want = parseJson<Node>(call.request.nodeJson, 'node_json');
+      if (want.metadata?.name !== node) {
+        throw new ForbiddenError(`node "${node}" may only register itself, not "${want.metadata?.name ?? ''}"`);
+      }
+      let out: Node;
+      try {
+        out = await store.guaranteedUpdate<Node>({ resource: 'nodes', name: node }, (cur) => ({
+          ...cur,
+          metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, ...want.metadata.labels } },
+          spec: { ...cur.spec, ...(want.spec?.podCIDR ? { podCIDR: want.spec.podCIDR, podCIDRs: [want.spec.podCIDR] } : {}) },
+          status: { ...cur.status, ...want.status },
+        }));
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        out = await store.create<Node>('nodes', {
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: { name: node, labels: want.metadata.labels ?? {} },
+          spec: want.spec ?? {},
+          status: want.status ?? {},
+        });
+        log.info({ node }, 'node registered');
+      }
+      return { objectJson: toJsonBytes(out) };
+    }),
+
+    Heartbeat: unary<{ nodeName: string; statusJson: Buffer }, { leaseDurationSeconds: number }>(log, 'Heartbeat', async (call) => {
+      const node = callerNode(call);
+      if (call.request.nodeName && call.request.nodeName !== node) {
+        throw new ForbiddenError(`node "${node}" may only renew its own lease, not "${call.request.nodeName}"`);
+      }
+      const now = clock.now();
+      const lease: NodeLease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: node, namespace: NODE_LEASE_NAMESPACE },
+        spec: { holderIdentity: node, leaseDurationSeconds: leaseSeconds, renewTime: new Date(now).toISOString() },
+      };
+      try {
+        await store.guaranteedUpdate<NodeLease>({ resource: 'leases', namespace: NODE_LEASE_NAMESPACE, name: node }, (cur) => ({ ...cur, spec: lease.spec }));
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        await store.create('leases', lease);
+      }
+      if (call.request.statusJson && call.request.statusJson.length > 0) {
+        const status = parseJson<NonNullable<Node['status']>>(call.request.statusJson, 'status_json');
+        await store.guaranteedUpdate<Node>({ resource: 'nodes', name: node }, (cur) => {
+          const conditions = (status.conditions ?? cur.status?.conditions ?? []).map((c) => {
+            const old = cur.status?.conditions?.find((o) => o.type === c.type);
+            return {
+              ...c,
+              lastHeartbeatTime: iso(now),
+              lastTransitionTime: old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : iso(now),
+            };
+          });
+          return { ...cur, status: { ...cur.status, ...status, conditions } };
+        });
+      }
+      return { leaseDurationSeconds: leaseSeconds };
+    }),
+
+    WatchPods: (call: grpc.ServerWritableStream<{ nodeName: string }, { type: string; podJson: Buffer }>) => {
+      let node: string;
+      try {
+        node = callerNode(call);
+      } catch (e) {
+        call.destroy(toGrpcError(e));
+        return;
+      }
+      const ac = new AbortController();
+      call.on('cancelled', () => ac.abort());
+      call.on('close', () => ac.abort());
+      const mine = (p: Pod) => p.spec?.nodeName === node;
+      const send = (type: string, pod: Pod) => call.write({ type, podJson: toJsonBytes(pod) });
+      void (async () => {
+        while (!ac.signal.aborted) {
+          const list = await store.list<Pod>('pods', { filter: mine });
+          for (const p of list.items) send('ADDED', p);
+          send('SYNC', { metadata: { resourceVersion: list.resourceVersion } } as Pod);
+          try {
+            for await (const ev of store.watch<Pod>('pods', { resourceVersion: list.resourceVersion, filter: mine, signal: ac.signal })) {
+              if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED') send(ev.type, ev.object);
+            }
+          } catch (e) {
+            if (e instanceof GoneError) continue; // compacted: relist and send a fresh snapshot
+            throw e;
+          }
+        }
+      })().then(
+        () => call.end(),
+        (e) => {
+          if (ac.signal.aborted) return;
+          log.warn({ err: e, node }, 'pod watch for node failed');
+          call.destroy(toGrpcError(e));
+        },
+      );
+    },
+
+    UpdatePodStatus: unary<{ pod: { namespace: string; name: string; uid: string }; statusJson: Buffer }, { objectJson: Buffer }>(
+      log,
+      'UpdatePodStatus',
+      async (call) => {
+        const node = callerNode(call);
+        const ref = call.request.pod ?? { namespace: '', name: '', uid: '' };
+        const status = parseJson<PodStatus>(call.request.statusJson, 'status_json');
+        await podOfNode(node, ref.namespace, ref.name, ref.uid);
+        const out = await store.guaranteedUpdate<Pod>({ resource: 'pods', namespace: ref.namespace, name: ref.name }, (cur) => {
+          if (cur.spec.nodeName !== node) throw new ForbiddenError(`pod ${ref.namespace}/${ref.name} is not bound to node "${node}"`);
+          if (ref.uid && cur.metadata.uid !== ref.uid) throw new NotFoundError(`pod ${ref.namespace}/${ref.name} with uid ${ref.uid} not found`);
+          // Keep conditions the controller owns (PodScheduled) unless the node reports them.
+          return { ...cur, status };
+        });
+        return { objectJson: toJsonBytes(out) };
+      },
+    ),
+
+    ConfirmPodDeleted: unary<{ namespace: string; name: string; uid: string }, Record<string, never>>(log, 'ConfirmPodDeleted', async (call) => {
+      const node = callerNode(call);
+      const { namespace, name, uid } = call.request;
+      let pod: Pod;
+      try {
+        pod = await podOfNode(node, namespace, name, uid);
+      } catch (e) {
+        if (e instanceof NotFoundError) return {};
+        throw e;
+      }
+      if (!pod.metadata.deletionTimestamp) throw new ForbiddenError(`pod ${namespace}/${name} is not being deleted`);
+      try {
+        await store.delete({ resource: 'pods', namespace, name }, { resourceVersion: pod.metadata.resourceVersion });
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+      return {};
+    }),
+
+    RecordEvent: unary<{ eventJson: Buffer }, Record<string, never>>(log, 'RecordEvent', async (call) => {
+      const node = callerNode(call);
+      const ev = parseJson<Event>(call.request.eventJson, 'event_json');
+      const ns = ev.involvedObject?.namespace ?? ev.metadata?.namespace ?? 'default';
+      const name = `${ev.involvedObject?.name ?? 'node'}.${clock.now().toString(16)}${randomBytes(3).toString('hex')}`;
+      const now = new Date(clock.now()).toISOString();
+      await store.create<Event>('events', {
+        ...ev,
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace: ns },
+        source: { component: 'flotilla-agent', host: node },
+        reportingComponent: 'flotilla-agent',
+        count: ev.count ?? 1,
+        firstTimestamp: ev.firstTimestamp ?? now,
+        lastTimestamp: ev.lastTimestamp ?? now,
+        type: ev.type ?? 'Normal',
+      });
+      return {};
+    }),
+  };
+}
