@@ -1,0 +1,331 @@
+// The node agent's core: register the Node, heartbeat, watch the pods bound to
+// this node, and keep each one converging through a serialized per-pod worker
+// (decide with computePodActions, act through the PodRuntime, report status).
+// Level-triggered: watch events only speed things up; a periodic relist of the
+// runtime is the guarantee.
+import os from 'node:os';
+import { realClock, toFlotillaError, type Clock, type Logger, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
+import type { ControllerClient } from './controller-client.js';
+import { ContainerStartError, type PodRuntime } from './pod-runtime.js';
+import { computePodActions } from './sync/plan.js';
+import { PodWorkers } from './sync/pod-workers.js';
+import { computePodStatus } from './sync/status.js';
+import type { ContainerWaitReason } from './sync/types.js';
+
+export interface AgentOptions {
+  client: ControllerClient;
+  runtime: PodRuntime;
+  nodeIP: string;
+  log: Logger;
+  clock?: Clock;
+  heartbeatMs?: number;
+  relistMs?: number;
+  capacity?: { cpu: string; memory: string; pods: string };
+  labels?: Record<string, string>;
+  podCIDR?: string;
+  version?: string;
+  runtimeVersion?: string;
+}
+
+export const AGENT_VERSION = 'v0.1.0-flotilla';
+
+export function hostCapacity(): { cpu: string; memory: string; pods: string } {
+  return { cpu: String(os.cpus().length), memory: `${Math.floor(os.totalmem() / 1024)}Ki`, pods: '110' };
+}
+
+function stripVolatile(s: PodStatus | undefined): string {
+  if (!s) return '';
+  return JSON.stringify({ ...s, conditions: s.conditions?.map((c) => ({ ...c, lastProbeTime: undefined, lastTransitionTime: undefined })) });
+}
+
+export class Agent {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly pods = new Map<string, Pod>();
+  private readonly waiting = new Map<string, Map<string, ContainerWaitReason>>();
+  private readonly requeueTimers = new Map<string, { cancel(): void }>();
+  private readonly workers: PodWorkers;
+  private readonly ac = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+  private lastHeartbeatOk = 0;
+  private synced = false;
+  readonly nodeName: string;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.clock = opts.clock ?? realClock;
+    this.log = opts.log;
+    this.nodeName = opts.client.nodeName;
+    this.workers = new PodWorkers(
+      (uid) => this.syncPod(uid),
+      (uid, e) => {
+        const fe = toFlotillaError(e);
+        this.log.warn({ pod: this.describe(uid), err: fe.message, code: fe.code }, 'pod sync failed; will retry');
+        this.requeue(uid, 2_000);
+      },
+    );
+  }
+
+  private describe(uid: string): string {
+    const p = this.pods.get(uid);
+    return p ? `${p.metadata.namespace}/${p.metadata.name}` : uid;
+  }
+
+  nodeObject(): Node {
+    const cap = this.opts.capacity ?? hostCapacity();
+    return {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: this.nodeName,
+        labels: {
+          'kubernetes.io/hostname': this.nodeName,
+          'kubernetes.io/os': 'linux',
+          'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch,
+          ...this.opts.labels,
+        },
+      },
+      spec: this.opts.podCIDR ? { podCIDR: this.opts.podCIDR, podCIDRs: [this.opts.podCIDR] } : {},
+      status: { capacity: cap, allocatable: cap, ...this.nodeStatus(), nodeInfo: this.nodeInfo() },
+    };
+  }
+
+  private nodeInfo(): NonNullable<NodeStatus['nodeInfo']> {
+    return {
+      kernelVersion: os.release(),
+      osImage: 'Linux',
+      operatingSystem: 'linux',
+      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      containerRuntimeVersion: this.opts.runtimeVersion ?? 'crun',
+      kubeletVersion: this.opts.version ?? AGENT_VERSION,
+      kubeProxyVersion: '',
+      machineID: '',
+      systemUUID: '',
+      bootID: '',
+    };
+  }
+
+  private nodeStatus(): NodeStatus {
+    return {
+      addresses: [
+        { type: 'InternalIP', address: this.opts.nodeIP },
+        { type: 'Hostname', address: this.nodeName },
+      ],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady', message: 'flotilla agent is posting ready status' }],
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.opts.client.registerNode(this.nodeObject());
+    await this.opts.client.heartbeat(this.nodeStatus());
+    this.lastHeartbeatOk = this.clock.now();
+    this.loops.push(this.heartbeatLoop(), this.watchLoop(), this.relistLoop());
+    this.log.info({ node: this.nodeName }, 'agent started');
+  }
+
+  get healthy(): boolean {
+    return this.clock.now() - this.lastHeartbeatOk < (this.opts.heartbeatMs ?? 10_000) * 4;
+  }
+
+  get podCount(): number {
+    return this.pods.size;
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    const every = this.opts.heartbeatMs ?? 10_000;
+    while (!this.ac.signal.aborted) {
+      try {
+        await this.clock.sleep(every, this.ac.signal);
+      } catch {
+        return;
+      }
+      try {
+        await this.opts.client.heartbeat(this.nodeStatus());
+        this.lastHeartbeatOk = this.clock.now();
+      } catch (e) {
+        this.log.warn({ err: toFlotillaError(e).message }, 'heartbeat failed');
+      }
+    }
+  }
+
+  private async watchLoop(): Promise<void> {
+    let backoff = 500;
+    while (!this.ac.signal.aborted) {
+      const seen = new Set<string>();
+      let inSnapshot = true;
+      try {
+        for await (const ev of this.opts.client.watchPods(this.ac.signal)) {
+          backoff = 500;
+          if (ev.type === 'SYNC') {
+            // Anything we hold that the snapshot did not mention is gone.
+            for (const uid of [...this.pods.keys()]) if (!seen.has(uid)) this.forget(uid);
+            inSnapshot = false;
+            this.synced = true;
+            continue;
+          }
+          const uid = ev.pod.metadata.uid;
+          if (!uid) continue;
+          if (inSnapshot) seen.add(uid);
+          if (ev.type === 'DELETED') this.forget(uid);
+          else {
+            this.pods.set(uid, ev.pod);
+            this.workers.enqueue(uid);
+          }
+        }
+      } catch (e) {
+        if (this.ac.signal.aborted) return;
+        this.log.warn({ err: toFlotillaError(e).message }, 'pod watch ended; reconnecting');
+      }
+      try {
+        await this.clock.sleep(backoff, this.ac.signal);
+      } catch {
+        return;
+      }
+      backoff = Math.min(backoff * 2, 10_000);
+    }
+  }
+
+  private forget(uid: string): void {
+    this.pods.delete(uid);
+    this.workers.enqueue(uid); // the worker sees no desired pod and cleans up what is left
+  }
+
+  private async relistLoop(): Promise<void> {
+    const every = this.opts.relistMs ?? 10_000;
+    while (!this.ac.signal.aborted) {
+      try {
+        await this.clock.sleep(every, this.ac.signal);
+      } catch {
+        return;
+      }
+      await this.relist().catch((e) => this.log.warn({ err: toFlotillaError(e).message }, 'relist failed'));
+    }
+  }
+
+  /** Enqueues every pod we want and every pod the runtime has (orphans get cleaned up). */
+  async relist(): Promise<void> {
+    for (const uid of this.pods.keys()) this.workers.enqueue(uid);
+    if (!this.synced) return; // never clean up before knowing what the controller wants
+    for (const st of await this.opts.runtime.listPods()) if (!this.pods.has(st.uid)) this.workers.enqueue(st.uid);
+  }
+
+  private requeue(uid: string, ms: number): void {
+    this.requeueTimers.get(uid)?.cancel();
+    const t = this.clock.setTimeout(() => {
+      this.requeueTimers.delete(uid);
+      if (!this.ac.signal.aborted) this.workers.enqueue(uid);
+    }, ms);
+    this.requeueTimers.set(uid, t);
+  }
+
+  private async event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    await this.opts.client
+      .recordEvent({
+        involvedObject: { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, apiVersion: 'v1' },
+        reason,
+        message,
+        type,
+      })
+      .catch((e) => this.log.debug({ err: toFlotillaError(e).message }, 'event not recorded'));
+  }
+
+  /** One pass of the level-triggered loop for one pod. */
+  async syncPod(uid: string): Promise<void> {
+    const pod = this.pods.get(uid);
+    const rt = this.opts.runtime;
+    if (!pod) {
+      if (!this.synced) return;
+      const st = await rt.podStatus({ metadata: { uid } } as Pod);
+      if (st.sandbox || st.containers.length > 0) {
+        this.log.info({ uid }, 'removing a pod the controller no longer has');
+        await rt.killPod({ metadata: { uid } }, 0);
+      }
+      this.waiting.delete(uid);
+      return;
+    }
+    const now = this.clock.now();
+    const status = await rt.podStatus(pod);
+    const plan = computePodActions(pod, status, now);
+    const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+
+    if (pod.metadata.deletionTimestamp) {
+      for (const c of plan.containersToKill) await this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
+      await rt.killPod(pod, grace);
+      this.waiting.delete(uid);
+      await this.opts.client.confirmPodDeleted(pod);
+      this.log.info({ pod: this.describe(uid) }, 'pod stopped and removed');
+      return;
+    }
+
+    const waiting = this.waiting.get(uid) ?? new Map<string, ContainerWaitReason>();
+    this.waiting.set(uid, waiting);
+    if (plan.killPod) await rt.killPod(pod, plan.createSandbox ? 0 : grace);
+    else for (const c of plan.containersToKill) {
+      await this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
+      await rt.stopContainer(pod, c.id, grace);
+    }
+
+    let sandbox = status.sandbox;
+    if (plan.createSandbox) {
+      try {
+        sandbox = await rt.createSandbox(pod);
+      } catch (e) {
+        const msg = toFlotillaError(e).message;
+        await this.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${msg}`);
+        for (const c of pod.spec.containers) waiting.set(c.name, { reason: 'ContainerCreating', message: `sandbox: ${msg}` });
+        await this.report(pod, now);
+        this.requeue(uid, 5_000);
+        return;
+      }
+    }
+
+    let nextWake: number | undefined;
+    const wake = (at: number) => (nextWake = nextWake === undefined ? at : Math.min(nextWake, at));
+    for (const s of plan.containersToStart) {
+      const spec = pod.spec.containers.find((c) => c.name === s.name)!;
+      const w = waiting.get(s.name);
+      if (w?.retryAfter && w.retryAfter > now) {
+        wake(w.retryAfter);
+        continue;
+      }
+      try {
+        await rt.startContainer(pod, sandbox!, spec, s.restartCount);
+        waiting.delete(s.name);
+        await this.event(pod, 'Normal', 'Started', `Started container ${s.name}`);
+      } catch (e) {
+        const err = e instanceof ContainerStartError ? e : new ContainerStartError('CreateContainerError', toFlotillaError(e).message);
+        // The first image pull failure shows ErrImagePull, later ones ImagePullBackOff, as in Kubernetes.
+        const reason = err.reason === 'ErrImagePull' && (w?.reason === 'ErrImagePull' || w?.reason === 'ImagePullBackOff') ? 'ImagePullBackOff' : err.reason;
+        waiting.set(s.name, { reason, message: err.message, retryAfter: now + err.retryAfterMs });
+        await this.event(pod, 'Warning', err.reason === 'ErrImagePull' ? 'Failed' : 'Failed', `Error: ${err.reason}: ${err.message}`);
+        wake(now + err.retryAfterMs);
+      }
+    }
+    for (const b of plan.backingOff) {
+      wake(b.until);
+    }
+    if (plan.backingOff.length > 0) {
+      await this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${plan.backingOff.map((b) => b.name).join(', ')}`);
+    }
+    await this.report(pod, this.clock.now());
+    if (nextWake !== undefined) this.requeue(uid, Math.max(50, nextWake - this.clock.now()));
+  }
+
+  private async report(pod: Pod, now: number): Promise<void> {
+    const uid = pod.metadata.uid!;
+    const runtime = await this.opts.runtime.podStatus(pod);
+    const status = computePodStatus({ pod, runtime, waiting: this.waiting.get(uid) ?? new Map(), hostIP: this.opts.nodeIP, now });
+    if (stripVolatile(status) === stripVolatile(pod.status)) return;
+    const updated = await this.opts.client.updatePodStatus(pod, status);
+    // Keep our copy current so the next comparison is against what the controller has.
+    const cur = this.pods.get(uid);
+    if (cur && cur.metadata.uid === updated.metadata.uid) this.pods.set(uid, updated);
+  }
+
+  async stop(): Promise<void> {
+    this.ac.abort();
+    for (const t of this.requeueTimers.values()) t.cancel();
+    await Promise.allSettled(this.loops);
+    await this.workers.idle();
+    this.opts.client.close();
+  }
+}

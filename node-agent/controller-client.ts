@@ -1,0 +1,113 @@
+// The agent's connection to the controller: gRPC with mutual TLS (the node
+// credential from joining), typed promise wrappers over the NodeService calls.
+import * as grpc from '@grpc/grpc-js';
+import { FlotillaError, type ErrorCode, type Event, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
+import { bootstrapServiceDefinition, fromJsonBytes, nodeServiceDefinition, toJsonBytes } from '../api/agent-protocol.js';
+import type { NodeCredential } from './join/credentials.js';
+
+export class ControllerCallError extends FlotillaError {}
+
+function fromGrpc(e: grpc.ServiceError): FlotillaError {
+  const code = (e.metadata?.get('flotilla-code')?.[0] as ErrorCode | undefined) ?? (e.code === grpc.status.UNAVAILABLE ? 'Unavailable' : 'Internal');
+  return new ControllerCallError(code, e.details || e.message, { retryable: code === 'Unavailable' || code === 'Conflict' });
+}
+
+type Cb<T> = (err: grpc.ServiceError | null, res: T) => void;
+type AnyClient = grpc.Client & Record<string, (req: unknown, ...rest: unknown[]) => unknown>;
+
+function call<T>(client: AnyClient, method: string, req: unknown, deadlineMs = 15_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const fn = client[method]!.bind(client) as (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: Cb<T>) => void;
+    fn(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(fromGrpc(err)) : resolve(res)));
+  });
+}
+
+export interface PodWatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNC';
+  pod: Pod;
+}
+
+export class ControllerClient {
+  private readonly client: AnyClient;
+
+  constructor(readonly cred: NodeCredential) {
+    const { Client } = nodeServiceDefinition();
+    const creds = grpc.credentials.createSsl(Buffer.from(cred.caPem), Buffer.from(cred.keyPem), Buffer.from(cred.certPem));
+    this.client = new Client(cred.server, creds, {
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    }) as unknown as AnyClient;
+  }
+
+  get nodeName(): string {
+    return this.cred.nodeName;
+  }
+
+  async registerNode(node: Node): Promise<Node> {
+    const r = await call<{ objectJson: Buffer }>(this.client, 'RegisterNode', { nodeJson: toJsonBytes(node) });
+    return fromJsonBytes<Node>(r.objectJson)!;
+  }
+
+  async heartbeat(status?: NodeStatus): Promise<number> {
+    const r = await call<{ leaseDurationSeconds: number }>(this.client, 'Heartbeat', {
+      nodeName: this.cred.nodeName,
+      statusJson: status ? toJsonBytes(status) : Buffer.alloc(0),
+    });
+    return r.leaseDurationSeconds;
+  }
+
+  async updatePodStatus(pod: Pod, status: PodStatus): Promise<Pod> {
+    const r = await call<{ objectJson: Buffer }>(this.client, 'UpdatePodStatus', {
+      pod: { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid },
+      statusJson: toJsonBytes(status),
+    });
+    return fromJsonBytes<Pod>(r.objectJson)!;
+  }
+
+  async confirmPodDeleted(pod: Pod): Promise<void> {
+    await call(this.client, 'ConfirmPodDeleted', { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid });
+  }
+
+  async recordEvent(ev: Partial<Event>): Promise<void> {
+    await call(this.client, 'RecordEvent', { eventJson: toJsonBytes(ev) });
+  }
+
+  /** Streams this node's pods: a snapshot (ADDED…, then SYNC), then changes. Ends on error or abort. */
+  async *watchPods(signal: AbortSignal): AsyncIterable<PodWatchEvent> {
+    const stream = (this.client.WatchPods as unknown as (req: unknown) => grpc.ClientReadableStream<{ type: string; podJson: Buffer }>)({
+      nodeName: this.cred.nodeName,
+    });
+    const onAbort = () => stream.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const msg of stream as AsyncIterable<{ type: string; podJson: Buffer }>) {
+        yield { type: msg.type as PodWatchEvent['type'], pod: fromJsonBytes<Pod>(msg.podJson)! };
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw fromGrpc(e as grpc.ServiceError);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** The Join call on the controller's bootstrap port, trusting only the pinned CA. */
+export async function joinCall(
+  bootstrapServer: string,
+  caPem: string,
+  req: { token: string; nodeName: string; csrPem: string },
+): Promise<{ certificatePem: string; caPem: string }> {
+  const { Client } = bootstrapServiceDefinition();
+  const client = new Client(bootstrapServer, grpc.credentials.createSsl(Buffer.from(caPem))) as unknown as AnyClient;
+  try {
+    return await call(client, 'Join', req, 30_000);
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,36 @@
+// The seam between the agent's sync loop and whatever makes pods real. The real
+// implementation builds sandboxes (pinned netns + pause + pod network) and runs
+// containers with crun under conmon; the hollow one (for control-plane scale
+// tests, `flotilla-agent --hollow N`) only pretends.
+import type { Container, Pod } from '../api/index.js';
+import type { PodRuntimeStatus, RuntimeSandbox } from './sync/types.js';
+
+export interface PodRuntime {
+  /** Every pod this runtime has anything of: the relist that is the source of truth. */
+  listPods(): Promise<PodRuntimeStatus[]>;
+  podStatus(pod: Pod): Promise<PodRuntimeStatus>;
+  /** Creates (or recreates) the pod's sandbox: network namespace, pause, pod network. */
+  createSandbox(pod: Pod): Promise<RuntimeSandbox>;
+  /**
+   * Pulls the image if needed, creates and starts the container in the sandbox.
+   * Throws a ContainerStartError whose reason becomes the container's waiting reason.
+   */
+  startContainer(pod: Pod, sandbox: RuntimeSandbox, container: Container, restartCount: number): Promise<void>;
+  /** SIGTERM, wait up to the grace period, SIGKILL. The exited container stays for its status. */
+  stopContainer(pod: Pod, containerId: string, gracePeriodSeconds: number): Promise<void>;
+  /** Stops every container and the sandbox, releasing the pod IP, and removes what belongs to the pod. */
+  killPod(pod: Pod | { metadata: { uid: string; name?: string; namespace?: string } }, gracePeriodSeconds: number): Promise<void>;
+}
+
+/** Why a container could not start; `reason` is shown as its waiting reason. */
+export class ContainerStartError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    /** Back-off before the next attempt, in ms. */
+    readonly retryAfterMs = 10_000,
+  ) {
+    super(message);
+    this.name = 'ContainerStartError';
+  }
+}
