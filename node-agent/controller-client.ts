@@ -102,7 +102,7 @@ export async function joinCall(
   bootstrapServer: string,
   caPem: string,
   req: { token: string; nodeName: string; csrPem: string },
-): Promise<{ certificatePem: string; caPem: string }> {
+): Promise<{ certificatePem: string; caPem: string; nodePort: number }> {
   const { Client } = bootstrapServiceDefinition();
   const client = new Client(bootstrapServer, grpc.credentials.createSsl(Buffer.from(caPem))) as unknown as AnyClient;
   try {

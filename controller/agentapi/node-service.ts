@@ -46,6 +46,8 @@ export interface NodeServiceDeps {
   log: Logger;
   clock?: Clock;
   leaseDurationSeconds?: number;
+  /** Told to joining agents: where the node service listens (same host). */
+  nodePort?: number;
 }
 
 /** One place where typed errors become gRPC status codes. */
@@ -118,7 +120,7 @@ export function bootstrapHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImp
   const clock = deps.clock ?? realClock;
   const log = deps.log;
   return {
-    Join: unary<{ token: string; nodeName: string; csrPem: string }, { certificatePem: string; caPem: string }>(log, 'Join', async (call) => {
+    Join: unary<{ token: string; nodeName: string; csrPem: string }, { certificatePem: string; caPem: string; nodePort: number }>(log, 'Join', async (call) => {
       const { token, nodeName, csrPem } = call.request;
       if (!token) throw new UnauthorizedError('a bootstrap token is required');
       const id = /^([a-z0-9]{6})\./.exec(token)?.[1];
@@ -136,7 +138,7 @@ export function bootstrapHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImp
       }
       const certificatePem = signNodeCsr(csrPem, nodeName, deps.ca, clock.now());
       log.info({ node: nodeName }, 'node joined: issued its credential');
-      return { certificatePem, caPem: deps.ca.certPem };
+      return { certificatePem, caPem: deps.ca.certPem, nodePort: deps.nodePort ?? 0 };
     }),
   };
 }
