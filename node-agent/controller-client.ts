@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { FlotillaError, type ErrorCode, type Event, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
 import { bootstrapServiceDefinition, fromJsonBytes, nodeServiceDefinition, toJsonBytes } from '../api/agent-protocol.js';
+import type { LeaseAttrs, LeaseWatchResult, NetworkConfig, SubnetLease } from '../netplugin/index.js';
 import type { NodeCredential } from './join/credentials.js';
 
 export class ControllerCallError extends FlotillaError {}
@@ -83,6 +84,40 @@ export class ControllerClient {
     try {
       for await (const msg of stream as AsyncIterable<{ type: string; podJson: Buffer }>) {
         yield { type: msg.type as PodWatchEvent['type'], pod: fromJsonBytes<Pod>(msg.podJson)! };
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw fromGrpc(e as grpc.ServiceError);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async getNetworkConfig(): Promise<NetworkConfig> {
+    const r = await call<{ configJson: Buffer }>(this.client, 'GetNetworkConfig', {});
+    return fromJsonBytes<NetworkConfig>(r.configJson)!;
+  }
+
+  async acquireSubnetLease(attrs: LeaseAttrs, renew = false): Promise<SubnetLease> {
+    const r = await call<{ leaseJson: Buffer }>(this.client, renew ? 'RenewSubnetLease' : 'AcquireSubnetLease', {
+      nodeName: this.cred.nodeName,
+      publicIp: attrs.publicIP,
+      backendType: attrs.backendType,
+      vtepMac: attrs.backendData.vtepMAC,
+    });
+    return fromJsonBytes<SubnetLease>(r.leaseJson)!;
+  }
+
+  /** Everyone's subnet leases: a snapshot, then changes (another snapshot after a restart). */
+  async *watchSubnetLeases(signal: AbortSignal): AsyncIterable<LeaseWatchResult> {
+    type Msg = { type: string; leaseJson: Buffer; leasesJson: Buffer[] };
+    const stream = (this.client.WatchSubnetLeases as unknown as (req: unknown) => grpc.ClientReadableStream<Msg>)({});
+    const onAbort = () => stream.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const m of stream as AsyncIterable<Msg>) {
+        if (m.type === 'snapshot') yield { kind: 'snapshot', leases: m.leasesJson.map((b) => fromJsonBytes<SubnetLease>(b)!) };
+        else yield { kind: 'events', events: [{ type: m.type === 'removed' ? 'removed' : 'added', lease: fromJsonBytes<SubnetLease>(m.leaseJson)! }] };
       }
     } catch (e) {
       if (signal.aborted) return;
