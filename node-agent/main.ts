@@ -1,18 +1,165 @@
 #!/usr/bin/env node
 // flotilla-agent: the node agent daemon.
-const USAGE = `Usage: flotilla-agent <command> [flags]
+//   flotilla-agent join --server HOST:PORT --token T --ca-hash sha256:H [--node-name N] [--node-ip IP]
+//   flotilla-agent run  [--state-dir DIR]          (after a join: the credential is in the state dir)
+//   flotilla-agent join … --hollow N               (N simulated nodes in one process, for scale tests)
+import { Command, CommanderError, Option } from 'commander';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { componentLogger, createRootLogger, toFlotillaError, type Logger } from '../api/index.js';
+import { MetricsRegistry } from '../api/metrics.js';
+import { startDaemonHttp } from '../api/daemon-http.js';
+import { Agent } from './agent.js';
+import { ControllerClient } from './controller-client.js';
+import { HollowRuntime } from './hollow-runtime.js';
+import { createNodeCsr } from './join/credentials.js';
+import { credentialFor } from './join/join.js';
+import type { PodRuntime } from './pod-runtime.js';
+import { createNodeRuntime } from './runtime-factory.js';
 
-Commands:
-  join     join a cluster: --server HOST:PORT --token T --ca-hash sha256:H [--node-name N] [--node-ip IP]
-  run      run the agent with the credential kept in its state dir
-
-Run 'flotilla-agent <command> --help' for the flags of a command.
-`;
-
-const args = process.argv.slice(2);
-if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
-  process.stdout.write(USAGE);
-  process.exit(0);
+interface Flags {
+  server?: string;
+  token?: string;
+  caHash?: string;
+  nodeName?: string;
+  nodeIp?: string;
+  stateDir: string;
+  runDir: string;
+  runtime: string;
+  hollow?: string;
+  healthPort: string;
+  heartbeatSeconds: string;
+  logLevel?: string;
 }
-process.stderr.write(`flotilla-agent: unknown command "${args[0]}"\n\n${USAGE}`);
-process.exit(2);
+
+function firstIPv4(): string {
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<Agent[]> {
+  const nodeName = (f.nodeName ?? os.hostname()).toLowerCase();
+  const cred = await credentialFor({ server: f.server, token: f.token, caHash: f.caHash, nodeName, stateDir: f.stateDir, log });
+  const client = new ControllerClient(cred);
+  const nodeIP = f.nodeIp ?? firstIPv4();
+  const runtime: PodRuntime = await createNodeRuntime({
+    client,
+    nodeName: cred.nodeName,
+    nodeIP,
+    stateDir: f.stateDir,
+    runDir: f.runDir,
+    runtimeName: f.runtime,
+    log,
+  });
+  const agent = new Agent({ client, runtime, nodeIP, log, heartbeatMs: Number(f.heartbeatSeconds) * 1000 });
+  await agent.start();
+  return [agent];
+}
+
+async function runHollow(f: Flags, n: number, log: Logger): Promise<Agent[]> {
+  const prefix = (f.nodeName ?? 'hollow').toLowerCase();
+  const agents: Agent[] = [];
+  const key = createNodeCsr(`${prefix}-0`); // one key for all: key generation dominates joins otherwise
+  const concurrency = 16;
+  let next = 0;
+  const forge = (await import('node-forge')).default;
+  const privateKey = forge.pki.privateKeyFromPem(key.keyPem);
+  const publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
+  const csrFor = (name: string) => {
+    const csr = forge.pki.createCertificationRequest();
+    csr.publicKey = publicKey;
+    csr.setSubject([
+      { name: 'commonName', value: `system:node:${name}` },
+      { name: 'organizationName', value: 'system:nodes' },
+    ]);
+    csr.sign(privateKey, forge.md.sha256.create());
+    return { csrPem: forge.pki.certificationRequestToPem(csr), keyPem: key.keyPem };
+  };
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const name = `${prefix}-${i}`;
+        const stateDir = join(f.stateDir, 'hollow', name);
+        const { joinCluster } = await import('./join/join.js');
+        const { loadCredential } = await import('./join/credentials.js');
+        const cred =
+          (await loadCredential(stateDir)) ??
+          (await joinCluster({ server: f.server!, token: f.token!, caHash: f.caHash!, nodeName: name, stateDir, log, csr: csrFor(name) }));
+        const client = new ControllerClient(cred);
+        const agent = new Agent({
+          client,
+          runtime: new HollowRuntime(`10.250.${i % 250}`),
+          nodeIP: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+          log: log.child({ node: name }),
+          heartbeatMs: Number(f.heartbeatSeconds) * 1000,
+          capacity: { cpu: '4', memory: '8Gi', pods: '110' },
+          labels: { 'flotilla.io/hollow': 'true' },
+        });
+        await agent.start();
+        agents.push(agent);
+      }
+    }),
+  );
+  log.info({ nodes: agents.length }, 'hollow nodes running');
+  return agents;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('flotilla-agent')
+    .description('Flotilla node agent: joins a cluster and runs the pods bound to this node')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const common = (c: Command) =>
+    c
+      .option('--node-name <name>', 'node name (default: hostname)')
+      .option('--node-ip <ip>', 'this node\'s underlay IP (default: first non-loopback IPv4)')
+      .option('--state-dir <dir>', 'state directory (credential, images, pod state)', '/var/lib/flotilla-agent')
+      .option('--run-dir <dir>', 'run directory (namespaces, sockets)', '/run/flotilla-agent')
+      .addOption(new Option('--runtime <name>', 'OCI runtime').choices(['crun', 'runc']).default('crun'))
+      .option('--hollow <n>', 'simulate N nodes in this process (control-plane scale tests)')
+      .option('--health-port <port>', 'port of /healthz and /metrics on 127.0.0.1 (0 = any)', '10248')
+      .option('--heartbeat-seconds <s>', 'node lease renewal period', '10')
+      .option('--log-level <level>', 'log level');
+  const start = async (f: Flags) => {
+    const root = createRootLogger({ level: f.logLevel });
+    const log = componentLogger('agent', root);
+    await mkdir(f.stateDir, { recursive: true, mode: 0o700 });
+    const metrics = new MetricsRegistry().withProcessMetrics();
+    let agents: Agent[] = [];
+    metrics.gauge('flotilla_agent_pods', 'Pods bound to this agent\'s node(s).', () => agents.reduce((n, a) => n + a.podCount, 0));
+    metrics.gauge('flotilla_agent_nodes', 'Nodes this process runs (hollow mode: many).', () => agents.length);
+    if (f.hollow !== undefined) {
+      const n = Number(f.hollow);
+      if (!Number.isInteger(n) || n < 1 || n > 10000) throw new Error(`--hollow must be a number of nodes between 1 and 10000, got "${f.hollow}"`);
+      agents = await runHollow(f, n, log);
+    } else {
+      agents = await runOne(f, log, metrics);
+    }
+    const http = await startDaemonHttp({ host: '127.0.0.1', port: Number(f.healthPort), metrics, healthy: () => agents.every((a) => a.healthy) });
+    log.info({ healthPort: http.port }, 'serving /healthz and /metrics');
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    log.info('shutting down (running containers are left running)');
+    await Promise.allSettled(agents.map((a) => a.stop()));
+    await http.close();
+  };
+  common(program.command('join').description('join a cluster, then run'))
+    .requiredOption('--server <host:port>', 'the controller\'s bootstrap address, as printed by flotilla-controller init')
+    .requiredOption('--token <token>', 'bootstrap token [a-z0-9]{6}.[a-z0-9]{16}')
+    .requiredOption('--ca-hash <sha256:hash>', 'pin of the cluster CA public key')
+    .action((opts: Flags) => start(opts));
+  common(program.command('run').description('run with the credential kept in the state dir')).action((opts: Flags) => start(opts));
+  await program.parseAsync(argv, { from: 'user' });
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  process.stderr.write(`flotilla-agent: ${toFlotillaError(e).message}\n`);
+  process.exit(1);
+});
