@@ -1,0 +1,116 @@
+// Manifest decoding for the CLI (`apply -f`) and YAML request bodies: multi-
+// document YAML or JSON, each document with the line it starts on, errors as
+// `file.yaml:3:7: what is wrong`. Kind-agnostic: whether a kind is registered
+// is the caller's question (resourceForObject).
+import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { BadRequestError } from './errors.js';
+import { isPlainObject } from './helpers.js';
+import type { KubeObject } from './meta.js';
+
+export interface DecodedManifest {
+  /** The decoded object; apiVersion and kind are non-empty strings. */
+  object: KubeObject & { apiVersion: string; kind: string } & Record<string, unknown>;
+  /** Where it came from (a file name, `-` for stdin, `request body`). */
+  source: string;
+  /** 1-based line where the object's content starts. */
+  line: number;
+  /** 0-based index of the YAML document in the stream. */
+  document: number;
+}
+
+/** Thrown for a manifest that cannot be decoded; message `source:line:col: what is wrong`. */
+export class ManifestError extends BadRequestError {
+  readonly source: string;
+  readonly line: number;
+  readonly column: number | undefined;
+  constructor(source: string, line: number, column: number | undefined, what: string) {
+    super(`${source}:${line}${column === undefined ? '' : `:${column}`}: ${what}`);
+    this.source = source;
+    this.line = line;
+    this.column = column;
+  }
+}
+
+const YAML_OPTIONS = { prettyErrors: false, merge: true, uniqueKeys: true, maxAliasCount: 100 } as const;
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return `a ${typeof v}`;
+}
+
+/**
+ * Decodes every document of `text`. Empty documents are skipped; `List`
+ * documents (kind `List` or `*List` with items) expand to their items.
+ * Throws ManifestError (a BadRequestError) naming source, line and column.
+ */
+export function decodeManifests(text: string, source: string): DecodedManifest[] {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }) as unknown as Document.Parsed[] | { errors: unknown[] };
+  const lineOf = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
+  if (!Array.isArray(docs)) {
+    // an EmptyStream: nothing but comments and whitespace
+    return [];
+  }
+  const out: DecodedManifest[] = [];
+  docs.forEach((doc, index) => {
+    const err = doc.errors[0];
+    if (err) {
+      const { line, col } = lineOf(err.pos[0]);
+      throw new ManifestError(source, line, col, err.message);
+    }
+    if (doc.contents === null) return;
+    const contents = doc.contents as YamlNode;
+    const start = contents.range ? lineOf(contents.range[0]) : { line: 1, col: 1 };
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw new ManifestError(source, start.line, start.col, e instanceof Error ? e.message : String(e));
+    }
+    if (value === null || value === undefined) return;
+    const obj = requireObject(value, source, start.line);
+    const kind = obj.kind as string;
+    if (kind === 'List' || (kind.endsWith('List') && Array.isArray(obj.items))) {
+      const items = obj.items;
+      if (!Array.isArray(items)) throw new ManifestError(source, start.line, undefined, `${kind} has no "items" list`);
+      const itemNodes = isMap(contents) ? contents.get('items', true) : undefined;
+      items.forEach((item, i) => {
+        const node = isSeq(itemNodes) ? (itemNodes.items[i] as YamlNode | undefined) : undefined;
+        const line = node?.range ? lineOf(node.range[0]).line : start.line;
+        out.push({ object: requireObject(item, source, line), source, line, document: index });
+      });
+      return;
+    }
+    out.push({ object: obj, source, line: start.line, document: index });
+  });
+  return out;
+}
+
+/**
+ * Decodes a body that must hold exactly one object (a YAML request body).
+ * Throws BadRequestError when it holds none or several.
+ */
+export function decodeSingleManifest(text: string, source: string): DecodedManifest {
+  const all = decodeManifests(text, source);
+  if (all.length === 0) throw new BadRequestError(`${source}: no object found`);
+  if (all.length > 1) throw new BadRequestError(`${source}:${all[1]!.line}: expected one object, found ${all.length}`);
+  return all[0]!;
+}
+
+function requireObject(value: unknown, source: string, line: number): DecodedManifest['object'] {
+  if (!isPlainObject(value)) {
+    throw new ManifestError(source, line, undefined, `a manifest must be a mapping, not ${describeValue(value)}`);
+  }
+  const missing: string[] = [];
+  if (typeof value.apiVersion !== 'string' || value.apiVersion === '') missing.push('apiVersion');
+  if (typeof value.kind !== 'string' || value.kind === '') missing.push('kind');
+  if (missing.length > 0) {
+    throw new ManifestError(source, line, undefined, `${missing.map((m) => `"${m}"`).join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set`);
+  }
+  if (value.metadata !== undefined && !isPlainObject(value.metadata)) {
+    throw new ManifestError(source, line, undefined, `"metadata" must be a mapping, not ${describeValue(value.metadata)}`);
+  }
+  if (value.metadata === undefined) value.metadata = {};
+  return value as DecodedManifest['object'];
+}

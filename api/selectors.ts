@@ -1,0 +1,422 @@
+// Label and field selectors, parsed once and matched against many objects.
+//   labels:  app=web,tier!=db,env in (prod,staging),!canary,release
+//   fields:  metadata.name=web,spec.nodeName!=
+import { BadRequestError } from './errors.js';
+import { isPlainObject } from './helpers.js';
+import type { KubeObject } from './meta.js';
+import { labelKeyErrors, labelValueErrors } from './validation-rules.js';
+
+// ---------------------------------------------------------------- label selectors
+
+export type LabelOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+
+export interface LabelRequirement {
+  key: string;
+  operator: LabelOperator;
+  values: string[];
+}
+
+/** A parsed label selector: all requirements must hold. Empty matches everything. */
+export interface ParsedLabelSelector {
+  requirements: LabelRequirement[];
+  /** True for a selector built from a LabelSelector object that cannot match (never for strings). */
+  matchesNothing?: boolean;
+}
+
+/** The API object form (`spec.selector` of workloads). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+type Tok =
+  | { t: 'id'; v: string; pos: number }
+  | { t: 'op'; v: '=' | '==' | '!=' | '!' | '>' | '<' | ',' | '(' | ')'; pos: number }
+  | { t: 'end'; pos: number };
+
+const SPECIAL = new Set([' ', '\t', '\n', ',', '=', '!', '(', ')', '<', '>']);
+
+function lexLabels(s: string): Tok[] {
+  const out: Tok[] = [];
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i]!;
+    if (c === ' ' || c === '\t' || c === '\n') {
+      i++;
+      continue;
+    }
+    if (c === '=' && s[i + 1] === '=') {
+      out.push({ t: 'op', v: '==', pos: i });
+      i += 2;
+    } else if (c === '!' && s[i + 1] === '=') {
+      out.push({ t: 'op', v: '!=', pos: i });
+      i += 2;
+    } else if (SPECIAL.has(c)) {
+      out.push({ t: 'op', v: c as '=', pos: i });
+      i++;
+    } else {
+      const start = i;
+      while (i < s.length && !SPECIAL.has(s[i]!)) i++;
+      out.push({ t: 'id', v: s.slice(start, i), pos: start });
+    }
+  }
+  out.push({ t: 'end', pos: s.length });
+  return out;
+}
+
+function labelSelectorError(s: string, what: string): BadRequestError {
+  return new BadRequestError(`unable to parse label selector "${s}": ${what}`);
+}
+
+function describeTok(t: Tok): string {
+  return t.t === 'end' ? 'end of string' : `'${t.v}'`;
+}
+
+/**
+ * Parses a label selector string. Throws BadRequestError
+ * `unable to parse label selector "…": …` on bad syntax or invalid keys/values.
+ */
+export function parseLabelSelector(s: string): ParsedLabelSelector {
+  const toks = lexLabels(s);
+  let p = 0;
+  const peek = (): Tok => toks[p]!;
+  const next = (): Tok => toks[p++]!;
+  const requirements: LabelRequirement[] = [];
+  if (peek().t === 'end') return { requirements };
+  for (;;) {
+    let tok = next();
+    let negated = false;
+    if (tok.t === 'op' && tok.v === '!') {
+      negated = true;
+      tok = next();
+    }
+    if (tok.t !== 'id') throw labelSelectorError(s, `found ${describeTok(tok)}, expected a label key`);
+    const key = tok.v;
+    const keyErr = labelKeyErrors(key)[0];
+    if (keyErr) throw labelSelectorError(s, `invalid label key "${key}": ${keyErr}`);
+    const after = peek();
+    if (negated) {
+      requirements.push({ key, operator: 'DoesNotExist', values: [] });
+    } else if (after.t === 'end' || (after.t === 'op' && after.v === ',')) {
+      requirements.push({ key, operator: 'Exists', values: [] });
+    } else if (after.t === 'op' && (after.v === '=' || after.v === '==' || after.v === '!=')) {
+      next();
+      const v = peek();
+      let value = '';
+      if (v.t === 'id') {
+        value = v.v;
+        next();
+      } else if (!(v.t === 'end' || (v.t === 'op' && v.v === ','))) {
+        throw labelSelectorError(s, `found ${describeTok(v)}, expected a value`);
+      }
+      checkValue(s, value);
+      requirements.push({ key, operator: after.v === '!=' ? 'NotIn' : 'In', values: [value] });
+    } else if (after.t === 'op' && (after.v === '>' || after.v === '<')) {
+      next();
+      const v = next();
+      if (v.t !== 'id' || !/^-?\d+$/.test(v.v)) throw labelSelectorError(s, `found ${describeTok(v)}, expected an integer`);
+      requirements.push({ key, operator: after.v === '>' ? 'Gt' : 'Lt', values: [v.v] });
+    } else if (after.t === 'id' && (after.v === 'in' || after.v === 'notin')) {
+      next();
+      const open = next();
+      if (!(open.t === 'op' && open.v === '(')) throw labelSelectorError(s, `found ${describeTok(open)}, expected '('`);
+      const values: string[] = [];
+      for (;;) {
+        const v = peek();
+        if (v.t === 'id') {
+          checkValue(s, v.v);
+          values.push(v.v);
+          next();
+        } else if (v.t === 'op' && (v.v === ',' || v.v === ')')) {
+          // an empty value between commas is the empty string, as in Kubernetes
+          values.push('');
+        } else {
+          throw labelSelectorError(s, `found ${describeTok(v)}, expected a value`);
+        }
+        const sep = next();
+        if (sep.t === 'op' && sep.v === ')') break;
+        if (!(sep.t === 'op' && sep.v === ',')) throw labelSelectorError(s, `found ${describeTok(sep)}, expected ',' or ')'`);
+      }
+      requirements.push({ key, operator: after.v === 'in' ? 'In' : 'NotIn', values: [...new Set(values)].sort() });
+    } else {
+      throw labelSelectorError(s, `found ${describeTok(after)}, expected one of '=', '==', '!=', 'in', 'notin', ','`);
+    }
+    const sep = next();
+    if (sep.t === 'end') break;
+    if (!(sep.t === 'op' && sep.v === ',')) throw labelSelectorError(s, `found ${describeTok(sep)}, expected ','`);
+    if (peek().t === 'end') throw labelSelectorError(s, "found end of string, expected a label key after ','");
+  }
+  return { requirements };
+}
+
+function checkValue(s: string, value: string): void {
+  const err = labelValueErrors(value)[0];
+  if (err) throw labelSelectorError(s, `invalid label value "${value}": ${err}`);
+}
+
+/**
+ * Converts a LabelSelector object. An absent selector (undefined/null) matches
+ * nothing, an empty one everything, as in Kubernetes. Throws BadRequestError
+ * on an unknown operator or bad values.
+ */
+export function labelSelectorFromObject(sel: LabelSelector | null | undefined): ParsedLabelSelector {
+  if (sel === null || sel === undefined) return { requirements: [], matchesNothing: true };
+  const requirements: LabelRequirement[] = [];
+  for (const [key, value] of Object.entries(sel.matchLabels ?? {})) {
+    requirements.push({ key, operator: 'In', values: [String(value)] });
+  }
+  for (const e of sel.matchExpressions ?? []) {
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case 'In':
+      case 'NotIn':
+        if (values.length === 0) throw new BadRequestError(`values: Required value: must be specified when \`operator\` is 'In' or 'NotIn'`);
+        break;
+      case 'Exists':
+      case 'DoesNotExist':
+        if (values.length > 0) throw new BadRequestError(`values: Forbidden: may not be specified when \`operator\` is 'Exists' or 'DoesNotExist'`);
+        break;
+      default:
+        throw new BadRequestError(`"${String((e as { operator?: unknown }).operator)}" is not a valid label selector operator`);
+    }
+    requirements.push({ key: e.key, operator: e.operator, values: [...values] });
+  }
+  return { requirements };
+}
+
+function requirementMatches(r: LabelRequirement, labels: Record<string, string>): boolean {
+  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+  const v = has ? labels[r.key] : undefined;
+  switch (r.operator) {
+    case 'In':
+      return has && r.values.includes(v!);
+    case 'NotIn':
+      return !has || !r.values.includes(v!);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
+    case 'Gt':
+    case 'Lt': {
+      if (!has || !/^-?\d+$/.test(v!)) return false;
+      const a = BigInt(v!);
+      const b = BigInt(r.values[0]!);
+      return r.operator === 'Gt' ? a > b : a < b;
+    }
+    default:
+      return false;
+  }
+}
+
+/** True when the labels satisfy every requirement of the selector. */
+export function labelSelectorMatches(sel: ParsedLabelSelector, labels: Record<string, string> | undefined | null): boolean {
+  if (sel.matchesNothing) return false;
+  const l = isPlainObject(labels) ? (labels as Record<string, string>) : {};
+  return sel.requirements.every((r) => requirementMatches(r, l));
+}
+
+/** The selector in string form (`app=web,tier notin (db)`), as kubectl prints it. */
+export function formatLabelSelector(sel: ParsedLabelSelector): string {
+  return sel.requirements
+    .map((r) => {
+      switch (r.operator) {
+        case 'In':
+          return r.values.length === 1 ? `${r.key}=${r.values[0]}` : `${r.key} in (${r.values.join(',')})`;
+        case 'NotIn':
+          return r.values.length === 1 ? `${r.key}!=${r.values[0]}` : `${r.key} notin (${r.values.join(',')})`;
+        case 'Exists':
+          return r.key;
+        case 'DoesNotExist':
+          return `!${r.key}`;
+        case 'Gt':
+          return `${r.key}>${r.values[0]}`;
+        case 'Lt':
+          return `${r.key}<${r.values[0]}`;
+        default:
+          return '';
+      }
+    })
+    .join(',');
+}
+
+// ---------------------------------------------------------------- field selectors
+
+export interface FieldRequirement {
+  field: string;
+  operator: '=' | '!=';
+  value: string;
+}
+
+export interface ParsedFieldSelector {
+  requirements: FieldRequirement[];
+}
+
+type FieldGetter = (obj: Record<string, unknown>) => string;
+
+function path(...keys: string[]): FieldGetter {
+  return (obj) => {
+    let cur: unknown = obj;
+    for (const k of keys) {
+      if (!isPlainObject(cur)) return '';
+      cur = cur[k];
+    }
+    if (cur === undefined || cur === null) return '';
+    if (typeof cur === 'string') return cur;
+    if (typeof cur === 'number' || typeof cur === 'boolean') return String(cur);
+    return '';
+  };
+}
+
+const META_FIELDS: Record<string, FieldGetter> = {
+  'metadata.name': path('metadata', 'name'),
+  'metadata.namespace': path('metadata', 'namespace'),
+};
+
+/** Field labels each kind supports, with how to read them (strings; absent = ""). */
+export const FIELD_LABELS: Readonly<Record<string, Readonly<Record<string, FieldGetter>>>> = {
+  Pod: {
+    ...META_FIELDS,
+    'spec.nodeName': path('spec', 'nodeName'),
+    'spec.restartPolicy': path('spec', 'restartPolicy'),
+    'spec.schedulerName': path('spec', 'schedulerName'),
+    'spec.serviceAccountName': path('spec', 'serviceAccountName'),
+    'spec.hostNetwork': (o) => (path('spec', 'hostNetwork')(o) === 'true' ? 'true' : 'false'),
+    'status.phase': path('status', 'phase'),
+    'status.podIP': path('status', 'podIP'),
+    'status.nominatedNodeName': path('status', 'nominatedNodeName'),
+  },
+  Node: {
+    ...META_FIELDS,
+    'spec.unschedulable': (o) => (path('spec', 'unschedulable')(o) === 'true' ? 'true' : 'false'),
+  },
+  Namespace: {
+    ...META_FIELDS,
+    'status.phase': path('status', 'phase'),
+  },
+  Event: {
+    ...META_FIELDS,
+    'involvedObject.kind': path('involvedObject', 'kind'),
+    'involvedObject.namespace': path('involvedObject', 'namespace'),
+    'involvedObject.name': path('involvedObject', 'name'),
+    'involvedObject.uid': path('involvedObject', 'uid'),
+    'involvedObject.apiVersion': path('involvedObject', 'apiVersion'),
+    'involvedObject.resourceVersion': path('involvedObject', 'resourceVersion'),
+    'involvedObject.fieldPath': path('involvedObject', 'fieldPath'),
+    reason: path('reason'),
+    reportingComponent: path('reportingComponent'),
+    source: path('source', 'component'),
+    type: path('type'),
+  },
+};
+
+/** Splits on an unescaped separator; `\` escapes the next character. */
+function splitUnescaped(s: string, sep: string): string[] {
+  const parts: string[] = [];
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length) {
+      cur += c + s[i + 1];
+      i++;
+    } else if (c === sep) {
+      parts.push(cur);
+      cur = '';
+    } else {
+      cur += c;
+    }
+  }
+  parts.push(cur);
+  return parts;
+}
+
+function unescapeFieldValue(s: string, whole: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\') {
+      const n = s[i + 1];
+      if (n === undefined || !['\\', ',', '=', '!'].includes(n)) {
+        throw new BadRequestError(`invalid field selector "${whole}": invalid escape sequence`);
+      }
+      out += n;
+      i++;
+    } else if (c === ',' || c === '=' || c === '!') {
+      throw new BadRequestError(`invalid field selector "${whole}": unescaped ${c} in value`);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses `field=value,field!=value` (`==` too; `\` escapes `,` `=` `!` `\` in
+ * values). With `kind`, fields that kind does not support throw BadRequestError
+ * `field label not supported: foo`.
+ */
+export function parseFieldSelector(s: string, kind?: string): ParsedFieldSelector {
+  const requirements: FieldRequirement[] = [];
+  if (s.trim() === '') return { requirements };
+  for (const part of splitUnescaped(s, ',')) {
+    const term = part.trim();
+    if (term === '') throw new BadRequestError(`invalid field selector "${s}": empty requirement`);
+    let m = /^([^=!]*?)\s*(!=|==|=)\s*(.*)$/s.exec(term);
+    if (!m) throw new BadRequestError(`invalid selector: '${term}'; can't understand '${term}'`);
+    const field = m[1]!.trim();
+    if (field === '') throw new BadRequestError(`invalid field selector "${s}": missing field name`);
+    const operator = m[2] === '!=' ? '!=' : '=';
+    const value = unescapeFieldValue(m[3]!, s);
+    m = null;
+    requirements.push({ field, operator, value });
+  }
+  const sel = { requirements };
+  if (kind !== undefined) checkFieldSelector(sel, kind);
+  return sel;
+}
+
+/** Throws BadRequestError `field label not supported: foo` for a field `kind` lacks. */
+export function checkFieldSelector(sel: ParsedFieldSelector, kind: string): void {
+  const labels = FIELD_LABELS[kind] ?? META_FIELDS;
+  for (const r of sel.requirements) {
+    if (!Object.prototype.hasOwnProperty.call(labels, r.field)) throw new BadRequestError(`field label not supported: ${r.field}`);
+  }
+}
+
+/**
+ * True when `obj` satisfies every requirement. The kind is `kind` or obj.kind;
+ * throws BadRequestError for a field that kind does not support.
+ */
+export function fieldSelectorMatches(sel: ParsedFieldSelector, obj: KubeObject | Record<string, unknown>, kind?: string): boolean {
+  const o = obj as Record<string, unknown>;
+  const k = kind ?? (typeof o.kind === 'string' ? o.kind : '');
+  const labels = FIELD_LABELS[k] ?? META_FIELDS;
+  for (const r of sel.requirements) {
+    const getter = labels[r.field];
+    if (!getter) throw new BadRequestError(`field label not supported: ${r.field}`);
+    const v = getter(o);
+    if (r.operator === '=' ? v !== r.value : v === r.value) return false;
+  }
+  return true;
+}
+
+/** The selector in string form, values escaped. */
+export function formatFieldSelector(sel: ParsedFieldSelector): string {
+  return sel.requirements.map((r) => `${r.field}${r.operator}${r.value.replace(/[\\,=!]/g, (c) => `\\${c}`)}`).join(',');
+}
+
+/**
+ * Compiles optional label and field selector strings into one predicate, as a
+ * list or watch filter. Throws BadRequestError for bad syntax or unsupported fields.
+ */
+export function compileSelectors(
+  kind: string,
+  opts: { labelSelector?: string | undefined; fieldSelector?: string | undefined },
+): ((obj: KubeObject) => boolean) | undefined {
+  const ls = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : undefined;
+  const fs = opts.fieldSelector ? parseFieldSelector(opts.fieldSelector, kind) : undefined;
+  const hasLabels = ls !== undefined && ls.requirements.length > 0;
+  const hasFields = fs !== undefined && fs.requirements.length > 0;
+  if (!hasLabels && !hasFields) return undefined;
+  return (obj) =>
+    (!hasLabels || labelSelectorMatches(ls!, obj.metadata?.labels)) && (!hasFields || fieldSelectorMatches(fs!, obj, kind));
+}
