@@ -239,11 +239,16 @@ type NameRule = (v: string) => string[];
 const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
 
 function validateMetadata(e: FieldErrors, o: Obj, res: ResourceInfo, nameRule: NameRule): Obj {
-  const md = obj(e, o, 'metadata', 'metadata', true) ?? {};
+  if (o.metadata !== undefined && o.metadata !== null && !isPlainObject(o.metadata)) {
+    e.wrongType('metadata', o.metadata, 'an object');
+    return {};
+  }
+  const md = isPlainObject(o.metadata) ? o.metadata : {};
   const name = str(e, md, 'name', 'metadata.name');
   const generateName = str(e, md, 'generateName', 'metadata.generateName');
+  const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
   if (name === undefined || name === '') {
-    if (generateName === undefined || generateName === '') e.required('metadata.name', 'name or generateName is required');
+    if (absent(md.name) && absent(md.generateName)) e.required('metadata.name', 'name or generateName is required');
   } else {
     e.rule('metadata.name', name, nameRule(name));
   }
@@ -522,11 +527,8 @@ function validatePodSpec(e: FieldErrors, spec: Obj): void {
   const hostNetwork = bool(e, spec, 'hostNetwork', 'spec.hostNetwork') ?? false;
   const volumeNames = validateVolumes(e, spec);
   const ctx: PodContext = { volumeNames, containerNames: new Map(), hostPorts: new Map(), hostNetwork };
-  if (spec.containers === undefined || spec.containers === null) {
+  if (spec.containers === undefined || spec.containers === null || (Array.isArray(spec.containers) && spec.containers.length === 0)) {
     e.required('spec.containers');
-  } else {
-    const list = arr(e, spec, 'containers', 'spec.containers');
-    if (list && list.length === 0) e.required('spec.containers');
   }
   for (const [c, p] of objItems(e, spec, 'initContainers', 'spec.initContainers')) validateContainer(e, c, p, ctx);
   for (const [c, p] of objItems(e, spec, 'containers', 'spec.containers')) validateContainer(e, c, p, ctx);
