@@ -1,0 +1,64 @@
+// The command table of flotctl: one file per command in commands/, registered
+// here explicitly (no import side effects). Later commands (token, image,
+// get subnets, net check) slot in with one import and one line.
+import { Command, CommanderError } from 'commander';
+import { CLIENT_VERSION } from './client.js';
+import type { CliEnv } from './command.js';
+import * as apply from './commands/apply.js';
+import * as clusterInfo from './commands/cluster-info.js';
+import * as del from './commands/delete.js';
+import * as describe from './commands/describe.js';
+import * as exec from './commands/exec.js';
+import * as get from './commands/get.js';
+import * as logs from './commands/logs.js';
+import * as version from './commands/version.js';
+import { formatError } from './errors.js';
+import { addGlobalFlags, processIo } from './session.js';
+
+const COMMANDS: { register(program: Command, env: CliEnv): void }[] = [apply, get, describe, del, logs, exec, version, clusterInfo];
+
+export function buildProgram(env: CliEnv): Command {
+  const program = new Command('flotctl')
+    .description('flotctl controls a Flotilla cluster, the way kubectl controls Kubernetes.')
+    .version(CLIENT_VERSION, '--client-version', 'print the client version')
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => env.io.out(s),
+      writeErr: (s) => env.io.err(s),
+      outputError: (s, write) => write(s),
+    });
+  addGlobalFlags(program);
+  for (const c of COMMANDS) c.register(program, env);
+  for (const sub of program.commands) {
+    sub.exitOverride().configureOutput({
+      writeOut: (s) => env.io.out(s),
+      writeErr: (s) => env.io.err(s),
+      outputError: (s, write) => write(s.replace(/\n?$/, `\nSee 'flotctl ${sub.name()} --help' for usage.\n`)),
+    });
+  }
+  program.showHelpAfterError(false);
+  return program;
+}
+
+/** Runs flotctl with `argv` (without node and script), returning the exit code. Never throws. */
+export async function runCli(argv: string[], partial: Partial<CliEnv> = {}): Promise<number> {
+  const env: CliEnv = { io: processIo, env: process.env, now: () => Date.now(), exitCode: 0, ...partial };
+  const program = buildProgram(env);
+  if (argv.length === 0) {
+    env.io.out(program.helpInformation());
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return env.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and --client-version end here with code 0; flag errors were already printed by commander
+      return e.exitCode === 0 ? 0 : 1;
+    }
+    env.io.err(formatError(e) + '\n');
+    return 1;
+  }
+}

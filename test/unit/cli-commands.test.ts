@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { connectionErrorFor, buildUrl } from '../../cli/client.js';
+import { parseGetArgs } from '../../cli/commands/get.js';
+import { deleteOptionsFor } from '../../cli/commands/delete.js';
+import { ApiStatusError, formatError, UsageError } from '../../cli/errors.js';
+import { matchResource, refsFromList, resourcePath } from '../../cli/resources.js';
+
+const refs = refsFromList(
+  {
+    resources: [
+      { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', shortNames: ['po'] },
+      { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod' },
+      { name: 'nodes', singularName: '', namespaced: false, kind: 'Node', shortNames: ['no'] },
+    ],
+  },
+  'v1',
+);
+
+describe('resource names', () => {
+  it.each(['pods', 'pod', 'po', 'Pod', 'PODS'])('"%s" names pods', (w) => {
+    expect(matchResource(refs, w)?.plural).toBe('pods');
+  });
+
+  it('a missing singular name falls back to the lower-case kind', () => {
+    expect(matchResource(refs, 'node')?.plural).toBe('nodes');
+  });
+
+  it('subresources are not resource types', () => {
+    expect(refs.map((r) => r.plural)).toEqual(['pods', 'nodes']);
+  });
+
+  it('builds namespaced and cluster-scoped paths', () => {
+    expect(resourcePath(refs[0]!, 'default', 'web')).toBe('/api/v1/namespaces/default/pods/web');
+    expect(resourcePath(refs[0]!, undefined)).toBe('/api/v1/pods');
+    expect(resourcePath(refs[1]!, 'ignored', 'h1')).toBe('/api/v1/nodes/h1');
+  });
+
+  it('query values are escaped and lists repeated', () => {
+    expect(buildUrl('https://h:1/', '/x', { fieldSelector: 'a=b,c=d', command: ['ls', '-l'], empty: '' })).toBe(
+      'https://h:1/x?fieldSelector=a%3Db%2Cc%3Dd&command=ls&command=-l',
+    );
+  });
+});
+
+describe('get arguments', () => {
+  it.each<[string[], { type: string; names: string[] }[]]>([
+    [['pods'], [{ type: 'pods', names: [] }]],
+    [['po', 'web', 'db'], [{ type: 'po', names: ['web', 'db'] }]],
+    [['pods,nodes'], [{ type: 'pods', names: [] }, { type: 'nodes', names: [] }]],
+    [['pod/web', 'node/h1', 'pod/db'], [{ type: 'pod', names: ['web', 'db'] }, { type: 'node', names: ['h1'] }]],
+  ])('%j', (args, want) => {
+    expect(parseGetArgs(args)).toEqual(want);
+  });
+
+  it('no type at all is an error that says so', () => {
+    expect(() => parseGetArgs([])).toThrow('You must specify the type of resource to get');
+  });
+
+  it('mixing TYPE and TYPE/NAME is an error', () => {
+    expect(() => parseGetArgs(['pods', 'pod/web'])).toThrow(/no need to specify a resource type/);
+  });
+});
+
+describe('delete options', () => {
+  it.each<[object, object]>([
+    [{}, {}],
+    [{ gracePeriod: '5' }, { gracePeriodSeconds: 5 }],
+    [{ now: true }, { gracePeriodSeconds: 1 }],
+    [{ gracePeriod: '0' }, { gracePeriodSeconds: 1 }],
+    [{ gracePeriod: '0', force: true }, { gracePeriodSeconds: 0 }],
+    [{ force: true }, { gracePeriodSeconds: 0 }],
+  ])('%j sends %j', (flags, body) => {
+    expect(deleteOptionsFor(flags)).toEqual(body);
+  });
+
+  it('--grace-period must be a number', () => {
+    expect(() => deleteOptionsFor({ gracePeriod: 'soon' })).toThrow('invalid argument "soon" for "--grace-period" flag');
+  });
+});
+
+describe('errors as users see them', () => {
+  it('a server Status prints as Error from server (Reason): message', () => {
+    const e = ApiStatusError.fromResponse(
+      404,
+      JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'pods "web" not found', reason: 'NotFound', details: { name: 'web', kind: 'pods' }, code: 404 }),
+    );
+    expect(e.code).toBe('NotFound');
+    expect(e.message).toBe('pods "web" not found');
+    expect(formatError(e)).toBe('Error from server (NotFound): pods "web" not found');
+  });
+
+  it('an Invalid Status prints kubectl\'s "The Pod ... is invalid" line', () => {
+    const e = ApiStatusError.fromResponse(
+      422,
+      JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Pod "web" is invalid: spec.containers[0].image: Required value', reason: 'Invalid', details: { name: 'web', kind: 'Pod' }, code: 422 }),
+    );
+    expect(formatError(e)).toBe('The Pod "web" is invalid: spec.containers[0].image: Required value');
+  });
+
+  it('a reply that is not a Status still names the HTTP code', () => {
+    expect(formatError(ApiStatusError.fromResponse(502, 'bad gateway'))).toBe('Error from server (Unknown): the server responded with HTTP 502: bad gateway');
+  });
+
+  it('401 says to log in', () => {
+    expect(formatError(ApiStatusError.fromResponse(401, ''))).toBe('error: You must be logged in to the server (Unauthorized)');
+  });
+
+  it('a refused connection names host and port', () => {
+    const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+    expect(formatError(connectionErrorFor('https://127.0.0.1:6443', new TypeError('fetch failed', { cause: err })))).toBe(
+      'The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?',
+    );
+  });
+
+  it('an untrusted certificate says so', () => {
+    const err = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    expect(formatError(connectionErrorFor('https://127.0.0.1:6443', err))).toBe('Unable to connect to the server: x509: certificate signed by unknown authority');
+  });
+
+  it('usage errors point at the command help', () => {
+    expect(formatError(new UsageError('bad flag', 'get'))).toBe("error: bad flag\nSee 'flotctl get --help' for usage.");
+  });
+});
