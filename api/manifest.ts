@@ -45,6 +45,7 @@ function describeValue(v: unknown): string {
  * Throws ManifestError (a BadRequestError) naming source, line and column.
  */
 export function decodeManifests(text: string, source: string): DecodedManifest[] {
+  if (/^\s*[[{]/.test(text)) return decodeJson(text, source);
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }) as unknown as Document.Parsed[] | { errors: unknown[] };
   const lineOf = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
@@ -69,22 +70,166 @@ export function decodeManifests(text: string, source: string): DecodedManifest[]
       throw new ManifestError(source, start.line, start.col, e instanceof Error ? e.message : String(e));
     }
     if (value === null || value === undefined) return;
-    const obj = requireObject(value, source, start.line);
-    const kind = obj.kind as string;
-    if (kind === 'List' || (kind.endsWith('List') && Array.isArray(obj.items))) {
-      const items = obj.items;
-      if (!Array.isArray(items)) throw new ManifestError(source, start.line, undefined, `${kind} has no "items" list`);
-      const itemNodes = isMap(contents) ? contents.get('items', true) : undefined;
-      items.forEach((item, i) => {
-        const node = isSeq(itemNodes) ? (itemNodes.items[i] as YamlNode | undefined) : undefined;
-        const line = node?.range ? lineOf(node.range[0]).line : start.line;
-        out.push({ object: requireObject(item, source, line), source, line, document: index });
-      });
-      return;
-    }
-    out.push({ object: obj, source, line: start.line, document: index });
+    const itemNodes = isMap(contents) ? contents.get('items', true) : undefined;
+    pushExpanded(out, value, source, start.line, index, (i) => {
+      const node = isSeq(itemNodes) ? (itemNodes.items[i] as YamlNode | undefined) : undefined;
+      return node?.range ? lineOf(node.range[0]).line : start.line;
+    });
   });
   return out;
+}
+
+/** Adds one decoded document, or the items of a List document. */
+function pushExpanded(
+  out: DecodedManifest[],
+  value: unknown,
+  source: string,
+  line: number,
+  document: number,
+  itemLine: (i: number) => number,
+): void {
+  const obj = requireObject(value, source, line);
+  const kind = obj.kind as string;
+  if (kind === 'List' || (kind.endsWith('List') && Array.isArray(obj.items))) {
+    const items = obj.items;
+    if (!Array.isArray(items)) throw new ManifestError(source, line, undefined, `${kind} has no "items" list`);
+    items.forEach((item, i) => {
+      const l = itemLine(i);
+      out.push({ object: requireObject(item, source, l), source, line: l, document });
+    });
+    return;
+  }
+  out.push({ object: obj, source, line, document });
+}
+
+/**
+ * JSON text (first character `{` or `[`) is parsed as JSON, not YAML: YAML would
+ * accept `{"kind": }` as a null kind. Errors carry a line and column.
+ */
+function decodeJson(text: string, source: string): DecodedManifest[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    const { pos, what } = locateJsonError(text);
+    const before = text.slice(0, pos);
+    const line = before.split('\n').length;
+    const col = pos - before.lastIndexOf('\n');
+    throw new ManifestError(source, line, col, what);
+  }
+  const start = text.length - text.trimStart().length;
+  const line = text.slice(0, start).split('\n').length;
+  const out: DecodedManifest[] = [];
+  pushExpanded(out, value, source, line, 0, () => line);
+  return out;
+}
+
+/** Finds where and why `text` is not JSON (JSON.parse's messages carry no position on Node 20). */
+export function locateJsonError(text: string): { pos: number; what: string } {
+  let i = 0;
+  class Fail {
+    constructor(readonly pos: number, readonly what: string) {}
+  }
+  const ws = (): void => {
+    while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
+  };
+  const found = (): string => (i >= text.length ? 'end of input' : `'${text[i]}'`);
+  const expect = (what: string): never => {
+    throw new Fail(i, `unexpected ${found()}, expected ${what}`);
+  };
+  const str = (): void => {
+    i++; // opening quote
+    for (;;) {
+      if (i >= text.length) throw new Fail(i, 'unterminated string');
+      const c = text[i]!;
+      if (c === '"') {
+        i++;
+        return;
+      }
+      if (c === '\\') {
+        const n = text[i + 1];
+        if (n === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) throw new Fail(i, 'invalid unicode escape in string');
+          i += 6;
+        } else if (n !== undefined && '"\\/bfnrt'.includes(n)) {
+          i += 2;
+        } else {
+          throw new Fail(i, 'invalid escape in string');
+        }
+      } else if (c < ' ') {
+        throw new Fail(i, 'control character in string');
+      } else {
+        i++;
+      }
+    }
+  };
+  const value = (depth: number): void => {
+    if (depth > 1000) throw new Fail(i, 'nesting too deep');
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') expect('a string key');
+        str();
+        ws();
+        if (text[i] !== ':') expect("':' after key");
+        i++;
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        expect("',' or '}' after property value");
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        expect("',' or ']' after array element");
+      }
+    } else if (c === '"') {
+      str();
+    } else {
+      const m = /^(-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+      if (!m) expect('a value');
+      i += m![0].length;
+    }
+  };
+  try {
+    value(0);
+    ws();
+    if (i < text.length) expect('end of input');
+  } catch (e) {
+    if (e instanceof Fail) return { pos: e.pos, what: e.what };
+    throw e;
+  }
+  return { pos: 0, what: 'invalid JSON' };
 }
 
 /**

@@ -151,7 +151,7 @@ describe('[api] field selectors', () => {
     ['', POD, true],
   ])('%j matches %#: %s', (sel, obj, matches) => {
     const kind = (obj as { kind: string }).kind;
-    expect(fieldSelectorMatches(parseFieldSelector(sel, kind), obj)).toBe(matches);
+    expect(fieldSelectorMatches(parseFieldSelector(sel, kind), obj as Record<string, unknown>)).toBe(matches);
   });
 
   it('refuses fields a kind does not support', () => {
