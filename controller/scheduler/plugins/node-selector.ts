@@ -1,0 +1,21 @@
+// NodeSelector: every key=value of spec.nodeSelector must be a label of the node.
+import type { Plugin } from '../framework.js';
+import { SUCCESS, unresolvable } from '../framework.js';
+
+export const NODE_SELECTOR = 'NodeSelector';
+export const REASON_NODE_SELECTOR = "node(s) didn't match node selector";
+
+export function newNodeSelector(): Plugin {
+  return {
+    name: NODE_SELECTOR,
+    filter(_state, pod, nodeInfo) {
+      const selector = pod.spec?.nodeSelector;
+      if (!selector) return SUCCESS;
+      const labels = nodeInfo.node?.metadata.labels ?? {};
+      for (const k in selector) {
+        if (labels[k] !== selector[k]) return unresolvable(REASON_NODE_SELECTOR);
+      }
+      return SUCCESS;
+    },
+  };
+}
