@@ -3,6 +3,11 @@
 // only hands it the process and turns its answer into an exit code.
 import { runCli } from './program.js';
 
+// `flotctl get pods | head -1`: a closed pipe ends the command quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
+
 runCli(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -27,7 +27,7 @@ export function buildProgram(env: CliEnv): Command {
     .configureOutput({
       writeOut: (s) => env.io.out(s),
       writeErr: (s) => env.io.err(s),
-      outputError: (s, write) => write(s),
+      outputError: (s, write) => write(s.replace(/\n?$/, "\nSee 'flotctl --help' for usage.\n")),
     });
   addGlobalFlags(program);
   for (const c of COMMANDS) c.register(program, env);
@@ -42,6 +42,40 @@ export function buildProgram(env: CliEnv): Command {
   return program;
 }
 
+/** Boolean flags that kubectl users write as `--flag=true|false`. */
+const BOOLEAN_FLAGS = new Set([
+  'wait', 'all-namespaces', 'force', 'now', 'ignore-not-found', 'watch', 'watch-only', 'recursive', 'insecure-skip-tls-verify',
+  'client', 'show-labels', 'follow', 'previous', 'timestamps', 'all', 'stdin', 'tty', 'no-headers',
+]);
+/** Flags whose `=false` form has a `--no-` flag; for the others `=false` is the default. */
+const NEGATABLE = new Set(['wait', 'headers']);
+
+/** Rewrites `--wait=false` to `--no-wait`, `--force=true` to `--force` and `-o=json` to `-o json`, as kubectl's flag parser accepts them. */
+export function normalizeBooleanFlags(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const short = /^-([a-zA-Z])=(.*)$/.exec(a);
+    if (short) {
+      // pflag accepts -o=json; commander would read the value as "=json"
+      out.push(`-${short[1]}`, short[2]!);
+      continue;
+    }
+    const m = /^--([a-z-]+)=(true|false)$/.exec(a);
+    if (m && (BOOLEAN_FLAGS.has(m[1]!) || NEGATABLE.has(m[1]!))) {
+      if (m[2] === 'true') out.push(`--${m[1]}`);
+      else if (NEGATABLE.has(m[1]!)) out.push(`--no-${m[1]}`);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
 /** Runs flotctl with `argv` (without node and script), returning the exit code. Never throws. */
 export async function runCli(argv: string[], partial: Partial<CliEnv> = {}): Promise<number> {
   const env: CliEnv = { io: processIo, env: process.env, now: () => Date.now(), exitCode: 0, ...partial };
@@ -51,7 +85,7 @@ export async function runCli(argv: string[], partial: Partial<CliEnv> = {}): Pro
     return 0;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(normalizeBooleanFlags(argv), { from: 'user' });
     return env.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {

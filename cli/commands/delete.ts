@@ -14,7 +14,7 @@ import { parseGetArgs } from './get.js';
 
 interface DeleteOptions {
   filename: string[];
-  wait?: string | boolean;
+  wait?: boolean;
   gracePeriod?: string;
   now?: boolean;
   force?: boolean;
@@ -48,14 +48,6 @@ export function deleteOptionsFor(opts: Pick<DeleteOptions, 'gracePeriod' | 'now'
   }
   if (opts.force && grace < 0) grace = 0;
   return grace >= 0 ? { gracePeriodSeconds: grace } : {};
-}
-
-function parseWait(v: string | boolean | undefined): boolean {
-  if (v === undefined || v === true) return true;
-  if (v === false) return false;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  throw new CliError(`invalid argument "${v}" for "--wait" flag: use true or false`);
 }
 
 async function collectTargets(session: Session, opts: DeleteOptions, args: string[]): Promise<Target[]> {
@@ -123,7 +115,7 @@ export async function waitForDeletion(session: Session, t: Target, deadline: num
 }
 
 export async function runDelete(session: Session, opts: DeleteOptions, args: string[]): Promise<number> {
-  const wait = parseWait(opts.wait);
+  const wait = opts.wait !== false;
   const body = deleteOptionsFor(opts);
   const timeoutMs = opts.timeout ? parseDuration(opts.timeout, '--timeout') : 0;
   const targets = await collectTargets(session, opts, args);
@@ -169,7 +161,8 @@ export function register(program: Command, env: CliEnv): void {
       .description('delete objects by file, by type and name, or by label selector; waits until they are gone')
       .argument('[args...]', 'TYPE NAME... or TYPE/NAME...')
       .option('-f, --filename <path>', 'a file, a directory, or - for stdin (repeatable)', collect, [])
-      .option('--wait [bool]', 'wait until the objects are gone (default true; --wait=false to return at once)')
+      .option('--wait', 'wait until the objects are gone (the default)')
+      .option('--no-wait', 'return as soon as the deletes are accepted (also --wait=false)')
       .option('--grace-period <seconds>', 'seconds the pod gets to terminate (-1: the pod\'s own)')
       .option('--now', 'grace period of 1 second')
       .option('--force', 'with --grace-period=0: remove immediately')

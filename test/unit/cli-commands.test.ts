@@ -4,6 +4,7 @@ import { parseGetArgs } from '../../cli/commands/get.js';
 import { deleteOptionsFor } from '../../cli/commands/delete.js';
 import { ApiStatusError, formatError, UsageError } from '../../cli/errors.js';
 import { matchResource, refsFromList, resourcePath } from '../../cli/resources.js';
+import { normalizeBooleanFlags } from '../../cli/program.js';
 
 const refs = refsFromList(
   {
@@ -119,5 +120,18 @@ describe('errors as users see them', () => {
 
   it('usage errors point at the command help', () => {
     expect(formatError(new UsageError('bad flag', 'get'))).toBe("error: bad flag\nSee 'flotctl get --help' for usage.");
+  });
+});
+
+describe('kubectl-style boolean flags', () => {
+  it.each<[string[], string[]]>([
+    [['delete', 'pod', 'web', '--wait=false'], ['delete', 'pod', 'web', '--no-wait']],
+    [['delete', 'pod', 'web', '--wait=true'], ['delete', 'pod', 'web', '--wait']],
+    [['get', 'pods', '--all-namespaces=false'], ['get', 'pods']],
+    [['get', 'pods', '--no-headers=true'], ['get', 'pods', '--no-headers']],
+    [['exec', 'web', '--', 'x', '--wait=false'], ['exec', 'web', '--', 'x', '--wait=false']],
+    [['get', 'pods', '-o=json'], ['get', 'pods', '-o', 'json']],
+  ])('%j reads as %j', (argv, want) => {
+    expect(normalizeBooleanFlags(argv)).toEqual(want);
   });
 });
