@@ -14,3 +14,4 @@ export * from './validation.js';
 export * from './selectors.js';
 export * from './patch.js';
 export * from './manifest.js';
+export * from './schema.js';

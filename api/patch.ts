@@ -30,7 +30,7 @@ function mergePatch(target: unknown, patch: unknown): unknown {
 /**
  * Merge keys of the lists in Flotilla's types, by field name. Lists named here
  * merge element by element on that key; other lists are replaced whole (as in
- * Kubernetes for lists without a patch strategy, e.g. command, args, tolerations).
+ * Kubernetes for atomic lists: command, args, tolerations, taints, …).
  */
 export const STRATEGIC_MERGE_KEYS: Readonly<Record<string, string>> = {
   containers: 'name',
@@ -42,7 +42,6 @@ export const STRATEGIC_MERGE_KEYS: Readonly<Record<string, string>> = {
   volumeMounts: 'mountPath',
   conditions: 'type',
   addresses: 'type',
-  taints: 'key',
   imagePullSecrets: 'name',
   ownerReferences: 'uid',
   podIPs: 'ip',
