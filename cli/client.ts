@@ -79,7 +79,12 @@ export function connectionErrorFor(server: string, err: unknown): ConnectionErro
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
       return new ConnectionError('Unable to connect to the server: x509: certificate signed by unknown authority', { cause: err });
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return new ConnectionError('Unable to connect to the server: x509: certificate has expired or is not yet valid', { cause: err });
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return new ConnectionError(`Unable to connect to the server: x509: ${message}`, { cause: err });
     case 'ECONNRESET':
