@@ -70,7 +70,14 @@ async function applyOne(session: Session, m: DecodedManifest): Promise<string> {
     }
     return `${label} created`;
   }
-  const patch = threeWayMergePatch(lastAppliedOf(current), modified, current);
+  const original = lastAppliedOf(current);
+  if (original === undefined) {
+    session.io.err(
+      `Warning: resource ${ref.plural}/${name} is missing the kubectl.kubernetes.io/last-applied-configuration annotation which is required by flotctl apply. ` +
+        'flotctl apply should only be used on resources created declaratively by apply; the missing annotation will be patched automatically.\n',
+    );
+  }
+  const patch = threeWayMergePatch(original, modified, current);
   if (Object.keys(patch).length === 0) return `${label} unchanged`;
   try {
     await session.client.requestJson('PATCH', resourcePath(ref, ns, name), {
