@@ -1,0 +1,432 @@
+// Builds the API server (fastify) without a socket, so tests drive it with
+// inject(); listen.ts serves it over HTTPS. Kubernetes paths and shapes:
+// discovery, /api/v1 resources with subresources, watches as JSON lines,
+// Tables for kubectl, Status objects for every error.
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  BadRequestError,
+  FlotillaError,
+  NotFoundError,
+  UnauthorizedError,
+  RESOURCES,
+  realClock,
+  silentLogger,
+  type Clock,
+  type DeleteOptions,
+  type KubeObject,
+  type Logger,
+  type WatchEvent,
+} from '../../api/index.js';
+import { MetricsRegistry, type Counter, type Histogram } from '../../api/metrics.js';
+import type { Store } from '../storage/store.js';
+import type { TokenAuthenticator } from '../pki/tokens.js';
+import {
+  MAX_BODY_BYTES,
+  RequestEntityTooLargeError,
+  UnsupportedMediaTypeError,
+  parseObjectBody,
+  parsePatchBody,
+  patchTypeOf,
+} from './body.js';
+import { EMPTY_OPENAPI_PROTOBUF, apiGroupList, apiVersions, coreResourceList, versionInfo } from './discovery.js';
+import { ResourceApi, type ListQuery, type LogProvider, type Target } from './resource-api.js';
+import { statusFromError, successStatus } from './status.js';
+import { toTable, wantsTable, type IncludeObject } from './table.js';
+
+export interface ApiServerHealth {
+  /** etcd answers (for /readyz and the etcd_up gauge). */
+  etcdUp?: () => boolean;
+  /** This replica holds the leader lease. */
+  leader?: () => boolean;
+}
+
+export interface ApiServerOptions {
+  store: Store;
+  auth: TokenAuthenticator;
+  clock?: Clock;
+  log?: Logger;
+  metrics?: MetricsRegistry;
+  health?: ApiServerHealth;
+  logs?: LogProvider;
+  /** Served as APIVersions.serverAddressByClientCIDRs. */
+  serverAddress?: string;
+  /** Serve HTTPS with this certificate (the chain may include the CA). */
+  https?: { cert: string; key: string };
+  /** Longest watch before the server ends it (clients re-watch), default 30 min. */
+  maxWatchSeconds?: number;
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  api: ResourceApi;
+  metrics: MetricsRegistry;
+  /** Ends every open watch stream (done by close() too). */
+  endWatches(): void;
+}
+
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz']);
+
+interface RequestInfo {
+  verb: string;
+  resource: string;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+function q1(q: Query, name: string): string | undefined {
+  const v = q[name];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+function intParam(q: Query, name: string): number | undefined {
+  const v = q1(q, name);
+  if (v === undefined || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw new BadRequestError(`invalid ${name} "${v}": must be an integer`);
+  return Number(v);
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v === 'true' || v === '1';
+}
+
+function subresourcesOf(kind: string): string[] {
+  if (kind === 'Pod') return ['status', 'binding', 'log'];
+  if (kind === 'Node' || kind === 'Namespace') return ['status'];
+  return [];
+}
+
+/** Splits `/api/v1/...` into a Target; undefined when the path names nothing we serve. */
+export function parseApiPath(segments: string[]): (Target & { watchPath: boolean }) | undefined {
+  let segs = segments;
+  let watchPath = false;
+  if (segs[0] === 'watch') {
+    watchPath = true;
+    segs = segs.slice(1);
+  }
+  if (segs.length === 0 || segs.some((s) => s === '')) return undefined;
+  const byPlural = (p: string | undefined) => RESOURCES.find((r) => r.plural === p);
+  let t: Target;
+  let rest: string[];
+  const nsRes = segs[0] === 'namespaces' && segs.length >= 3 ? byPlural(segs[2]) : undefined;
+  if (nsRes && nsRes.namespaced) {
+    t = { res: nsRes, namespace: segs[1]! };
+    rest = segs.slice(3);
+  } else {
+    const res = byPlural(segs[0]);
+    if (!res) return undefined;
+    t = { res };
+    rest = segs.slice(1);
+    if (res.namespaced && rest.length > 0) return undefined;
+  }
+  if (rest.length > 2) return undefined;
+  if (rest[0] !== undefined) t.name = rest[0];
+  if (rest[1] !== undefined) {
+    if (!subresourcesOf(t.res.kind).includes(rest[1])) return undefined;
+    t.subresource = rest[1];
+  }
+  return { ...t, watchPath };
+}
+
+function verbOf(method: string, t: Target, watch: boolean): string {
+  if (watch) return 'watch';
+  switch (method) {
+    case 'GET':
+      return t.name === undefined ? 'list' : 'get';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return t.name === undefined ? 'deletecollection' : 'delete';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+class MethodNotAllowedError extends FlotillaError {
+  constructor(method: string, path: string) {
+    super('MethodNotAllowed', `the server does not allow this method on the requested resource (${method} ${path})`);
+  }
+}
+
+export function buildApiServer(o: ApiServerOptions): ApiServer {
+  const clock = o.clock ?? realClock;
+  const log = o.log ?? silentLogger();
+  const metrics = o.metrics ?? new MetricsRegistry();
+  const requests: Counter = metrics.counter('apiserver_request_total', 'API requests by verb, resource and HTTP code.');
+  const latency: Histogram = metrics.histogram('apiserver_request_duration_seconds', 'API request latency by verb and resource (watches excluded).');
+  const watches = new Set<AbortController>();
+  metrics.gauge('apiserver_watch_streams', 'Watch streams open now.', () => watches.size);
+  metrics.gauge('flotilla_etcd_up', '1 when etcd answers.', () => (o.health?.etcdUp?.() ?? true ? 1 : 0));
+  metrics.gauge('flotilla_leader', '1 when this replica holds the leader lease.', () => (o.health?.leader?.() ? 1 : 0));
+  const api = new ResourceApi({ store: o.store, clock, log, ...(o.logs ? { logs: o.logs } : {}) });
+  const maxWatchMs = (o.maxWatchSeconds ?? 1800) * 1000;
+
+  const app = Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ...(o.https ? { https: { cert: o.https.cert, key: o.https.key } } : {}),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  const info = new WeakMap<FastifyRequest, RequestInfo & { start: bigint }>();
+  const record = (req: FastifyRequest, code: number) => {
+    const i = info.get(req);
+    if (!i) return;
+    info.delete(req);
+    requests.inc({ verb: i.verb, resource: i.resource, code });
+    if (i.verb !== 'watch') latency.observe(Number(process.hrtime.bigint() - i.start) / 1e9, { verb: i.verb, resource: i.resource });
+  };
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const sendStatus = (reply: FastifyReply, err: unknown) => {
+    const st = statusFromError(err);
+    if (st.code >= 500) log.error({ err }, 'request failed');
+    return reply.code(st.code).type('application/json').send(st);
+  };
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
+    let e: unknown = err;
+    if (!(err instanceof FlotillaError)) {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) e = new RequestEntityTooLargeError();
+      else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) e = new UnsupportedMediaTypeError(err.message);
+      else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) e = new BadRequestError(err.message);
+    }
+    return sendStatus(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendStatus(reply, new NotFoundError(`the server could not find the requested resource (${req.method} ${req.url.split('?')[0]})`)),
+  );
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    info.set(req, { verb: req.method.toLowerCase(), resource: '', start: process.hrtime.bigint() });
+    if (PUBLIC_PATHS.has(path)) return;
+    if (!o.auth.authenticate(req.headers.authorization)) {
+      await sendStatus(reply, new UnauthorizedError('Unauthorized'));
+      return reply;
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => record(req, reply.statusCode));
+
+  const endWatches = () => {
+    for (const w of watches) w.abort();
+  };
+  app.addHook('preClose', async () => {
+    api.stop();
+    endWatches();
+  });
+
+  // ------------------------------------------------------------ health, metrics, discovery
+
+  app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/readyz', async (_req, reply) => {
+    const ok = o.health?.etcdUp?.() ?? true;
+    return reply.code(ok ? 200 : 503).type('text/plain').send(ok ? 'ok' : 'etcd is not reachable');
+  });
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+  app.get('/version', async () => versionInfo());
+  app.get('/api', async (req) => apiVersions(o.serverAddress ?? req.headers.host ?? ''));
+  app.get('/api/v1', async () => coreResourceList());
+  app.get('/apis', async () => apiGroupList());
+  app.get('/openapi/v2', async (_req, reply) => reply.type('application/octet-stream').send(EMPTY_OPENAPI_PROTOBUF));
+
+  // ------------------------------------------------------------ resources
+
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    url: '/api/v1/*',
+    handler: async (req, reply) => {
+      const path = req.url.split('?')[0]!;
+      let segments: string[];
+      try {
+        segments = path.slice('/api/v1/'.length).split('/').map(decodeURIComponent);
+      } catch {
+        throw new BadRequestError(`malformed path ${path}`);
+      }
+      const t = parseApiPath(segments);
+      if (!t) throw new NotFoundError(`the server could not find the requested resource (${req.method} ${path})`);
+      const query = req.query as Query;
+      const watch = t.watchPath || isTrue(q1(query, 'watch'));
+      const verb = verbOf(req.method, t, watch);
+      const i = info.get(req);
+      if (i) {
+        i.verb = verb;
+        i.resource = t.subresource ? `${t.res.plural}/${t.subresource}` : t.res.plural;
+      }
+      const body = req.body as Buffer | undefined;
+      const dryRun = q1(query, 'dryRun') === 'All';
+      const table = wantsTable(req.headers.accept);
+      const includeObject = (q1(query, 'includeObject') as IncludeObject | undefined) ?? 'Metadata';
+      const listQuery: ListQuery = {};
+      const ls = q1(query, 'labelSelector');
+      const fs = q1(query, 'fieldSelector');
+      const rv = q1(query, 'resourceVersion');
+      if (ls !== undefined) listQuery.labelSelector = ls;
+      if (fs !== undefined) listQuery.fieldSelector = fs;
+      if (rv !== undefined) listQuery.resourceVersion = rv;
+      const notAllowed = () => new MethodNotAllowedError(req.method, path);
+      const asTable = (objs: KubeObject[], rvOut?: string) =>
+        toTable(t.res.kind, objs, { nowMs: clock.now(), includeObject, ...(rvOut ? { resourceVersion: rvOut } : {}) });
+
+      if (watch) {
+        if (req.method !== 'GET') throw notAllowed();
+        return serveWatch(req, reply, t, listQuery, intParam(query, 'timeoutSeconds'), table ? includeObject : undefined);
+      }
+      if (t.res.namespaced && t.namespace === undefined && (req.method !== 'GET' || t.name !== undefined)) throw notAllowed();
+
+      switch (req.method) {
+        case 'GET': {
+          if (t.name === undefined) {
+            const list = await api.list(t, listQuery);
+            return table ? asTable(list.items, list.metadata.resourceVersion) : list;
+          }
+          if (t.subresource === 'log') {
+            const out = await api.podLog(t, Object.fromEntries(Object.keys(query).map((k) => [k, q1(query, k)])));
+            if (typeof out === 'string') return reply.type('text/plain').send(out);
+            const { Readable } = await import('node:stream');
+            return reply.type('text/plain').send(Readable.from(out));
+          }
+          if (t.subresource === 'binding') throw notAllowed();
+          const obj = await api.get(t);
+          return table ? asTable([obj]) : obj;
+        }
+        case 'POST': {
+          if (t.subresource === 'binding') {
+            await api.bind(t, parseObjectBody(req.headers['content-type'], body));
+            return reply.code(201).send(successStatus(201));
+          }
+          if (t.name !== undefined) throw notAllowed();
+          const created = await api.create(t, requireBody(parseObjectBody(req.headers['content-type'], body)), { dryRun });
+          return reply.code(201).send(created);
+        }
+        case 'PUT': {
+          if (t.name === undefined || (t.subresource !== undefined && t.subresource !== 'status')) throw notAllowed();
+          return api.update(t, requireBody(parseObjectBody(req.headers['content-type'], body)), { dryRun });
+        }
+        case 'PATCH': {
+          if (t.name === undefined || (t.subresource !== undefined && t.subresource !== 'status')) throw notAllowed();
+          const type = patchTypeOf(req.headers['content-type']);
+          return api.patch(t, type, parsePatchBody(body), { dryRun });
+        }
+        case 'DELETE': {
+          if (t.subresource !== undefined) throw notAllowed();
+          const opts = deleteOptions(parseObjectBody(req.headers['content-type'], body), query);
+          if (t.name === undefined) {
+            const list = await api.list(t, listQuery);
+            const deleted: KubeObject[] = [];
+            for (const item of list.items) {
+              const one = await api.delete({ ...t, namespace: item.metadata.namespace ?? t.namespace, name: item.metadata.name ?? '' } as Target, opts, { dryRun }).catch(
+                (e) => {
+                  if (e instanceof FlotillaError && e.code === 'NotFound') return null;
+                  throw e;
+                },
+              );
+              if (one) deleted.push(one);
+            }
+            return { ...list, items: deleted };
+          }
+          const gone = await api.delete(t, opts, { dryRun: dryRun || (opts.dryRun ?? []).includes('All') });
+          if (t.res.kind === 'Pod' || t.res.kind === 'Namespace' || !gone) return gone ?? successStatus();
+          return successStatus(200, { name: t.name ?? '', kind: t.res.plural, ...(gone.metadata.uid ? { uid: gone.metadata.uid } : {}) });
+        }
+        default:
+          throw notAllowed();
+      }
+    },
+  });
+
+  async function serveWatch(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    t: Target,
+    q: ListQuery,
+    timeoutSeconds: number | undefined,
+    table: IncludeObject | undefined,
+  ): Promise<void> {
+    // selectors are checked before the stream starts, so bad ones are a plain 400
+    const ac = new AbortController();
+    const it = api.watch(t, q, ac.signal);
+    let first: IteratorResult<WatchEvent> | undefined;
+    let firstError: unknown;
+    const firstP = it.next().then(
+      (r) => (first = r),
+      (e) => (firstError = e ?? new Error('watch failed')),
+    );
+    watches.add(ac);
+    const ms = timeoutSeconds !== undefined && timeoutSeconds > 0 ? Math.min(timeoutSeconds * 1000, maxWatchMs) : maxWatchMs;
+    const timer = clock.setTimeout(() => ac.abort(), ms);
+    const res = reply.raw;
+    reply.hijack();
+    res.on('close', () => ac.abort());
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    let sentColumns = false;
+    const write = (ev: WatchEvent) => {
+      let object: unknown = ev.object;
+      if (table !== undefined && ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') {
+        object = toTable(t.res.kind, [ev.object], { nowMs: clock.now(), includeObject: table, withColumns: !sentColumns });
+        sentColumns = true;
+      }
+      res.write(`${JSON.stringify({ type: ev.type, object })}\n`);
+    };
+    try {
+      await firstP;
+      if (firstError !== undefined) throw firstError;
+      if (first && !first.done) write(first.value);
+      while (first && !first.done && !ac.signal.aborted) {
+        const r = await it.next();
+        if (r.done) break;
+        write(r.value);
+      }
+    } catch (e) {
+      if (!ac.signal.aborted) {
+        log.debug({ err: (e as Error).message }, 'watch ended with an error');
+        res.write(`${JSON.stringify({ type: 'ERROR', object: statusFromError(e) })}\n`);
+      }
+    } finally {
+      timer.cancel();
+      watches.delete(ac);
+      ac.abort();
+      void it.return?.(undefined).catch(() => undefined);
+      record(req, 200);
+      if (!res.writableEnded) res.end();
+    }
+  }
+
+  return { app, api, metrics, endWatches };
+}
+
+function requireBody(b: unknown): unknown {
+  if (b === undefined) throw new BadRequestError('the request has no body: expected an object');
+  return b;
+}
+
+function deleteOptions(body: unknown, query: Query): DeleteOptions {
+  const o: DeleteOptions = {};
+  if (body !== undefined) {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('the body of a delete must be a DeleteOptions object');
+    Object.assign(o, body);
+    if (o.gracePeriodSeconds !== undefined && o.gracePeriodSeconds !== null && typeof o.gracePeriodSeconds !== 'number') {
+      throw new BadRequestError('DeleteOptions gracePeriodSeconds must be an integer');
+    }
+  }
+  const grace = intParam(query, 'gracePeriodSeconds');
+  if (grace !== undefined) o.gracePeriodSeconds = grace;
+  if (o.gracePeriodSeconds === null) delete o.gracePeriodSeconds;
+  const pp = q1(query, 'propagationPolicy');
+  if (pp !== undefined) {
+    if (!['Orphan', 'Background', 'Foreground'].includes(pp)) throw new BadRequestError(`invalid propagationPolicy "${pp}"`);
+    o.propagationPolicy = pp as DeleteOptions['propagationPolicy'];
+  }
+  const dry = q1(query, 'dryRun');
+  if (dry !== undefined) o.dryRun = [dry];
+  return o;
+}

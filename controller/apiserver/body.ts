@@ -1,0 +1,85 @@
+// Request bodies: JSON or YAML objects, patch documents by media type.
+import { parseDocument } from 'yaml';
+import { BadRequestError, FlotillaError } from '../../api/index.js';
+import type { PatchType } from './resource-api.js';
+
+/** Maximum request body, as Kubernetes: 3 MiB. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export class UnsupportedMediaTypeError extends FlotillaError {
+  constructor(message: string) {
+    super('UnsupportedMediaType', message);
+  }
+}
+
+export class RequestEntityTooLargeError extends FlotillaError {
+  constructor(message = `the request body is too large: the limit is ${MAX_BODY_BYTES} bytes (3 MiB)`) {
+    super('RequestEntityTooLarge', message);
+  }
+}
+
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new BadRequestError(`the request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function parseYaml(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    throw new BadRequestError(`the request body is not valid YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}: ${err.message.split('\n')[0]}`);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new BadRequestError(`the request body is not valid YAML: ${(e as Error).message}`);
+  }
+}
+
+/** An object body (create, update, binding, DeleteOptions) in JSON or YAML. */
+export function parseObjectBody(contentType: string | undefined, raw: Buffer | undefined): unknown {
+  const text = raw ? raw.toString('utf8') : '';
+  if (text.trim() === '') return undefined;
+  const mt = mediaType(contentType);
+  if (mt === 'application/json' || mt === '' || mt === 'text/plain') return parseJson(text);
+  if (mt === 'application/yaml' || mt === 'application/x-yaml' || mt === 'text/yaml') return parseYaml(text);
+  throw new UnsupportedMediaTypeError(
+    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${mt})`,
+  );
+}
+
+/** The patch kind of a PATCH request's media type. */
+export function patchTypeOf(contentType: string | undefined): PatchType {
+  const mt = mediaType(contentType);
+  switch (mt) {
+    case 'application/merge-patch+json':
+      return 'merge';
+    case 'application/strategic-merge-patch+json':
+      return 'strategic';
+    case 'application/json-patch+json':
+      return 'json';
+    case 'application/apply-patch+yaml':
+    case 'application/apply-patch+cbor':
+      throw new UnsupportedMediaTypeError(
+        'server-side apply (application/apply-patch+yaml) is not supported by this server: use client-side apply (kubectl apply --server-side=false)',
+      );
+    default:
+      throw new UnsupportedMediaTypeError(
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${mt || 'none'})`,
+      );
+  }
+}
+
+export function parsePatchBody(raw: Buffer | undefined): unknown {
+  const text = raw ? raw.toString('utf8') : '';
+  if (text.trim() === '') throw new BadRequestError('the patch is empty');
+  return parseJson(text);
+}

@@ -1,0 +1,554 @@
+// The REST semantics of every resource, independent of HTTP: create, get,
+// list, update, patch, delete (graceful for pods), bindings, status updates and
+// watches over a Store. Errors are typed with Kubernetes' wording; the HTTP
+// layer only maps them (status.ts).
+import { randomBytes } from 'node:crypto';
+import {
+  AlreadyExistsError,
+  BadRequestError,
+  ConflictError,
+  FlotillaError,
+  ForbiddenError,
+  NotFoundError,
+  RESOURCES,
+  UnavailableError,
+  applyJsonMergePatch,
+  applyJsonPatch,
+  applyStrategicMergePatch,
+  assertValid,
+  compileSelectors,
+  deepClone,
+  defaultObject,
+  isPlainObject,
+  isTerminalPhase,
+  resourceForObject,
+  type Binding,
+  type Clock,
+  type DeleteOptions,
+  type KubeList,
+  type KubeObject,
+  type Logger,
+  type Namespace,
+  type Pod,
+  type ResourceInfo,
+  type WatchEvent,
+} from '../../api/index.js';
+import type { ObjectKey, Store } from '../storage/store.js';
+
+/** What a URL names: a collection, an object, or an object's subresource. */
+export interface Target {
+  res: ResourceInfo;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+export type PatchType = 'merge' | 'strategic' | 'json';
+
+export interface ListQuery {
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+/** Namespaces that exist from the start and may not be deleted. */
+export const SYSTEM_NAMESPACES = ['default', 'kube-system'];
+const UNDELETABLE_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
+const HAS_STATUS = new Set(['Pod', 'Node', 'Namespace']);
+const MAX_CAS_RETRIES = 16;
+
+/** Produces pod log output once the node agents serve it; absent until then. */
+export type LogProvider = (pod: Pod, query: Record<string, string | undefined>) => Promise<AsyncIterable<Uint8Array> | string>;
+
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function notFound(res: ResourceInfo, name: string): NotFoundError {
+  return new NotFoundError(`${res.plural} "${name}" not found`, { name, kind: res.plural });
+}
+
+function conflict(res: ResourceInfo, name: string): ConflictError {
+  return new ConflictError(
+    `Operation cannot be fulfilled on ${res.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    { name, kind: res.plural },
+  );
+}
+
+function isCode(e: unknown, code: string): boolean {
+  return e instanceof FlotillaError && e.code === code;
+}
+
+function objectKey(t: Target, name = t.name ?? ''): ObjectKey {
+  return t.res.namespaced ? { resource: t.res.plural, namespace: t.namespace ?? '', name } : { resource: t.res.plural, name };
+}
+
+export interface ResourceApiOptions {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  logs?: LogProvider;
+}
+
+export class ResourceApi {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly finalizing = new Set<string>();
+  private stopped = false;
+  logs: LogProvider | undefined;
+
+  constructor(o: ResourceApiOptions) {
+    this.store = o.store;
+    this.clock = o.clock;
+    this.log = o.log;
+    this.logs = o.logs;
+  }
+
+  // ------------------------------------------------------------ reads
+
+  async get(t: Target): Promise<KubeObject> {
+    try {
+      return await this.store.get(objectKey(t));
+    } catch (e) {
+      throw isCode(e, 'NotFound') ? notFound(t.res, t.name ?? '') : e;
+    }
+  }
+
+  async list(t: Target, q: ListQuery): Promise<KubeList> {
+    const filter = compileSelectors(t.res.kind, { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector });
+    const r = await this.store.list<KubeObject>(t.res.plural, {
+      ...(t.res.namespaced && t.namespace !== undefined ? { namespace: t.namespace } : {}),
+      ...(filter ? { filter } : {}),
+    });
+    return { kind: t.res.listKind, apiVersion: t.res.apiVersion, metadata: { resourceVersion: r.resourceVersion }, items: r.items };
+  }
+
+  /**
+   * Watch events after q.resourceVersion; without one (or "0"), the current
+   * objects first as ADDED, then changes. Throws GoneError for a compacted revision.
+   */
+  async *watch(t: Target, q: ListQuery, signal: AbortSignal): AsyncGenerator<WatchEvent> {
+    const filter = compileSelectors(t.res.kind, { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector });
+    const namespace = t.res.namespaced ? t.namespace : undefined;
+    let rv = q.resourceVersion;
+    if (t.name !== undefined) {
+      // /watch/namespaces/ns/pods/name: a field selector on the name
+      const byName = (o: KubeObject) => o.metadata.name === t.name && (!filter || filter(o));
+      yield* this.watchFrom(t, namespace, rv, byName, signal);
+      return;
+    }
+    yield* this.watchFrom(t, namespace, rv, filter, signal);
+  }
+
+  private async *watchFrom(
+    t: Target,
+    namespace: string | undefined,
+    rv: string | undefined,
+    filter: ((o: KubeObject) => boolean) | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEvent> {
+    if (rv === undefined || rv === '' || rv === '0') {
+      const r = await this.store.list<KubeObject>(t.res.plural, {
+        ...(namespace !== undefined ? { namespace } : {}),
+        ...(filter ? { filter } : {}),
+      });
+      for (const o of r.items) yield { type: 'ADDED', object: o };
+      rv = r.resourceVersion;
+    }
+    yield* this.store.watch<KubeObject>(t.res.plural, {
+      ...(namespace !== undefined ? { namespace } : {}),
+      resourceVersion: rv,
+      ...(filter ? { filter } : {}),
+      signal,
+    });
+  }
+
+  // ------------------------------------------------------------ create
+
+  private checkBody(t: Target, body: unknown): KubeObject & Record<string, unknown> {
+    const res = resourceForObject(body);
+    if (res.plural !== t.res.plural) {
+      throw new BadRequestError(`the object's kind ${res.kind} does not match the resource "${t.res.plural}" of the request`);
+    }
+    const o = body as KubeObject & Record<string, unknown>;
+    if (o.metadata === undefined || o.metadata === null) o.metadata = {};
+    if (!isPlainObject(o.metadata)) throw new BadRequestError('metadata must be an object');
+    if (t.res.namespaced) {
+      const ns = o.metadata.namespace;
+      if (ns !== undefined && ns !== '' && ns !== t.namespace) {
+        throw new BadRequestError(`the namespace of the provided object (${String(ns)}) does not match the namespace sent on the request (${t.namespace})`);
+      }
+      o.metadata.namespace = t.namespace;
+    } else {
+      delete o.metadata.namespace;
+    }
+    return o;
+  }
+
+  /** Throws 404 `namespaces "x" not found`, or 403 when it is terminating. */
+  private async requireNamespace(t: Target, name: string): Promise<void> {
+    if (!t.res.namespaced) return;
+    let ns: Namespace;
+    try {
+      ns = await this.store.get<Namespace>({ resource: 'namespaces', name: t.namespace ?? '' });
+    } catch (e) {
+      if (isCode(e, 'NotFound')) throw new NotFoundError(`namespaces "${t.namespace}" not found`, { name: t.namespace, kind: 'namespaces' });
+      throw e;
+    }
+    if (ns.status?.phase === 'Terminating' || ns.metadata.deletionTimestamp) {
+      throw new ForbiddenError(
+        `${t.res.plural} "${name}" is forbidden: unable to create new content in namespace ${t.namespace} because it is being terminated`,
+      );
+    }
+  }
+
+  /** The object as it will be stored by a create (defaulted, validated). */
+  prepareCreate(t: Target, body: unknown): KubeObject {
+    const o = this.checkBody(t, deepClone(body));
+    const md = o.metadata;
+    if ((md.name === undefined || md.name === '') && typeof md.generateName === 'string' && md.generateName !== '') {
+      md.name = `${md.generateName}${randomSuffix()}`;
+    }
+    for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds'] as const) delete md[k];
+    md.generation = 1;
+    const obj = defaultObject(o) as KubeObject & Record<string, unknown>;
+    if (obj.kind === 'Pod') {
+      const status = isPlainObject(obj.status) ? obj.status : {};
+      obj.status = { phase: 'Pending', ...(status.qosClass ? { qosClass: status.qosClass } : {}) };
+    }
+    if (obj.kind === 'Namespace') obj.status = { phase: 'Active' };
+    assertValid(obj);
+    return obj;
+  }
+
+  async create(t: Target, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const obj = this.prepareCreate(t, body);
+    const name = obj.metadata.name ?? '';
+    await this.requireNamespace(t, name);
+    if (opts.dryRun) {
+      const exists = await this.store.get(objectKey(t, name)).then(
+        () => true,
+        () => false,
+      );
+      if (exists) throw new AlreadyExistsError(`${t.res.plural} "${name}" already exists`, { name, kind: t.res.plural });
+      return obj;
+    }
+    try {
+      return await this.store.create(t.res.plural, obj);
+    } catch (e) {
+      if (isCode(e, 'AlreadyExists')) throw new AlreadyExistsError(`${t.res.plural} "${name}" already exists`, { name, kind: t.res.plural });
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------ update, patch
+
+  /** The object an update of `old` with `body` stores (subresource `status` changes only status). */
+  prepareUpdate(t: Target, body: unknown, old: KubeObject): KubeObject {
+    const o = this.checkBody(t, deepClone(body));
+    const md = o.metadata;
+    if (md.name !== t.name) {
+      throw new BadRequestError(`the name of the object (${String(md.name ?? '')}) does not match the name on the URL (${t.name})`);
+    }
+    const rv = md.resourceVersion;
+    let next: KubeObject & Record<string, unknown>;
+    if (t.subresource === 'status') {
+      next = deepClone(old) as KubeObject & Record<string, unknown>;
+      next.status = o.status;
+      // labels and annotations may ride along with a status update
+      if (md.labels !== undefined) next.metadata.labels = md.labels;
+      if (md.annotations !== undefined) next.metadata.annotations = md.annotations;
+    } else {
+      next = defaultObject(o) as KubeObject & Record<string, unknown>;
+      if (HAS_STATUS.has(t.res.kind)) {
+        const oldStatus = (old as unknown as Record<string, unknown>).status;
+        if (oldStatus === undefined) delete next.status;
+        else next.status = deepClone(oldStatus);
+      }
+      if (!jsonEqual((old as unknown as Record<string, unknown>).spec, next.spec)) {
+        next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+      } else if (old.metadata.generation !== undefined) {
+        next.metadata.generation = old.metadata.generation;
+      }
+    }
+    const nmd = next.metadata;
+    nmd.uid = old.metadata.uid;
+    nmd.creationTimestamp = old.metadata.creationTimestamp;
+    for (const k of ['deletionTimestamp', 'deletionGracePeriodSeconds'] as const) {
+      if (old.metadata[k] === undefined) delete nmd[k];
+      else (nmd as Record<string, unknown>)[k] = old.metadata[k];
+    }
+    if (typeof rv === 'string' && rv !== '') nmd.resourceVersion = rv;
+    else nmd.resourceVersion = old.metadata.resourceVersion;
+    assertValid(next, old);
+    return next;
+  }
+
+  /**
+   * A compare-and-swap read-modify-write: `build(current)` makes the new object;
+   * when it carries a resourceVersion other than the current one the write
+   * fails with 409, when it carries the current one a lost race is retried.
+   */
+  private async casUpdate(t: Target, build: (current: KubeObject) => KubeObject, opts: WriteOptions, pinnedRv?: string): Promise<KubeObject> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.get(t);
+      const next = build(cur);
+      const want = next.metadata.resourceVersion;
+      if (pinnedRv !== undefined && pinnedRv !== cur.metadata.resourceVersion) throw conflict(t.res, t.name ?? '');
+      if (want !== cur.metadata.resourceVersion) throw conflict(t.res, t.name ?? '');
+      if (opts.dryRun) return next;
+      try {
+        return await this.store.update(t.res.plural, next);
+      } catch (e) {
+        if (isCode(e, 'NotFound')) throw notFound(t.res, t.name ?? '');
+        if (!isCode(e, 'Conflict')) throw e;
+        if (pinnedRv !== undefined || attempt >= MAX_CAS_RETRIES) throw conflict(t.res, t.name ?? '');
+      }
+    }
+  }
+
+  async update(t: Target, body: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const md = isPlainObject(body) && isPlainObject(body.metadata) ? body.metadata : {};
+    const pinned = typeof md.resourceVersion === 'string' && md.resourceVersion !== '' ? md.resourceVersion : undefined;
+    return this.casUpdate(t, (cur) => this.prepareUpdate(t, body, cur), opts, pinned);
+  }
+
+  async patch(t: Target, type: PatchType, patch: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    if (type !== 'json' && !isPlainObject(patch)) throw new BadRequestError('the patch must be a JSON object');
+    let pinned: string | undefined;
+    if (isPlainObject(patch) && isPlainObject(patch.metadata) && typeof patch.metadata.resourceVersion === 'string') {
+      pinned = patch.metadata.resourceVersion;
+    }
+    return this.casUpdate(
+      t,
+      (cur) => {
+        const base = deepClone(cur);
+        const patched =
+          type === 'merge' ? applyJsonMergePatch(base, patch) : type === 'strategic' ? applyStrategicMergePatch(base, patch) : applyJsonPatch(base, patch);
+        if (!isPlainObject(patched)) throw new BadRequestError('the patched object is not a JSON object');
+        const pmd = isPlainObject(patched.metadata) ? patched.metadata : {};
+        if (pinned === undefined && type === 'json') {
+          // a JSON patch may also set the resourceVersion
+          if (typeof pmd.resourceVersion === 'string' && pmd.resourceVersion !== cur.metadata.resourceVersion) throw conflict(t.res, t.name ?? '');
+        }
+        pmd.resourceVersion = pinned ?? cur.metadata.resourceVersion;
+        return this.prepareUpdate(t, patched, cur);
+      },
+      opts,
+      pinned,
+    );
+  }
+
+  // ------------------------------------------------------------ delete
+
+  async delete(t: Target, o: DeleteOptions, opts: WriteOptions = {}): Promise<KubeObject | null> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.get(t);
+      const pre = o.preconditions;
+      if (pre?.uid && pre.uid !== cur.metadata.uid) {
+        throw new ConflictError(`Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid ?? ''}`, {
+          name: t.name,
+          kind: t.res.plural,
+        });
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
+        throw new ConflictError(
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion ?? ''}`,
+          { name: t.name, kind: t.res.plural },
+        );
+      }
+      try {
+        if (t.res.kind === 'Namespace') return await this.deleteNamespace(t, cur as Namespace, opts);
+        if (t.res.kind === 'Pod') {
+          const pod = cur as Pod;
+          const grace = o.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+          if (grace < 0) throw new BadRequestError(`gracePeriodSeconds must not be negative, got ${grace}`);
+          const bound = Boolean(pod.spec?.nodeName) && !isTerminalPhase(pod.status?.phase);
+          if (bound && grace > 0) {
+            const prev = pod.metadata.deletionGracePeriodSeconds;
+            if (pod.metadata.deletionTimestamp && prev !== undefined && prev <= grace) return pod;
+            const next = deepClone(pod);
+            next.metadata.deletionTimestamp = rfc3339(this.clock.now() + grace * 1000);
+            next.metadata.deletionGracePeriodSeconds = grace;
+            if (opts.dryRun) return next;
+            return await this.store.update(t.res.plural, next);
+          }
+        }
+        if (opts.dryRun) return cur;
+        return await this.store.delete(objectKey(t), { resourceVersion: cur.metadata.resourceVersion ?? '' });
+      } catch (e) {
+        if (isCode(e, 'NotFound')) throw notFound(t.res, t.name ?? '');
+        if (!isCode(e, 'Conflict') || attempt >= MAX_CAS_RETRIES) throw e;
+      }
+    }
+  }
+
+  private async deleteNamespace(t: Target, ns: Namespace, opts: WriteOptions): Promise<KubeObject> {
+    const name = ns.metadata.name ?? '';
+    if (UNDELETABLE_NAMESPACES.has(name)) throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
+    if (ns.status?.phase === 'Terminating') return ns;
+    const next = deepClone(ns);
+    next.metadata.deletionTimestamp = rfc3339(this.clock.now());
+    next.metadata.deletionGracePeriodSeconds = 0;
+    next.status = { ...next.status, phase: 'Terminating' };
+    if (opts.dryRun) return next;
+    const saved = await this.store.update(t.res.plural, next);
+    this.finalizeNamespace(name);
+    return saved;
+  }
+
+  /**
+   * Deletes everything in a terminating namespace, then the namespace itself.
+   * Pods bound to a node are deleted gracefully: the namespace goes once their
+   * nodes confirm. Runs in the background; safe to call again (resumes at start).
+   */
+  finalizeNamespace(name: string): void {
+    if (this.finalizing.has(name) || this.stopped) return;
+    this.finalizing.add(name);
+    const step = async (): Promise<void> => {
+      if (this.stopped) return;
+      let left = 0;
+      for (const res of RESOURCES) {
+        if (!res.namespaced) continue;
+        const items = (await this.store.list<KubeObject>(res.plural, { namespace: name })).items;
+        for (const item of items) {
+          left++;
+          const t: Target = { res, namespace: name, name: item.metadata.name ?? '' };
+          await this.delete(t, {}).catch((e) => {
+            if (!isCode(e, 'NotFound')) throw e;
+          });
+        }
+      }
+      if (left === 0) {
+        await this.store.delete({ resource: 'namespaces', name }).catch((e) => {
+          if (!isCode(e, 'NotFound')) throw e;
+        });
+        this.finalizing.delete(name);
+        this.log.info({ namespace: name }, 'namespace deleted');
+        return;
+      }
+      this.clock.setTimeout(() => void run(), 1000);
+    };
+    const run = () =>
+      step().catch((e) => {
+        this.log.warn({ namespace: name, err: (e as Error).message }, 'namespace cleanup failed; retrying');
+        this.clock.setTimeout(() => void run(), 2000);
+      });
+    void run();
+  }
+
+  /** Creates the system namespaces and resumes the cleanup of terminating ones. */
+  async bootstrap(): Promise<void> {
+    for (const name of SYSTEM_NAMESPACES) {
+      try {
+        await this.store.create<Namespace>('namespaces', {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+          spec: { finalizers: ['kubernetes'] },
+          status: { phase: 'Active' },
+        });
+        this.log.info({ namespace: name }, 'created system namespace');
+      } catch (e) {
+        if (!isCode(e, 'AlreadyExists')) throw e;
+      }
+    }
+    const all = await this.store.list<Namespace>('namespaces');
+    for (const ns of all.items) if (ns.status?.phase === 'Terminating') this.finalizeNamespace(ns.metadata.name ?? '');
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  // ------------------------------------------------------------ subresources
+
+  /** POST pods/NAME/binding: sets spec.nodeName once (409 when already bound). */
+  async bind(t: Target, body: unknown): Promise<void> {
+    if (!isPlainObject(body) || (body.kind !== undefined && body.kind !== 'Binding')) {
+      throw new BadRequestError('the body of a binding must be a Binding object');
+    }
+    const b = body as unknown as Binding;
+    const nodeName = b.target?.name;
+    if (typeof nodeName !== 'string' || nodeName === '') {
+      throw new BadRequestError('Binding target.name: Required value: the node to bind to');
+    }
+    if (b.target.kind !== undefined && b.target.kind !== '' && b.target.kind !== 'Node') {
+      throw new BadRequestError(`Binding target.kind must be Node, not ${b.target.kind}`);
+    }
+    const md = isPlainObject(b.metadata) ? b.metadata : {};
+    if (md.name !== undefined && md.name !== t.name) {
+      throw new BadRequestError(`the name of the binding (${String(md.name)}) does not match the pod on the URL (${t.name})`);
+    }
+    if (md.namespace !== undefined && md.namespace !== '' && md.namespace !== t.namespace) {
+      throw new BadRequestError(`the namespace of the binding (${String(md.namespace)}) does not match the namespace sent on the request (${t.namespace})`);
+    }
+    const podTarget: Target = { res: t.res, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { name: t.name } : {}) };
+    await this.casUpdate(
+      podTarget,
+      (cur) => {
+        const pod = deepClone(cur) as Pod;
+        if (pod.metadata.deletionTimestamp) throw conflict(t.res, t.name ?? '');
+        if (pod.spec.nodeName) {
+          throw new ConflictError(`Operation cannot be fulfilled on pods/binding "${t.name}": pod ${t.name} is already assigned to node "${pod.spec.nodeName}"`, {
+            name: t.name,
+            kind: 'pods/binding',
+          });
+        }
+        if (b.metadata?.uid && b.metadata.uid !== pod.metadata.uid) throw conflict(t.res, t.name ?? '');
+        pod.spec.nodeName = nodeName;
+        const status = pod.status ?? {};
+        const conditions = (status.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
+        conditions.push({ type: 'PodScheduled', status: 'True', lastTransitionTime: rfc3339(this.clock.now()) });
+        pod.status = { ...status, conditions };
+        return pod;
+      },
+      {},
+    );
+  }
+
+  /** GET pods/NAME/log: through the log provider once the agents serve logs. */
+  async podLog(t: Target, query: Record<string, string | undefined>): Promise<AsyncIterable<Uint8Array> | string> {
+    const pod = (await this.get(t)) as Pod;
+    const name = t.name ?? '';
+    if (!pod.spec?.nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
+    const containers = pod.spec.containers ?? [];
+    const c = query.container;
+    if (c !== undefined && c !== '' && !containers.some((x) => x.name === c)) {
+      throw new BadRequestError(`container ${c} is not valid for pod ${name}`);
+    }
+    if ((c === undefined || c === '') && containers.length > 1) {
+      throw new BadRequestError(
+        `a container name must be specified for pod ${name}, choose one of: [${containers.map((x) => x.name).join(' ')}]`,
+      );
+    }
+    if (!this.logs) {
+      throw new UnavailableError(
+        `logs of pod ${name} on node ${pod.spec.nodeName} are not available: this controller has no log path to the node agent yet`,
+      );
+    }
+    return this.logs(pod, query);
+  }
+}
+
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  const bytes = randomBytes(5);
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => jsonEqual(a[k], b[k]));
+  }
+  return false;
+}

@@ -1,0 +1,49 @@
+// The one place where typed errors become HTTP codes and Kubernetes Status
+// objects. Everything the API answers with a non-2xx code goes through here.
+import { isFlotillaError, toFlotillaError, type ErrorCode, type Status } from '../../api/index.js';
+
+const HTTP: Record<ErrorCode, { code: number; reason: string }> = {
+  BadRequest: { code: 400, reason: 'BadRequest' },
+  Invalid: { code: 422, reason: 'Invalid' },
+  NotFound: { code: 404, reason: 'NotFound' },
+  AlreadyExists: { code: 409, reason: 'AlreadyExists' },
+  Conflict: { code: 409, reason: 'Conflict' },
+  Gone: { code: 410, reason: 'Expired' },
+  Unauthorized: { code: 401, reason: 'Unauthorized' },
+  Forbidden: { code: 403, reason: 'Forbidden' },
+  RequestEntityTooLarge: { code: 413, reason: 'RequestEntityTooLarge' },
+  UnsupportedMediaType: { code: 415, reason: 'UnsupportedMediaType' },
+  MethodNotAllowed: { code: 405, reason: 'MethodNotAllowed' },
+  NotSupported: { code: 405, reason: 'MethodNotAllowed' },
+  Timeout: { code: 504, reason: 'Timeout' },
+  Unavailable: { code: 503, reason: 'ServiceUnavailable' },
+  Internal: { code: 500, reason: 'InternalError' },
+};
+
+/** The HTTP code and Status reason for an error code. */
+export function httpFor(code: ErrorCode): { code: number; reason: string } {
+  return HTTP[code] ?? HTTP.Internal;
+}
+
+/** A Failure Status for anything thrown; unknown errors become 500 InternalError. */
+export function statusFromError(err: unknown): Status {
+  const e = toFlotillaError(err);
+  const { code, reason } = httpFor(e.code);
+  const status: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason, code };
+  const details: NonNullable<Status['details']> = {};
+  const d = e.details;
+  if (typeof d.name === 'string') details.name = d.name;
+  if (typeof d.group === 'string') details.group = d.group;
+  if (typeof d.kind === 'string') details.kind = d.kind;
+  if (e.causes.length > 0) details.causes = e.causes.map((c) => ({ type: c.reason, message: c.message, field: c.field }));
+  if (Object.keys(details).length > 0) status.details = details;
+  if (!isFlotillaError(err) && err instanceof Error) status.message = `Internal error occurred: ${err.message}`;
+  return status;
+}
+
+/** A Success Status (deletes of non-pod objects, bindings). */
+export function successStatus(code = 200, details?: Status['details']): Status {
+  const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code };
+  if (details) s.details = details;
+  return s;
+}

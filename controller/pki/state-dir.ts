@@ -1,0 +1,162 @@
+// The controller's state directory, written by `flotilla-controller init` and
+// read by `run`:
+//   pki/ca.crt  pki/ca.key             cluster CA (key 0600)
+//   pki/apiserver.crt pki/apiserver.key serving certificate (key 0600)
+//   admin.token                         the admin bearer token (0600)
+//   admin.kubeconfig                    kubeconfig for the admin (0600)
+//   cluster.json                        advertise addresses, API port, network config
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import { AlreadyExistsError, BadRequestError, NotFoundError } from '../../api/index.js';
+import type { NetworkConfig } from '../../netplugin/index.js';
+import { generateCa, issueServingCert, type CertAndKey } from './certs.js';
+import { generateAdminToken } from './tokens.js';
+
+export const DEFAULT_API_PORT = 6443;
+
+export interface ClusterConfig {
+  /** Addresses agents and users reach the API at; the first one goes into the kubeconfig. */
+  advertiseAddresses: string[];
+  apiPort: number;
+  network: NetworkConfig;
+}
+
+export interface InitOptions {
+  stateDir: string;
+  advertiseAddresses?: string[];
+  apiPort?: number;
+  network?: Partial<Omit<NetworkConfig, 'backend'>> & { vni?: number; vxlanPort?: number };
+  /** Replace an existing CA (and everything signed by it). */
+  force?: boolean;
+  nowMs?: number;
+}
+
+export interface InitResult {
+  stateDir: string;
+  caFile: string;
+  certFile: string;
+  kubeconfigFile: string;
+  tokenFile: string;
+  server: string;
+  config: ClusterConfig;
+  written: string[];
+}
+
+export interface ControllerState {
+  stateDir: string;
+  ca: CertAndKey;
+  serving: CertAndKey;
+  adminToken: string;
+  config: ClusterConfig;
+  kubeconfigFile: string;
+  caFile: string;
+}
+
+export function statePaths(stateDir: string) {
+  return {
+    pki: join(stateDir, 'pki'),
+    caCert: join(stateDir, 'pki', 'ca.crt'),
+    caKey: join(stateDir, 'pki', 'ca.key'),
+    servingCert: join(stateDir, 'pki', 'apiserver.crt'),
+    servingKey: join(stateDir, 'pki', 'apiserver.key'),
+    token: join(stateDir, 'admin.token'),
+    kubeconfig: join(stateDir, 'admin.kubeconfig'),
+    cluster: join(stateDir, 'cluster.json'),
+  };
+}
+
+function writeFile(path: string, data: string, mode: number): void {
+  writeFileSync(path, data, { mode });
+  chmodSync(path, mode); // an existing file keeps its old mode otherwise
+}
+
+function hostPort(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** A kubeconfig (clientcmd v1 format) for a bearer-token user. */
+export function renderKubeconfig(o: { server: string; caPem: string; token: string; cluster?: string; user?: string }): string {
+  const cluster = o.cluster ?? 'flotilla';
+  const user = o.user ?? 'admin';
+  const context = `${user}@${cluster}`;
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    preferences: {},
+    clusters: [{ name: cluster, cluster: { server: o.server, 'certificate-authority-data': Buffer.from(o.caPem).toString('base64') } }],
+    users: [{ name: user, user: { token: o.token } }],
+    contexts: [{ name: context, context: { cluster, user, namespace: 'default' } }],
+    'current-context': context,
+  };
+  return stringifyYaml(doc);
+}
+
+/**
+ * Creates the state directory's CA, serving certificate, admin token,
+ * kubeconfig and cluster config. Refuses to replace an existing CA unless
+ * `force`. Returns what it wrote.
+ */
+export function initStateDir(o: InitOptions): InitResult {
+  const p = statePaths(o.stateDir);
+  if (existsSync(p.caCert) && !o.force) {
+    throw new AlreadyExistsError(`a cluster CA already exists in ${p.pki}: pass --force to replace it (agents that joined must then join again)`);
+  }
+  const now = o.nowMs ?? Date.now();
+  const advertise = o.advertiseAddresses && o.advertiseAddresses.length > 0 ? o.advertiseAddresses : ['127.0.0.1'];
+  const apiPort = o.apiPort ?? DEFAULT_API_PORT;
+  const network: NetworkConfig = {
+    network: o.network?.network ?? '10.244.0.0/16',
+    subnetLen: o.network?.subnetLen ?? 24,
+    backend: { type: 'vxlan', vni: o.network?.vni ?? 1, port: o.network?.vxlanPort ?? 8472 },
+  };
+  if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65535) throw new BadRequestError(`invalid API port ${apiPort}`);
+  const config: ClusterConfig = { advertiseAddresses: advertise, apiPort, network };
+
+  mkdirSync(p.pki, { recursive: true, mode: 0o700 });
+  const ca = generateCa({ nowMs: now });
+  const hosts = ['127.0.0.1', '::1', 'localhost', hostname(), ...advertise];
+  const serving = issueServingCert(ca, { hosts, nowMs: now });
+  const token = generateAdminToken();
+  const server = `https://${hostPort(advertise[0]!, apiPort)}`;
+
+  writeFile(p.caKey, ca.keyPem, 0o600);
+  writeFile(p.caCert, ca.certPem, 0o644);
+  writeFile(p.servingKey, serving.keyPem, 0o600);
+  writeFile(p.servingCert, serving.certPem, 0o644);
+  writeFile(p.token, `${token}\n`, 0o600);
+  writeFile(p.kubeconfig, renderKubeconfig({ server, caPem: ca.certPem, token }), 0o600);
+  writeFile(p.cluster, `${JSON.stringify(config, null, 2)}\n`, 0o644);
+  return {
+    stateDir: o.stateDir,
+    caFile: p.caCert,
+    certFile: p.servingCert,
+    kubeconfigFile: p.kubeconfig,
+    tokenFile: p.token,
+    server,
+    config,
+    written: [p.caCert, p.caKey, p.servingCert, p.servingKey, p.token, p.kubeconfig, p.cluster],
+  };
+}
+
+/** Reads what `init` wrote; NotFoundError naming the missing file and the fix. */
+export function loadStateDir(stateDir: string): ControllerState {
+  const p = statePaths(stateDir);
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      throw new NotFoundError(`${f} is missing: run "flotilla-controller init --state-dir ${stateDir}" first`);
+    }
+  };
+  return {
+    stateDir,
+    ca: { certPem: read(p.caCert), keyPem: read(p.caKey) },
+    serving: { certPem: read(p.servingCert), keyPem: read(p.servingKey) },
+    adminToken: read(p.token).trim(),
+    config: JSON.parse(read(p.cluster)) as ClusterConfig,
+    kubeconfigFile: p.kubeconfig,
+    caFile: p.caCert,
+  };
+}
