@@ -121,6 +121,8 @@ export function parseLabelSelector(s: string): ParsedLabelSelector {
       const open = next();
       if (!(open.t === 'op' && open.v === '(')) throw labelSelectorError(s, `found ${describeTok(open)}, expected '('`);
       const values: string[] = [];
+      const first = peek();
+      if (first.t === 'op' && first.v === ')') throw labelSelectorError(s, "for 'in', 'notin' operators, values set can't be empty");
       for (;;) {
         const v = peek();
         if (v.t === 'id') {

@@ -634,6 +634,11 @@ function validatePod(e: FieldErrors, o: Obj): void {
 
 // ---------------------------------------------------------------- Node, Namespace, Event
 
+const NODE_INFO_STRINGS = [
+  'machineID', 'systemUUID', 'bootID', 'kernelVersion', 'osImage', 'containerRuntimeVersion',
+  'kubeletVersion', 'kubeProxyVersion', 'operatingSystem', 'architecture',
+];
+
 function validateNode(e: FieldErrors, o: Obj): void {
   const spec = obj(e, o, 'spec', 'spec');
   if (spec) {
@@ -669,7 +674,7 @@ function validateNode(e: FieldErrors, o: Obj): void {
       str(e, a, 'address', `${p}.address`, true);
     }
     const info = obj(e, status, 'nodeInfo', 'status.nodeInfo');
-    if (info) for (const k of Object.keys(info)) str(e, info, k, `status.nodeInfo.${k}`);
+    if (info) for (const k of NODE_INFO_STRINGS) str(e, info, k, `status.nodeInfo.${k}`);
   }
 }
 

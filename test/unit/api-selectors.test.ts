@@ -57,6 +57,7 @@ describe('[api] label selectors', () => {
     ['app in (a,b', 'unable to parse label selector "app in (a,b": found end of string, expected \',\' or \')\''],
     ['app web', 'unable to parse label selector "app web": found \'web\', expected one of \'=\', \'==\', \'!=\', \'in\', \'notin\', \',\''],
     ['app=a b', 'unable to parse label selector "app=a b": found \'b\', expected \',\''],
+    ['app in ()', 'unable to parse label selector "app in ()": for \'in\', \'notin\' operators, values set can\'t be empty'],
     ['version>x', 'unable to parse label selector "version>x": found \'x\', expected an integer'],
     [
       'bad key!=x',
