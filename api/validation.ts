@@ -789,7 +789,24 @@ function validatePodUpdate(e: FieldErrors, o: Obj, old: Obj): void {
   if (typeof oldSpec.terminationGracePeriodSeconds === 'number' && oldSpec.terminationGracePeriodSeconds < 0 && spec.terminationGracePeriodSeconds === 1) {
     mutated.terminationGracePeriodSeconds = 1;
   }
-  if (!jsonEqual(mutated, spec)) e.forbidden('spec', POD_SPEC_UPDATE_FORBIDDEN);
+  if (!jsonEqual(mutated, spec)) {
+    const changed = diffPaths(mutated, spec, 'spec');
+    const shown = changed.slice(0, 5).join(', ') + (changed.length > 5 ? `, … (${changed.length - 5} more)` : '');
+    e.forbidden('spec', `${POD_SPEC_UPDATE_FORBIDDEN}; changed: ${shown}`);
+  }
+}
+
+/** The paths at which two JSON values differ: leaves, lists of scalars, lists of different length. */
+function diffPaths(a: unknown, b: unknown, path: string): string[] {
+  if (jsonEqual(a, b)) return [];
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => diffPaths(a[k], b[k], `${path}.${k}`));
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every(isPlainObject) && b.every(isPlainObject)) {
+    return a.flatMap((x, i) => diffPaths(x, b[i], `${path}[${i}]`));
+  }
+  return [path];
 }
 
 function validateNodeUpdate(e: FieldErrors, o: Obj, old: Obj): void {

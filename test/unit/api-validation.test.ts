@@ -383,12 +383,20 @@ describe('[api] pod update validation', () => {
     [
       'a changed command',
       (p) => (p.spec.containers[0].command = ['sh']),
-      'Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+      'Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative); changed: spec.containers[0].command',
     ],
     [
       'an added container',
       (p) => p.spec.containers.push({ ...p.spec.containers[0], name: 'two', ports: [], volumeMounts: [] }),
-      'Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+      'Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative); changed: spec.containers',
+    ],
+    [
+      'a new restart policy and node selector',
+      (p) => {
+        p.spec.restartPolicy = 'Never';
+        p.spec.nodeSelector = { disk: 'ssd' };
+      },
+      'Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative); changed: spec.nodeSelector, spec.restartPolicy',
     ],
   ])('allows or refuses %s', (_what, mutate, message) => {
     const p = structuredClone(old) as Obj;
