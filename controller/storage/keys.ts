@@ -1,0 +1,54 @@
+// Key layout in etcd (see store.ts) and the Kubernetes-worded messages of the
+// storage errors. Pure functions, unit-tested.
+import { keyFor, type ObjectKey } from './store.js';
+import type { KubeObject } from '../../api/index.js';
+
+export const KEY_ROOT = '/flotilla/';
+
+/** Key prefix of one resource (all namespaces), or of one namespace of it; always ends in `/`. */
+export function prefixFor(resource: string, namespace?: string): string {
+  return namespace === undefined || namespace === '' ? `${KEY_ROOT}${resource}/` : `${KEY_ROOT}${resource}/${namespace}/`;
+}
+
+/** The key of a stored object, from its resource and metadata. */
+export function keyOfObject(resource: string, obj: KubeObject): ObjectKey {
+  const ns = obj.metadata.namespace;
+  const name = obj.metadata.name ?? '';
+  return ns ? { resource, namespace: ns, name } : { resource, name };
+}
+
+export { keyFor };
+
+/** The exclusive end of the key range holding every key that starts with `prefix`. */
+export function rangeEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      const end = Buffer.from(b.subarray(0, i + 1));
+      end[i]! += 1;
+      return end;
+    }
+  }
+  return Buffer.from([0]); // all keys
+}
+
+export function alreadyExistsMessage(resource: string, name: string): string {
+  return `${resource} "${name}" already exists`;
+}
+
+export function notFoundMessage(resource: string, name: string): string {
+  return `${resource} "${name}" not found`;
+}
+
+export function conflictMessage(resource: string, name: string): string {
+  return `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`;
+}
+
+export function goneMessage(requested: string | number, compacted: string | number): string {
+  return `too old resource version: ${requested} (${compacted})`;
+}
+
+/** RFC3339 with second precision, as Kubernetes writes timestamps. */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
