@@ -362,13 +362,12 @@ export function parseFieldSelector(s: string, kind?: string): ParsedFieldSelecto
   for (const part of splitUnescaped(s, ',')) {
     const term = part.trim();
     if (term === '') throw new BadRequestError(`invalid field selector "${s}": empty requirement`);
-    let m = /^([^=!]*?)\s*(!=|==|=)\s*(.*)$/s.exec(term);
+    const m = /^([^=!]*?)\s*(!=|==|=)\s*(.*)$/s.exec(term);
     if (!m) throw new BadRequestError(`invalid selector: '${term}'; can't understand '${term}'`);
     const field = m[1]!.trim();
     if (field === '') throw new BadRequestError(`invalid field selector "${s}": missing field name`);
     const operator = m[2] === '!=' ? '!=' : '=';
     const value = unescapeFieldValue(m[3]!, s);
-    m = null;
     requirements.push({ field, operator, value });
   }
   const sel = { requirements };
