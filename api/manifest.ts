@@ -45,6 +45,7 @@ function describeValue(v: unknown): string {
  * Throws ManifestError (a BadRequestError) naming source, line and column.
  */
 export function decodeManifests(text: string, source: string): DecodedManifest[] {
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   if (/^\s*[[{]/.test(text)) return decodeJson(text, source);
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }) as unknown as Document.Parsed[] | { errors: unknown[] };

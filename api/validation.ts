@@ -2,6 +2,7 @@
 // garbage produces field errors, never a TypeError. Errors read like
 // Kubernetes: `spec.containers[0].image: Required value`, gathered into
 // InvalidError `Pod "web" is invalid: …`.
+import { isIP } from 'node:net';
 import { BadRequestError, InvalidError, type FieldCause } from './errors.js';
 import { isPlainObject } from './helpers.js';
 import { resourceForObject, type ResourceInfo } from './resources.js';
@@ -226,6 +227,11 @@ function timestamp(e: FieldErrors, o: Obj, key: string, path: string): void {
   if (v !== undefined && v !== '' && !isRFC3339(v)) e.invalid(path, v, 'must be an RFC 3339 timestamp');
 }
 
+function ip(e: FieldErrors, o: Obj, key: string, path: string): void {
+  const v = str(e, o, key, path);
+  if (v !== undefined && v !== '' && isIP(v) === 0) e.invalid(path, v, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)');
+}
+
 function nonNegative(e: FieldErrors, o: Obj, key: string, path: string): number | undefined {
   const v = int(e, o, key, path);
   if (v !== undefined && v < 0) e.invalid(path, v, 'must be greater than or equal to 0');
@@ -407,7 +413,7 @@ function validateContainer(e: FieldErrors, c: Obj, p: string, ctx: PodContext): 
     const hp = int(e, port, 'hostPort', `${pp}.hostPort`);
     if (hp !== undefined && hp !== 0 && (hp < 1 || hp > 65535)) e.invalid(`${pp}.hostPort`, hp, 'must be between 1 and 65535, inclusive');
     const proto = oneOf(e, port, 'protocol', `${pp}.protocol`, PROTOCOLS) ?? 'TCP';
-    str(e, port, 'hostIP', `${pp}.hostIP`);
+    ip(e, port, 'hostIP', `${pp}.hostIP`);
     if (cp !== undefined && cp >= 1 && cp <= 65535) {
       const key = `${cp}/${proto}`;
       if (portKeys.has(key)) e.duplicate(`${pp}.containerPort`, key);
@@ -612,9 +618,12 @@ function validatePodStatus(e: FieldErrors, status: Obj): void {
   validateConditions(e, status, 'status.conditions');
   str(e, status, 'message', 'status.message');
   str(e, status, 'reason', 'status.reason');
-  str(e, status, 'hostIP', 'status.hostIP');
-  str(e, status, 'podIP', 'status.podIP');
-  for (const [ip, p] of objItems(e, status, 'podIPs', 'status.podIPs')) str(e, ip, 'ip', `${p}.ip`, true);
+  ip(e, status, 'hostIP', 'status.hostIP');
+  ip(e, status, 'podIP', 'status.podIP');
+  for (const [x, p] of objItems(e, status, 'podIPs', 'status.podIPs')) {
+    if (x.ip === undefined || x.ip === null || x.ip === '') e.required(`${p}.ip`);
+    else ip(e, x, 'ip', `${p}.ip`);
+  }
   timestamp(e, status, 'startTime', 'status.startTime');
   oneOf(e, status, 'qosClass', 'status.qosClass', ['Guaranteed', 'Burstable', 'BestEffort']);
   validateContainerStatuses(e, status, 'containerStatuses');

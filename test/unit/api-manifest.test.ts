@@ -48,6 +48,11 @@ describe('[api] manifest decoding', () => {
     expect(decodeManifests('---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n', 'a.yaml').map((d) => d.line)).toEqual([3]);
   });
 
+  it('ignores a byte-order mark, in YAML and JSON', () => {
+    expect(decodeManifests('\uFEFFapiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n', 'a.yaml')).toHaveLength(1);
+    expect(decodeManifests('\uFEFF{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}', 'a.json')).toHaveLength(1);
+  });
+
   it('reads JSON too', () => {
     const docs = decodeManifests('{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}}', 'ns.json');
     expect(docs).toHaveLength(1);

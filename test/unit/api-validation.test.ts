@@ -263,6 +263,16 @@ describe('[api] pod validation', () => {
       'Pod "web" is invalid: status.phase: Unsupported value: "Sleeping": supported values: "Failed", "Pending", "Running", "Succeeded", "Unknown"',
     ],
     [
+      'a pod IP that is not an IP',
+      (p) => (p.status = { phase: 'Running', podIP: '10.244.1', podIPs: [{ ip: '10.244.1.5' }, { ip: 'fe80::zz' }] }),
+      'Pod "web" is invalid: [status.podIP: Invalid value: "10.244.1": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff), status.podIPs[1].ip: Invalid value: "fe80::zz": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)]',
+    ],
+    [
+      'a host IP of a port that is not an IP',
+      (p) => (p.spec.containers[0].ports[0].hostIP = 'localhost'),
+      'Pod "web" is invalid: spec.containers[0].ports[0].hostIP: Invalid value: "localhost": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+    ],
+    [
       'a terminated state without an exit code',
       (p) => (p.status = { containerStatuses: [{ name: 'web', ready: false, restartCount: 0, image: 'x', state: { terminated: { reason: 'Error' } } }] }),
       'Pod "web" is invalid: status.containerStatuses[0].state.terminated.exitCode: Required value',
