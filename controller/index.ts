@@ -5,7 +5,8 @@ export * from './scheduler/index.js';
 export * from './events/index.js';
 // storage (etcd) and the managed etcd
 export { EtcdStore, createEtcdClient, type EtcdStoreOptions, type EtcdClientOptions } from './storage/etcd-store.js';
-export { fromEtcdError } from './storage/etcd-errors.js';
+export { fromEtcdError, isRetryable as isRetryableEtcdError } from './storage/etcd-errors.js';
+export { classifyEvent as classifyWatchEvent } from './storage/etcd-store.js';
 export { keyFor, type Store, type ObjectKey, type ListOptions, type ListResult, type WatchOptions } from './storage/store.js';
-export { prefixFor } from './storage/keys.js';
-export { ManagedEtcd, type ManagedEtcdOptions, type ManagedEtcdState } from './etcd/index.js';
+export { prefixFor, rangeEnd as keyRangeEnd, alreadyExistsMessage, notFoundMessage, conflictMessage, goneMessage } from './storage/keys.js';
+export { ManagedEtcd, etcdArgs, scrubEtcdEnv, type ManagedEtcdOptions, type ManagedEtcdState } from './etcd/index.js';
