@@ -1,18 +1,126 @@
 #!/usr/bin/env node
 // flotilla-controller: the control plane daemon.
-const USAGE = `Usage: flotilla-controller <command> [flags]
+//   init  creates the cluster CA, serving certificate, admin token and kubeconfig
+//   run   serves the API (starting a managed etcd unless --etcd-endpoints is given)
+import { Command, InvalidArgumentError } from 'commander';
+import { createRootLogger, isFlotillaError } from '../api/index.js';
+import { initStateDir } from './pki/state-dir.js';
+import { runController } from './server.js';
 
-Commands:
-  init     create the cluster CA, admin kubeconfig and network config; print the join command
-  run      serve the API (starts a managed etcd unless --etcd-endpoints is given)
-
-Run 'flotilla-controller <command> --help' for the flags of a command.
-`;
-
-const args = process.argv.slice(2);
-if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
-  process.stdout.write(USAGE);
-  process.exit(0);
+function fail(e: unknown): never {
+  const msg = isFlotillaError(e) || e instanceof Error ? e.message : String(e);
+  process.stderr.write(`flotilla-controller: ${msg}\n`);
+  process.exit(1);
 }
-process.stderr.write(`flotilla-controller: unknown command "${args[0]}"\n\n${USAGE}`);
-process.exit(2);
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+}
+
+function listenArg(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected HOST:PORT, e.g. 0.0.0.0:6443');
+  const port = Number(m[3]);
+  if (port > 65535) throw new InvalidArgumentError('port must be at most 65535');
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+const program = new Command('flotilla-controller')
+  .description('The Flotilla control plane: API server on etcd, scheduler, node lifecycle.')
+  .showHelpAfterError();
+
+program
+  .command('init')
+  .description('create the cluster CA, the API serving certificate, the admin token and kubeconfig, and the network config')
+  .requiredOption('--state-dir <dir>', 'where the controller keeps its state')
+  .option('--advertise-address <ip...>', 'addresses agents and users reach the API at (first one goes into the kubeconfig)')
+  .option('--api-port <port>', 'API port recorded in the kubeconfig', intArg('--api-port', 1, 65535), 6443)
+  .option('--cluster-cidr <cidr>', 'pod network of the cluster', '10.244.0.0/16')
+  .option('--subnet-len <len>', 'prefix length of each node subnet', intArg('--subnet-len', 1, 30), 24)
+  .option('--vni <vni>', 'VXLAN network identifier', intArg('--vni', 1, 16777215), 1)
+  .option('--vxlan-port <port>', 'VXLAN UDP port', intArg('--vxlan-port', 1, 65535), 8472)
+  .option('--force', 'replace an existing CA (agents must join again)', false)
+  .action((o: { stateDir: string; advertiseAddress?: string[]; apiPort: number; clusterCidr: string; subnetLen: number; vni: number; vxlanPort: number; force: boolean }) => {
+    try {
+      const r = initStateDir({
+        stateDir: o.stateDir,
+        ...(o.advertiseAddress ? { advertiseAddresses: o.advertiseAddress.flatMap((a) => a.split(',')).filter(Boolean) } : {}),
+        apiPort: o.apiPort,
+        network: { network: o.clusterCidr, subnetLen: o.subnetLen, vni: o.vni, vxlanPort: o.vxlanPort },
+        force: o.force,
+      });
+      const lines = [
+        `Cluster initialised in ${r.stateDir}`,
+        `  CA certificate:      ${r.caFile}`,
+        `  serving certificate: ${r.certFile} (for ${[...new Set(['127.0.0.1', 'localhost', ...r.config.advertiseAddresses])].join(', ')})`,
+        `  admin token:         ${r.tokenFile}`,
+        `  admin kubeconfig:    ${r.kubeconfigFile} (server ${r.server})`,
+        `  pod network:         ${r.config.network.network}, /${r.config.network.subnetLen} per node, VXLAN VNI ${r.config.network.backend.vni} port ${r.config.network.backend.port}`,
+        '',
+        `Start the control plane:  flotilla-controller run --state-dir ${r.stateDir}`,
+        `Use it:                   export KUBECONFIG=${r.kubeconfigFile}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('run')
+  .description('serve the API; starts a managed etcd unless --etcd-endpoints is given')
+  .requiredOption('--state-dir <dir>', 'the directory init wrote')
+  .option('--listen <host:port>', 'where to serve the HTTPS API (default 0.0.0.0 and the port init recorded)', listenArg)
+  .option('--etcd-endpoints <urls>', 'external etcd client URLs, comma separated')
+  .option('--no-scheduler', 'do not run the scheduler even when leader')
+  .option('--log-level <level>', 'pino log level', process.env.FLOTILLA_LOG_LEVEL ?? 'info')
+  .action(async (o: { stateDir: string; listen?: { host: string; port: number }; etcdEndpoints?: string; scheduler: boolean; logLevel: string }) => {
+    const log = createRootLogger({ level: o.logLevel });
+    let running: Awaited<ReturnType<typeof runController>>;
+    try {
+      const endpoints = (o.etcdEndpoints ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      running = await runController({
+        stateDir: o.stateDir,
+        ...(o.listen ? { host: o.listen.host, port: o.listen.port } : {}),
+        ...(endpoints.length > 0 ? { etcdEndpoints: endpoints } : {}),
+        scheduler: o.scheduler,
+        log,
+      });
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'controller failed to start');
+      log.flush();
+      fail(e);
+    }
+    // One line on stdout for scripts and tests that wait for readiness.
+    process.stdout.write(`flotilla-controller: serving ${running.url}\n`);
+    let exiting = false;
+    const shutdown = (signal: string) => {
+      if (exiting) return;
+      exiting = true;
+      log.info({ signal }, 'shutting down');
+      const hard = setTimeout(() => {
+        log.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, 15_000);
+      hard.unref();
+      running
+        .stop()
+        .then(() => {
+          log.info('stopped');
+          log.flush();
+          process.exit(0);
+        })
+        .catch((e) => {
+          log.error({ err: (e as Error).message }, 'shutdown failed');
+          process.exit(1);
+        });
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program.parseAsync(process.argv).catch(fail);

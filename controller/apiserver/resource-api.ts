@@ -34,6 +34,7 @@ import {
   type WatchEvent,
 } from '../../api/index.js';
 import type { ObjectKey, Store } from '../storage/store.js';
+import { applyBinding } from '../scheduler/binder.js';
 
 /** What a URL names: a collection, an object, or an object's subresource. */
 export interface Target {
@@ -491,23 +492,12 @@ export class ResourceApi {
     const podTarget: Target = { res: t.res, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { name: t.name } : {}) };
     await this.casUpdate(
       podTarget,
-      (cur) => {
-        const pod = deepClone(cur) as Pod;
-        if (pod.metadata.deletionTimestamp) throw conflict(t.res, t.name ?? '');
-        if (pod.spec.nodeName) {
-          throw new ConflictError(`Operation cannot be fulfilled on pods/binding "${t.name}": pod ${t.name} is already assigned to node "${pod.spec.nodeName}"`, {
-            name: t.name,
-            kind: 'pods/binding',
-          });
-        }
-        if (b.metadata?.uid && b.metadata.uid !== pod.metadata.uid) throw conflict(t.res, t.name ?? '');
-        pod.spec.nodeName = nodeName;
-        const status = pod.status ?? {};
-        const conditions = (status.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
-        conditions.push({ type: 'PodScheduled', status: 'True', lastTransitionTime: rfc3339(this.clock.now()) });
-        pod.status = { ...status, conditions };
-        return pod;
-      },
+      (cur) =>
+        applyBinding(
+          cur as Pod,
+          { namespace: t.namespace ?? '', name: t.name ?? '', nodeName, ...(b.metadata?.uid ? { uid: b.metadata.uid } : {}) },
+          this.clock.now(),
+        ),
       {},
     );
   }
