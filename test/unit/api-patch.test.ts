@@ -181,3 +181,48 @@ describe('[api] JSON patch (RFC 6902)', () => {
     expect(target).toEqual({ a: 1, l: [1] });
   });
 });
+
+describe('[api] patch properties', () => {
+  // a small seeded generator, so failures reproduce
+  function rng(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => {
+      s = (s * 1664525 + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+  }
+  function randomMap(r: () => number, depth: number, allowNull: boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const n = Math.floor(r() * 4);
+    for (let i = 0; i < n; i++) {
+      const k = ['a', 'b', 'c', 'd'][Math.floor(r() * 4)]!;
+      const t = r();
+      if (allowNull && t < 0.2) out[k] = null;
+      else if (t < 0.5 && depth > 0) out[k] = randomMap(r, depth - 1, allowNull);
+      else if (t < 0.6) out[k] = [Math.floor(r() * 3)];
+      else out[k] = Math.floor(r() * 10);
+    }
+    return out;
+  }
+
+  it('a strategic merge patch of maps without keyed lists equals a JSON merge patch', () => {
+    const r = rng(42);
+    for (let i = 0; i < 500; i++) {
+      const target = randomMap(r, 3, false);
+      const patch = randomMap(r, 3, true);
+      expect(applyStrategicMergePatch(target, patch)).toEqual(applyJsonMergePatch(target, patch));
+    }
+  });
+
+  it('applying the same merge patch twice changes nothing more', () => {
+    const r = rng(7);
+    for (let i = 0; i < 500; i++) {
+      const target = randomMap(r, 3, false);
+      const patch = randomMap(r, 3, true);
+      const once = applyJsonMergePatch(target, patch);
+      expect(applyJsonMergePatch(once, patch)).toEqual(once);
+      const smp = applyStrategicMergePatch(target, patch);
+      expect(applyStrategicMergePatch(smp, patch)).toEqual(smp);
+    }
+  });
+});

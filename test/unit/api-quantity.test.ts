@@ -86,3 +86,23 @@ describe('[api] quantities', () => {
     expect(parseQuantity('3Gi').milliValue()).toBe(3n * 1024n ** 3n * 1000n);
   });
 });
+
+describe('[api] quantity properties', () => {
+  it('the canonical form parses back to the same value', () => {
+    const suffixes = ['', 'm', 'k', 'M', 'G', 'Ki', 'Mi', 'Gi', 'n', 'u', 'e3', 'e-2', 'E'];
+    let s = 12345;
+    const next = (): number => {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      return s;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const int = next() % 100000;
+      const frac = next() % 3 === 0 ? `.${next() % 1000}` : '';
+      const input = `${int}${frac}${suffixes[next() % suffixes.length]}`;
+      const q = parseQuantity(input);
+      const back = parseQuantity(q.toString());
+      // values below a nano-unit round up, so compare at nano precision
+      expect(back.cmp(q) >= 0 && back.sub(q).cmp(parseQuantity('1n')) < 0, `${input} -> ${q.toString()}`).toBe(true);
+    }
+  });
+});
