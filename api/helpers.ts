@@ -76,3 +76,37 @@ export function podRequests(pod: Pod): PodResourceRequests {
   }
   return { milliCPU, memoryBytes };
 }
+
+interface ConditionLike {
+  type: string;
+  status: string;
+  lastTransitionTime?: string;
+}
+
+/** The condition of `type`, if present. */
+export function getCondition<C extends ConditionLike>(conditions: readonly C[] | undefined, type: string): C | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+/**
+ * A new conditions list with `cond` set: replaces the condition of the same
+ * type in place (or appends it). `lastTransitionTime` moves to `now` only when
+ * the status changes, as Kubernetes readers expect; other fields are taken from `cond`.
+ */
+export function setCondition<C extends ConditionLike>(conditions: readonly C[] | undefined, cond: C, now: string): C[] {
+  const list = [...(conditions ?? [])];
+  const i = list.findIndex((c) => c.type === cond.type);
+  const prev = i >= 0 ? list[i] : undefined;
+  const lastTransitionTime = prev && prev.status === cond.status ? (prev.lastTransitionTime ?? now) : (cond.lastTransitionTime ?? now);
+  const next = { ...cond, lastTransitionTime };
+  if (i >= 0) list[i] = next;
+  else list.push(next);
+  return list;
+}
+
+/** `ready/total` containers of a pod, as the READY column shows it. */
+export function podReadyCount(pod: Pod): { ready: number; total: number } {
+  const total = Array.isArray(pod.spec?.containers) ? pod.spec.containers.length : 0;
+  const statuses = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
+  return { ready: statuses.filter((s) => s?.ready === true).length, total };
+}

@@ -3,12 +3,16 @@ import {
   defaultObject,
   defaultPullPolicy,
   deepClone,
+  getCondition,
   isTerminalPhase,
   objectKey,
   objectRef,
+  podReadyCount,
   podRequests,
   qosClassOf,
+  setCondition,
   type Pod,
+  type PodCondition,
 } from '../../api/index.js';
 
 function pod(spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'web' }): Pod {
@@ -195,5 +199,30 @@ describe('[api] helpers', () => {
     expect(b).toEqual({ x: [1, { y: 2 }], z: null });
     (b.x[1] as { y: number }).y = 3;
     expect((a.x[1] as { y: number }).y).toBe(2);
+  });
+});
+
+describe('[api] condition helpers', () => {
+  it('moves lastTransitionTime only when the status changes', () => {
+    const t0 = '2026-01-01T00:00:00Z';
+    const t1 = '2026-01-01T00:01:00Z';
+    let conds = setCondition<PodCondition>(undefined, { type: 'Ready', status: 'False', reason: 'Starting' }, t0);
+    expect(conds).toEqual([{ type: 'Ready', status: 'False', reason: 'Starting', lastTransitionTime: t0 }]);
+    conds = setCondition(conds, { type: 'Ready', status: 'False', reason: 'StillStarting' }, t1);
+    expect(getCondition(conds, 'Ready')).toEqual({ type: 'Ready', status: 'False', reason: 'StillStarting', lastTransitionTime: t0 });
+    conds = setCondition(conds, { type: 'Ready', status: 'True' }, t1);
+    conds = setCondition(conds, { type: 'PodScheduled', status: 'True' }, t1);
+    expect(conds).toEqual([
+      { type: 'Ready', status: 'True', lastTransitionTime: t1 },
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: t1 },
+    ]);
+    expect(getCondition(conds, 'Initialized')).toBeUndefined();
+  });
+
+  it('counts ready containers', () => {
+    const p = pod({ containers: [{ name: 'a', image: 'x' }, { name: 'b', image: 'x' }] });
+    expect(podReadyCount(p)).toEqual({ ready: 0, total: 2 });
+    p.status = { containerStatuses: [{ name: 'a', ready: true, restartCount: 0, image: 'x' }, { name: 'b', ready: false, restartCount: 1, image: 'x' }] };
+    expect(podReadyCount(p)).toEqual({ ready: 1, total: 2 });
   });
 });
