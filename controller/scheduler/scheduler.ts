@@ -47,6 +47,15 @@ export interface SchedulerOptions {
   queue?: Omit<QueueOptions, 'clock'>;
   /** Pause before re-opening a watch that failed. Default 500 ms. */
   watchRetryMs?: number;
+  /** Where to report attempts, latency and queue sizes; none by default. */
+  metrics?: SchedulerMetricsRegistry;
+}
+
+/** The slice of a Prometheus registry the scheduler reports to (api's MetricsRegistry fits). */
+export interface SchedulerMetricsRegistry {
+  counter(name: string, help: string): { inc(labels?: Record<string, string>, by?: number): void };
+  gauge(name: string, help: string, fn?: () => number): unknown;
+  histogram(name: string, help: string, buckets?: number[]): { observe(v: number, labels?: Record<string, string>): void };
 }
 
 export interface SchedulerStats {
@@ -84,6 +93,8 @@ export class Scheduler {
   private inFlight = 0;
   private slotWaiters: (() => void)[] = [];
   private readonly background = new Set<Promise<unknown>>();
+  private readonly attempts: ReturnType<SchedulerMetricsRegistry['counter']> | undefined;
+  private readonly latency: ReturnType<SchedulerMetricsRegistry['histogram']> | undefined;
 
   constructor(opts: SchedulerOptions) {
     this.store = opts.store;
@@ -104,6 +115,20 @@ export class Scheduler {
     this.queue = new SchedulingQueue({ clock: this.clock, ...opts.queue });
     this.bindConcurrency = opts.bindConcurrency ?? 64;
     this.watchRetryMs = opts.watchRetryMs ?? 500;
+    if (opts.metrics) {
+      const m = opts.metrics;
+      this.attempts = m.counter('scheduler_schedule_attempts_total', 'Scheduling attempts by result (scheduled, unschedulable, error).');
+      this.latency = m.histogram(
+        'scheduler_pod_scheduling_duration_seconds',
+        'From a pod entering the scheduling queue to its binding being written.',
+        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      );
+      m.gauge('scheduler_pending_pods', 'Pods waiting in the scheduling queue (active, back-off and unschedulable).', () => {
+        const q = this.queue.size;
+        return q.active + q.backoff + q.unschedulable;
+      });
+      m.gauge('scheduler_cache_nodes', 'Nodes in the scheduler cache.', () => this.cache.nodeCount);
+    }
   }
 
   /** Schedules until `signal` aborts; then waits for bindings and writes in flight. */
@@ -154,6 +179,7 @@ export class Scheduler {
       return;
     }
     this.stats.unschedulableAttempts++;
+    this.attempts?.inc({ result: 'unschedulable' });
     this.log.debug({ pod: qp.key, message: result.message }, 'pod is unschedulable');
     this.recorder.event(podRefObject(pod), 'Warning', 'FailedScheduling', result.message);
     this.queue.addUnschedulable(qp, cycle);
@@ -169,6 +195,8 @@ export class Scheduler {
       .bind({ namespace, name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}), nodeName })
       .then(() => {
         this.stats.scheduled++;
+        this.attempts?.inc({ result: 'scheduled' });
+        this.latency?.observe((this.clock.now() - qp.enqueuedAt) / 1000);
         this.recorder.event(podRefObject(pod), 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${nodeName}`);
       })
       .catch((err: unknown) => {
@@ -179,6 +207,7 @@ export class Scheduler {
           return;
         }
         this.stats.bindErrors++;
+        this.attempts?.inc({ result: 'error' });
         const message = `Binding rejected: ${(err as Error).message}`;
         this.log.warn({ pod: qp.key, node: nodeName, err }, 'binding failed');
         this.recorder.event(podRefObject(pod), 'Warning', 'FailedScheduling', message);

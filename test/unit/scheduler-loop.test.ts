@@ -5,6 +5,7 @@ import { ConflictError, FakeClock, silentLogger, type Event, type Node, type Pod
 import { StoreEventRecorder } from '../../controller/events/index.js';
 import { Scheduler, applyBinding } from '../../controller/scheduler/index.js';
 import { MemoryStore } from '../../controller/storage/memory-store.js';
+import { MetricsRegistry } from '../../api/metrics.js';
 import { makeNode, makePod, seededRandom } from './scheduler-fixtures.js';
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
@@ -48,7 +49,8 @@ describe('the scheduler loop', () => {
     const store = new MemoryStore();
     for (const n of ['n1', 'n2', 'n3']) await store.create<Node>('nodes', makeNode(n));
     for (let i = 0; i < 6; i++) await store.create<Pod>('pods', makePod(`web-${i}`, { labels: { app: 'web' }, cpu: '100m', memory: '64Mi' }));
-    start(store);
+    const metrics = new MetricsRegistry();
+    start(store, { metrics });
 
     const pods = await waitFor('all pods bound', async () => {
       const { items } = await store.list<Pod>('pods');
@@ -69,6 +71,11 @@ describe('the scheduler loop', () => {
       involvedObject: { kind: 'Pod', namespace: 'default', name: 'web-0', uid: web0.metadata.uid },
       source: { component: 'default-scheduler' },
     });
+    const text = metrics.render();
+    expect(text).toContain('scheduler_schedule_attempts_total{result="scheduled"} 6');
+    expect(text).toContain('scheduler_pod_scheduling_duration_seconds_count 6');
+    expect(text).toContain('scheduler_pending_pods 0');
+    expect(text).toContain('scheduler_cache_nodes 3');
   });
 
   it('keeps a pod with an unsatisfiable nodeSelector pending with a counted FailedScheduling event, then places it when a matching node joins', async () => {
