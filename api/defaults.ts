@@ -72,7 +72,7 @@ function defaultPod(pod: Obj): void {
       for (const v of spec.volumes) {
         if (!isPlainObject(v)) continue;
         // a volume without a source is an emptyDir, as in Kubernetes
-        if (v.emptyDir === undefined && v.hostPath === undefined) v.emptyDir = {};
+        if (Object.keys(v).every((k) => k === 'name')) v.emptyDir = {};
         if (isPlainObject(v.hostPath)) v.hostPath.type ??= '';
       }
     }

@@ -281,6 +281,14 @@ describe('[api] pod validation', () => {
     expect(podError(mutate)).toBe(message);
   });
 
+  it('names an unsupported volume type also after defaulting', () => {
+    const p = basePod();
+    p.spec.volumes = [{ name: 'data', configMap: { name: 'cm' } }];
+    expect(errorOf(defaultObject(p))).toBe(
+      'Pod "web" is invalid: spec.volumes[0].configMap: Forbidden: volume type not supported (supported: emptyDir, hostPath)',
+    );
+  });
+
   it('lists several causes in brackets, as Kubernetes does, with field, reason and message each', () => {
     const p = basePod();
     delete p.spec.containers[0].image;
