@@ -281,7 +281,7 @@ function validateMetadata(e: FieldErrors, o: Obj, res: ResourceInfo, nameRule: N
     let total = 0;
     for (const [k, v] of Object.entries(annotations)) {
       e.rule('metadata.annotations', k, qualifiedNameErrors(k.toLowerCase()));
-      total += k.length + v.length;
+      total += Buffer.byteLength(k) + Buffer.byteLength(v);
     }
     if (total > TOTAL_ANNOTATION_SIZE_LIMIT) e.tooLong('metadata.annotations', TOTAL_ANNOTATION_SIZE_LIMIT);
   }
