@@ -10,3 +10,5 @@ export { classifyEvent as classifyWatchEvent } from './storage/etcd-store.js';
 export { keyFor, type Store, type ObjectKey, type ListOptions, type ListResult, type WatchOptions } from './storage/store.js';
 export { prefixFor, rangeEnd as keyRangeEnd, alreadyExistsMessage, notFoundMessage, conflictMessage, goneMessage } from './storage/keys.js';
 export { ManagedEtcd, etcdArgs, scrubEtcdEnv, type ManagedEtcdOptions, type ManagedEtcdState } from './etcd/index.js';
+// leader election among controller replicas
+export { LeaderElector, defaultIdentity, type LeaderCallbacks, type LeaderElectorOptions, type LeaderRecord } from './election/index.js';
