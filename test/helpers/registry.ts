@@ -4,12 +4,14 @@
 // in front of the registry that counts requests, can demand a bearer token
 // (with its own token endpoint, as Docker Hub does) and can inject faults.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Header } from 'tar';
 import { REPO_ROOT } from './lab.js';
 
 export interface TestImageSummary {
@@ -233,4 +235,80 @@ export async function startRegistryProxy(upstream: string, opts: ProxyOptions = 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   state.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   return state;
+}
+
+export interface TarEntrySpec {
+  path: string;
+  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'CharacterDevice' | 'BlockDevice' | 'FIFO';
+  body?: string | Buffer;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  linkpath?: string;
+  devmaj?: number;
+  devmin?: number;
+}
+
+/** A ustar archive of exactly these entries, in order (for hostile and hand-made layers). */
+export function tarArchive(entries: TarEntrySpec[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const type = e.type ?? 'File';
+    const body = type === 'File' && e.body !== undefined ? Buffer.from(e.body) : Buffer.alloc(0);
+    const header = new Header({
+      path: e.path,
+      type,
+      mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      size: body.length,
+      mtime: new Date(0),
+      linkpath: e.linkpath ?? '',
+      devmaj: e.devmaj ?? 0,
+      devmin: e.devmin ?? 0,
+    });
+    const block = Buffer.alloc(512);
+    header.encode(block, 0);
+    blocks.push(block);
+    if (body.length > 0) blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+/**
+ * Writes a one-image OCI layout made of the given layers (uncompressed tars,
+ * gzipped here) into `dir` and returns its summary, like buildTestImage.
+ */
+export function buildLayout(dir: string, name: string, layers: Buffer[], config: Record<string, unknown> = {}): TestImageSummary {
+  const blobs = join(dir, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (buf: Buffer) => {
+    const d = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
+    writeFileSync(join(blobs, d.slice(7)), buf);
+    return d;
+  };
+  const ls = layers.map((raw) => {
+    const gz = gzipSync(raw);
+    return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(gz), size: gz.length, diffId: `sha256:${createHash('sha256').update(raw).digest('hex')}` };
+  });
+  const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: ls.map((l) => l.diffId) } }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length },
+      layers: ls.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    }),
+  );
+  const manifestDigest = put(manifest);
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': name } }],
+    }),
+  );
+  return { dir, name, manifestDigest, manifestSize: manifest.length, configDigest: `sha256:${createHash('sha256').update(cfg).digest('hex')}`, layers: ls };
 }
