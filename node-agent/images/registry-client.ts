@@ -5,6 +5,7 @@
 // scope), Basic credentials, retries with exponential back-off on 5xx and
 // network errors (never on other 4xx), and turning the registry's JSON error
 // body into a typed error that carries its message.
+import { STATUS_CODES } from 'node:http';
 import { realClock, silentLogger, type Clock, type Logger } from '../../api/index.js';
 import { ImageError, type ImageErrorKind } from './errors.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
@@ -236,6 +237,7 @@ export class RegistryClient {
 
   private statusError(spec: RequestSpec, url: string, status: number, statusText: string, body: string): ImageError {
     const msg = registryMessage(body);
+    statusText ||= STATUS_CODES[status] ?? '';
     const text = `${spec.registry} answered ${status}${statusText ? ` ${statusText}` : ''} to ${spec.method} ${new URL(url).pathname}${msg ? `: ${msg}` : ''}`;
     let kind: ImageErrorKind;
     if (status === 404) kind = spec.notFound ?? 'RegistryError';
