@@ -12,3 +12,5 @@ export { prefixFor, rangeEnd as keyRangeEnd, alreadyExistsMessage, notFoundMessa
 export { ManagedEtcd, etcdArgs, scrubEtcdEnv, type ManagedEtcdOptions, type ManagedEtcdState } from './etcd/index.js';
 // leader election among controller replicas
 export { LeaderElector, defaultIdentity, type LeaderCallbacks, type LeaderElectorOptions, type LeaderRecord } from './election/index.js';
+// benchmark baseline: raw etcd puts
+export { timeRawPuts, summarize as summarizeLatencies, percentile, type LatencySummary, type RawPutOptions } from './storage/bench-support.js';
