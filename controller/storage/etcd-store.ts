@@ -116,6 +116,8 @@ export function createEtcdClient(o: EtcdClientOptions): Etcd3 {
   return new Etcd3({
     hosts: o.endpoints,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    // A list can be far larger than gRPC's default 4 MiB reply limit.
+    grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
     // Retries happen in the store, which knows when a write may have landed; the
     // library's own blind retry of writes is switched off.
     faultHandling: { host: hostBreaker(1000), global: passThrough() },

@@ -269,6 +269,43 @@ describe('etcd store', () => {
     expect((await later).map((e) => e.object.metadata.name)).toEqual(['fresh']);
   });
 
+  it('nothing half-written: rejected creates, updates and deletes leave every key as it was', async () => {
+    const n = ns();
+    const a = await store.create('pods', pod('a', n));
+    const b = await store.create('pods', pod('b', n));
+    await store.update('pods', { ...b, spec: { image: 'v2' } });
+    const snapshot = async () =>
+      (await raw.getAll().prefix(`/flotilla/pods/${n}/`).exec()).kvs.map((kv) => `${kv.key} ${kv.mod_revision} ${kv.value}`);
+    const before = await snapshot();
+    const rejected = await Promise.allSettled([
+      store.create('pods', pod('a', n, { image: 'dup' })),
+      store.update('pods', { ...b, spec: { image: 'stale' } }),
+      store.delete({ resource: 'pods', namespace: n, name: 'b' }, { resourceVersion: b.metadata.resourceVersion }),
+      store.update('pods', { ...pod('missing', n), metadata: { ...pod('missing', n).metadata, resourceVersion: a.metadata.resourceVersion } }),
+      store.delete({ resource: 'pods', namespace: n, name: 'missing' }),
+      store.create('pods', { ...pod('huge', n), metadata: { ...pod('huge', n).metadata, annotations: { blob: 'x'.repeat(5 * 1024 * 1024) } } }),
+    ]);
+    expect(rejected.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'fulfilled'))).toEqual([
+      'AlreadyExists',
+      'Conflict',
+      'Conflict',
+      'NotFound',
+      'NotFound',
+      'RequestEntityTooLarge',
+    ]);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a list larger than gRPC\'s default 4 MiB reply limit still works', async () => {
+    const n = ns();
+    const big = 'y'.repeat(1536 * 1024);
+    for (const name of ['l1', 'l2', 'l3']) {
+      await store.create('pods', { ...pod(name, n), metadata: { ...pod(name, n).metadata, annotations: { blob: big } } });
+    }
+    const list = await store.list<Pod>('pods', { namespace: n });
+    expect(list.items.map((p) => p.metadata.name)).toEqual(['l1', 'l2', 'l3']);
+  });
+
   it('close ends open watches', async () => {
     const s = new EtcdStore({ endpoints: etcd.endpoints, log: silentLogger() });
     const done = (async () => {
