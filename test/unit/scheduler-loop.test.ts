@@ -1,10 +1,11 @@
 // The scheduler loop over an in-memory Store (same contract as the etcd store),
 // as a user sees it: pods get a node, events explain what happened.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConflictError, FakeClock, silentLogger, type Event, type Node, type Pod } from '../../api/index.js';
+import { ConflictError, FakeClock, GoneError, type KubeObject, type WatchEvent, silentLogger, type Event, type Node, type Pod } from '../../api/index.js';
 import { StoreEventRecorder } from '../../controller/events/index.js';
 import { Scheduler, applyBinding } from '../../controller/scheduler/index.js';
 import { MemoryStore } from '../../controller/storage/memory-store.js';
+import type { Store, WatchOptions } from '../../controller/index.js';
 import { MetricsRegistry } from '../../api/metrics.js';
 import { makeNode, makePod, seededRandom } from './scheduler-fixtures.js';
 
@@ -20,7 +21,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
 
 const running: { abort: AbortController; done: Promise<void> }[] = [];
 
-function start(store: MemoryStore, opts: Partial<ConstructorParameters<typeof Scheduler>[0]> = {}): Scheduler {
+function start(store: Store, opts: Partial<ConstructorParameters<typeof Scheduler>[0]> = {}): Scheduler {
   const s = new Scheduler({
     store,
     log: silentLogger(),
@@ -158,6 +159,45 @@ describe('the scheduler loop', () => {
     expect(s.stats.scheduled).toBe(0);
     expect(s.cache.nodeInfo('n2')!.podCount).toBe(1);
     expect(s.cache.nodeInfo('n1')!.podCount).toBe(0);
+  });
+
+  it('relists when its watch history is gone and catches up with what it missed', async () => {
+    const store = new MemoryStore();
+    let releaseGone!: () => void;
+    const gone = new Promise<void>((r) => (releaseGone = r));
+    let podWatches = 0;
+    // The first pods watch stalls, then reports 410 Gone, as after an etcd compaction.
+    const flaky: Store = {
+      create: (r, o) => store.create(r, o),
+      get: (k) => store.get(k),
+      list: (r, o) => store.list(r, o),
+      update: (r, o) => store.update(r, o),
+      guaranteedUpdate: (k, m) => store.guaranteedUpdate(k, m),
+      delete: (k, o) => store.delete(k, o),
+      currentRevision: () => store.currentRevision(),
+      close: () => store.close(),
+      watch<T extends KubeObject>(resource: string, opts?: WatchOptions<T>): AsyncIterable<WatchEvent<T>> {
+        if (resource === 'pods' && podWatches++ === 0) {
+          return (async function* () {
+            await gone;
+            throw new GoneError('too old resource version');
+          })();
+        }
+        return store.watch<T>(resource, opts);
+      },
+    };
+    await store.create<Node>('nodes', makeNode('n1', { cpu: '1' }));
+    await store.create<Pod>('pods', makePod('holder', { cpu: '1', nodeName: 'n1' }));
+    await store.create<Pod>('pods', makePod('waiter', { cpu: '1' }));
+    start(flaky);
+    await waitFor('FailedScheduling', async () => (await eventsFor(store, 'waiter'))[0]);
+    // Missed by the stalled watch: the holder goes away.
+    await store.delete({ resource: 'pods', namespace: 'default', name: 'holder' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await getPod(store, 'waiter')).spec.nodeName).toBeUndefined();
+    releaseGone();
+    expect(await waitFor('waiter bound', async () => (await getPod(store, 'waiter')).spec.nodeName)).toBe('n1');
+    expect(podWatches).toBe(2);
   });
 });
 
