@@ -35,6 +35,7 @@ import {
 } from '../../api/index.js';
 import type { ObjectKey, Store } from '../storage/store.js';
 import { applyBinding } from '../scheduler/binder.js';
+import { NamespaceCache } from './namespace-cache.js';
 
 /** What a URL names: a collection, an object, or an object's subresource. */
 export interface Target {
@@ -100,6 +101,7 @@ export class ResourceApi {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly finalizing = new Set<string>();
+  private readonly namespaces: NamespaceCache;
   private stopped = false;
   logs: LogProvider | undefined;
 
@@ -108,6 +110,7 @@ export class ResourceApi {
     this.clock = o.clock;
     this.log = o.log;
     this.logs = o.logs;
+    this.namespaces = new NamespaceCache(o.store, o.clock, o.log);
   }
 
   // ------------------------------------------------------------ reads
@@ -194,12 +197,14 @@ export class ResourceApi {
   /** Throws 404 `namespaces "x" not found`, or 403 when it is terminating. */
   private async requireNamespace(t: Target, name: string): Promise<void> {
     if (!t.res.namespaced) return;
-    let ns: Namespace;
-    try {
-      ns = await this.store.get<Namespace>({ resource: 'namespaces', name: t.namespace ?? '' });
-    } catch (e) {
-      if (isCode(e, 'NotFound')) throw new NotFoundError(`namespaces "${t.namespace}" not found`, { name: t.namespace, kind: 'namespaces' });
-      throw e;
+    let ns = this.namespaces.get(t.namespace ?? '');
+    if (!ns) {
+      try {
+        ns = await this.store.get<Namespace>({ resource: 'namespaces', name: t.namespace ?? '' });
+      } catch (e) {
+        if (isCode(e, 'NotFound')) throw new NotFoundError(`namespaces "${t.namespace}" not found`, { name: t.namespace, kind: 'namespaces' });
+        throw e;
+      }
     }
     if (ns.status?.phase === 'Terminating' || ns.metadata.deletionTimestamp) {
       throw new ForbiddenError(
@@ -443,8 +448,9 @@ export class ResourceApi {
     void run();
   }
 
-  /** Creates the system namespaces and resumes the cleanup of terminating ones. */
+  /** Creates the system namespaces, starts the namespace cache, resumes the cleanup of terminating ones. */
   async bootstrap(): Promise<void> {
+    this.namespaces.start();
     for (const name of SYSTEM_NAMESPACES) {
       try {
         await this.store.create<Namespace>('namespaces', {
@@ -465,6 +471,7 @@ export class ResourceApi {
 
   stop(): void {
     this.stopped = true;
+    this.namespaces.stop();
   }
 
   // ------------------------------------------------------------ subresources
