@@ -133,8 +133,22 @@ export class Scheduler {
 
   /** Schedules until `signal` aborts; then waits for bindings and writes in flight. */
   async run(signal: AbortSignal): Promise<void> {
-    const nodesRV = await this.relistNodes();
-    const podsRV = await this.relistPods();
+    // The first list is retried until it works: a scheduler that starts while
+    // etcd is briefly unavailable waits instead of failing its leader term.
+    let nodesRV: string;
+    let podsRV: string;
+    for (;;) {
+      try {
+        nodesRV = await this.relistNodes();
+        podsRV = await this.relistPods();
+        break;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.log.warn({ err }, 'initial list failed, retrying');
+        await this.clock.sleep(this.watchRetryMs, signal).catch(() => undefined);
+        if (signal.aborted) return;
+      }
+    }
     this.log.info({ nodes: this.cache.nodeCount, pending: this.queue.size.active }, 'scheduler started');
     this.queue.start();
     const onAbort = () => this.queue.close();
@@ -148,7 +162,14 @@ export class Scheduler {
       for (;;) {
         const qp = await this.queue.pop(signal);
         if (!qp) break;
-        this.scheduleOne(qp);
+        try {
+          this.scheduleOne(qp);
+        } catch (err) {
+          // A plugin bug must not end the leader's scheduling: log, back off, go on.
+          this.log.error({ err, pod: qp.key }, 'scheduling attempt failed');
+          this.cache.forgetPod(qp.key);
+          this.queue.addBackoff(qp);
+        }
         if (this.inFlight >= this.bindConcurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
         // Let watch events and binding replies in between bursts of decisions.
         if (++sinceYield >= 16) {

@@ -1,7 +1,7 @@
 // The scheduler loop over an in-memory Store (same contract as the etcd store),
 // as a user sees it: pods get a node, events explain what happened.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConflictError, FakeClock, GoneError, type KubeObject, type WatchEvent, silentLogger, type Event, type Node, type Pod } from '../../api/index.js';
+import { ConflictError, FakeClock, GoneError, UnavailableError, type KubeObject, type WatchEvent, silentLogger, type Event, type Node, type Pod } from '../../api/index.js';
 import { StoreEventRecorder } from '../../controller/events/index.js';
 import { Scheduler, applyBinding } from '../../controller/scheduler/index.js';
 import { MemoryStore } from '../../controller/storage/memory-store.js';
@@ -198,6 +198,27 @@ describe('the scheduler loop', () => {
     releaseGone();
     expect(await waitFor('waiter bound', async () => (await getPod(store, 'waiter')).spec.nodeName)).toBe('n1');
     expect(podWatches).toBe(2);
+  });
+
+  it('waits for the store when its first list fails, then schedules', async () => {
+    const store = new MemoryStore();
+    let lists = 0;
+    const flaky: Store = {
+      create: (r, o) => store.create(r, o),
+      get: (k) => store.get(k),
+      list: (r, o) => (lists++ === 0 ? Promise.reject(new UnavailableError('etcd is unavailable')) : store.list(r, o)),
+      update: (r, o) => store.update(r, o),
+      guaranteedUpdate: (k, m) => store.guaranteedUpdate(k, m),
+      delete: (k, o) => store.delete(k, o),
+      currentRevision: () => store.currentRevision(),
+      close: () => store.close(),
+      watch: (r, o) => store.watch(r, o),
+    };
+    await store.create<Node>('nodes', makeNode('n1'));
+    await store.create<Pod>('pods', makePod('patient'));
+    start(flaky, { watchRetryMs: 10 });
+    expect(await waitFor('patient bound', async () => (await getPod(store, 'patient')).spec.nodeName)).toBe('n1');
+    expect(lists).toBeGreaterThanOrEqual(3);
   });
 });
 
