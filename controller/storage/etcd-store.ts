@@ -18,6 +18,7 @@ import {
 } from 'etcd3';
 import {
   AlreadyExistsError,
+  BadRequestError,
   ConflictError,
   GoneError,
   NotFoundError,
@@ -386,8 +387,8 @@ export class EtcdStore implements Store {
     const prefix = prefixFor(resource, opts.namespace);
     const rv = opts.resourceVersion;
     // Kubernetes: resourceVersion "" or "0" means "from now".
+    if (rv && !/^\d+$/.test(rv)) throw new BadRequestError(`invalid resource version "${rv}": must be a decimal revision`);
     let next: number | undefined = rv && rv !== '0' ? Number(rv) + 1 : undefined;
-    if (next !== undefined && !Number.isSafeInteger(next)) throw new GoneError(goneMessage(rv!, 0));
     const ac = new AbortController();
     const onAbort = () => ac.abort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });

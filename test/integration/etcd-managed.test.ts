@@ -107,6 +107,32 @@ describe('managed etcd', () => {
     }
   });
 
+  it('a watch resumes after etcd restarts and misses nothing', async () => {
+    const m = managed(stateDir());
+    await m.start();
+    const store = new EtcdStore({ endpoints: m.endpoints, log: silentLogger() });
+    const ac = new AbortController();
+    const seen: string[] = [];
+    try {
+      const from = await store.currentRevision();
+      const watching = (async () => {
+        for await (const ev of store.watch('nodes', { resourceVersion: from, signal: ac.signal })) seen.push(`${ev.type} ${ev.object.metadata.name}`);
+      })();
+      await store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'before' } });
+      await until(() => seen.length === 1);
+      process.kill(m.pid!, 'SIGKILL');
+      await until(() => m.restarts === 1 && m.state === 'running');
+      await store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'after' } });
+      await until(() => seen.length === 2);
+      ac.abort();
+      await watching;
+      expect(seen).toEqual(['ADDED before', 'ADDED after']);
+    } finally {
+      ac.abort();
+      await store.close();
+    }
+  });
+
   it('a restarted controller finds its data and its endpoint again', async () => {
     const dir = stateDir();
     const a = managed(dir);

@@ -306,6 +306,10 @@ describe('etcd store', () => {
     expect(list.items.map((p) => p.metadata.name)).toEqual(['l1', 'l2', 'l3']);
   });
 
+  it('watch from a resourceVersion that is not a revision is a bad request', async () => {
+    await expect(collect(store.watch('pods', { resourceVersion: 'abc' }), 1)).rejects.toMatchObject({ code: 'BadRequest' });
+  });
+
   it('close ends open watches', async () => {
     const s = new EtcdStore({ endpoints: etcd.endpoints, log: silentLogger() });
     const done = (async () => {
