@@ -262,6 +262,20 @@ describe('the event recorder', () => {
     expect(items.find((e) => e.message?.startsWith('0/2'))!.count).toBe(1);
   });
 
+  it('counts a burst of the same event exactly, one write at a time', async () => {
+    const store = new MemoryStore();
+    const rec = new StoreEventRecorder({ store, component: 'default-scheduler', log: silentLogger() });
+    const pod = makePod('web');
+    for (let i = 0; i < 50; i++) rec.event(pod, 'Warning', 'FailedScheduling', 'no nodes available to schedule pods');
+    rec.event(makePod('db'), 'Warning', 'FailedScheduling', 'no nodes available to schedule pods');
+    await rec.flush();
+    const { items } = await store.list<Event>('events', { namespace: 'default' });
+    expect(items.map((e) => [e.involvedObject.name, e.count]).sort()).toEqual([
+      ['db', 1],
+      ['web', 50],
+    ]);
+  });
+
   it('puts events about cluster-scoped objects in the default namespace', async () => {
     const store = new MemoryStore();
     const rec = new StoreEventRecorder({ store, component: 'node-controller', log: silentLogger() });
