@@ -1,12 +1,12 @@
 // `flotilla-controller run`: the managed (or external) etcd, the store, the
-// HTTPS API, leader election and the leader's loops, wired in one place, with
+// HTTPS API, leader election (LeaderElector) and the leader's loops, wired in one place, with
 // an orderly stop (stop accepting, end watches, resign, close the store, stop etcd).
 import { hostname } from 'node:os';
-import type { Etcd3 } from 'etcd3';
 import { componentLogger, realClock, type Clock, type Logger } from '../api/index.js';
 import { MetricsRegistry } from '../api/metrics.js';
 import { buildApiServer, type ApiServer } from './apiserver/app.js';
 import type { LogProvider } from './apiserver/resource-api.js';
+import { LeaderElector } from './election/index.js';
 import { ManagedEtcd } from './etcd/index.js';
 import { SubnetRegistry } from './network/subnet-registry.js';
 import { loadStateDir, type ControllerState } from './pki/state-dir.js';
@@ -24,7 +24,7 @@ export interface RunControllerOptions {
   etcdEndpoints?: string[];
   /** Run the scheduler when this replica leads; default true. */
   scheduler?: boolean;
-  /** Leader lease TTL in seconds; default 10. */
+  /** Leader lease TTL in seconds; default the elector's (5). */
   leaseTtlSeconds?: number;
   logs?: LogProvider;
   log?: Logger;
@@ -41,64 +41,6 @@ export interface RunningController {
   etcdEndpoints: string[];
   isLeader(): boolean;
   stop(): Promise<void>;
-}
-
-/**
- * One replica's bid for leadership (an etcd election). While elected it runs
- * `lead(signal)`; on losing the lease the signal aborts and it campaigns again.
- */
-class LeaderElection {
-  private leader = false;
-  private stopped = false;
-  private campaign: ReturnType<ReturnType<Etcd3['election']>['campaign']> | undefined;
-  private leading: AbortController | undefined;
-  private retry: { cancel(): void } | undefined;
-
-  constructor(
-    private readonly client: Etcd3,
-    private readonly identity: string,
-    private readonly ttl: number,
-    private readonly lead: (signal: AbortSignal) => Promise<void>,
-    private readonly log: Logger,
-    private readonly clock: Clock,
-  ) {}
-
-  isLeader(): boolean {
-    return this.leader;
-  }
-
-  start(): void {
-    if (this.stopped) return;
-    const c = this.client.election('flotilla/leader', this.ttl).campaign(this.identity);
-    this.campaign = c;
-    c.on('elected', () => {
-      if (this.stopped) return;
-      this.leader = true;
-      this.log.info({ identity: this.identity }, 'elected leader');
-      const ac = new AbortController();
-      this.leading = ac;
-      this.lead(ac.signal).catch((e) => this.log.error({ err: (e as Error).message }, 'leader loop failed'));
-    });
-    c.on('error', (e: Error) => {
-      this.log.warn({ err: e.message }, 'leader campaign failed; campaigning again');
-      this.demote();
-      if (!this.stopped) this.retry = this.clock.setTimeout(() => this.start(), 1000);
-    });
-  }
-
-  private demote(): void {
-    if (this.leader) this.log.info('no longer leader');
-    this.leader = false;
-    this.leading?.abort();
-    this.leading = undefined;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.retry?.cancel();
-    this.demote();
-    await this.campaign?.resign().catch(() => undefined);
-  }
 }
 
 export async function runController(o: RunControllerOptions): Promise<RunningController> {
@@ -139,7 +81,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     probeTimer.unref();
     cleanups.push(async () => clearInterval(probeTimer));
 
-    let election: LeaderElection | undefined;
+    let election: LeaderElector | undefined;
     const metrics = new MetricsRegistry().withProcessMetrics();
     const api = buildApiServer({
       store,
@@ -158,22 +100,34 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     cleanups.push(() => api.app.close());
     log.info({ address: `https://${host.includes(':') ? `[${host}]` : host}:${port}` }, 'API server listening');
 
-    const identity = `${hostname()}-${process.pid}-${port}`;
-    election = new LeaderElection(
-      store.client,
-      identity,
-      o.leaseTtlSeconds ?? 10,
-      async (signal) => {
-        if (o.scheduler === false) return;
-        const scheduler = new Scheduler({ store, clock, log: componentLogger('scheduler', root) });
-        await scheduler.run(signal);
-      },
-      componentLogger('election', root),
+    const elector = new LeaderElector({
+      client: store.client,
+      identity: `${hostname()}-${process.pid}-${port}`,
+      ...(o.leaseTtlSeconds ? { ttlSeconds: o.leaseTtlSeconds } : {}),
       clock,
-    );
-    election.start();
-    const el = election;
-    cleanups.push(() => el.stop());
+      log: componentLogger('election', root),
+    });
+    election = elector;
+    const electionStop = new AbortController();
+    const electionDone = elector
+      .run(
+        {
+          onStartedLeading: async (signal) => {
+            log.info({ identity: elector.identity }, 'leading: starting the scheduler');
+            if (o.scheduler === false) return;
+            const scheduler = new Scheduler({ store, clock, log: componentLogger('scheduler', root) });
+            await scheduler.run(signal);
+          },
+          onStoppedLeading: () => log.info('no longer leading'),
+        },
+        electionStop.signal,
+      )
+      .catch((e) => log.error({ err: (e as Error).message }, 'leader election ended with an error'));
+    cleanups.push(async () => {
+      electionStop.abort();
+      await electionDone;
+    });
+    const el = elector;
 
     let stopping: Promise<void> | undefined;
     return {
