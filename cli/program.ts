@@ -22,7 +22,7 @@ export function buildProgram(env: CliEnv): Command {
     .description('flotctl controls a Flotilla cluster, the way kubectl controls Kubernetes.')
     .version(CLIENT_VERSION, '--client-version', 'print the client version')
     .showSuggestionAfterError(true)
-    .enablePositionalOptions(false)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => env.io.out(s),
