@@ -14,3 +14,34 @@ export { ManagedEtcd, etcdArgs, scrubEtcdEnv, type ManagedEtcdOptions, type Mana
 export { LeaderElector, defaultIdentity, type LeaderCallbacks, type LeaderElectorOptions, type LeaderRecord } from './election/index.js';
 // benchmark baseline: raw etcd puts
 export { timeRawPuts, summarize as summarizeLatencies, percentile, type LatencySummary, type RawPutOptions } from './storage/bench-support.js';
+// API server, PKI/state dir, the run wiring, and the in-memory Store fake (unit tests only)
+export {
+  buildApiServer,
+  parseApiPath,
+  type ApiServer,
+  type ApiServerOptions,
+  type ApiServerHealth,
+} from './apiserver/app.js';
+export { ResourceApi, SYSTEM_NAMESPACES, type Target, type PatchType, type LogProvider, type ListQuery } from './apiserver/resource-api.js';
+export { statusFromError, successStatus, httpFor } from './apiserver/status.js';
+export { toTable, wantsTable, shortAge, type Table } from './apiserver/table.js';
+export { EMPTY_OPENAPI_PROTOBUF, coreResourceList, versionInfo } from './apiserver/discovery.js';
+export { MAX_BODY_BYTES } from './apiserver/body.js';
+export {
+  generateCa,
+  issueServingCert,
+  generateAdminToken,
+  TokenAuthenticator,
+  initStateDir,
+  loadStateDir,
+  statePaths,
+  renderKubeconfig,
+  DEFAULT_API_PORT,
+  type CertAndKey,
+  type ClusterConfig,
+  type ControllerState,
+  type InitOptions,
+  type InitResult,
+} from './pki/index.js';
+export { runController, type RunControllerOptions, type RunningController } from './server.js';
+export { MemoryStore } from './storage/memory-store.js';
