@@ -45,7 +45,11 @@ interface Pending {
   type: EventType;
   reason: string;
   message: string;
+  /** When the first and the last of the coalesced occurrences happened. */
+  firstAt: number;
   at: number;
+  /** Occurrences folded into this one write. */
+  times: number;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -67,6 +71,8 @@ export class StoreEventRecorder implements EventRecorder {
   /** Aggregation key → the stored Event's name (insertion order = age, for eviction). */
   private readonly known = new Map<string, { namespace: string; name: string }>();
   private readonly backlog: Pending[] = [];
+  /** Backlog entries not yet being written, by key: repeats fold into them. */
+  private readonly waiting = new Map<string, Pending>();
   /** Keys with a write in flight: a second event with the same key waits for the first. */
   private readonly busyKeys = new Set<string>();
   private inFlight = 0;
@@ -88,11 +94,20 @@ export class StoreEventRecorder implements EventRecorder {
   event(obj: KubeObject, type: EventType, reason: string, message: string): void {
     const ref = objectRef(obj);
     const key = [ref.kind, ref.namespace, ref.name, ref.uid, type, reason, message, this.component, this.host].join('\u0000');
+    const now = this.clock.now();
+    const same = this.waiting.get(key);
+    if (same) {
+      same.times++;
+      same.at = now;
+      return;
+    }
     if (this.backlog.length >= this.maxBacklog) {
       if (this.dropped++ % 1000 === 0) this.log.warn({ reason, object: ref.name, dropped: this.dropped }, 'event backlog full, dropping events');
       return;
     }
-    this.backlog.push({ key, ref, type, reason, message, at: this.clock.now() });
+    const p: Pending = { key, ref, type, reason, message, firstAt: now, at: now, times: 1 };
+    this.backlog.push(p);
+    this.waiting.set(key, p);
     this.pump();
   }
 
@@ -107,6 +122,7 @@ export class StoreEventRecorder implements EventRecorder {
       const i = this.backlog.findIndex((p) => !this.busyKeys.has(p.key));
       if (i < 0) break;
       const p = this.backlog.splice(i, 1)[0]!;
+      this.waiting.delete(p.key);
       this.busyKeys.add(p.key);
       this.inFlight++;
       void this.write(p)
@@ -126,7 +142,7 @@ export class StoreEventRecorder implements EventRecorder {
       try {
         await this.store.guaranteedUpdate<Event>({ resource: 'events', namespace: known.namespace, name: known.name }, (cur) => ({
           ...cur,
-          count: (cur.count ?? 1) + 1,
+          count: (cur.count ?? 1) + p.times,
           lastTimestamp: iso(p.at),
         }));
         // Refresh its age for eviction.
@@ -151,8 +167,8 @@ export class StoreEventRecorder implements EventRecorder {
         reason: p.reason,
         message: p.message,
         type: p.type,
-        count: 1,
-        firstTimestamp: iso(p.at),
+        count: p.times,
+        firstTimestamp: iso(p.firstAt),
         lastTimestamp: iso(p.at),
         eventTime: null,
         source: this.host ? { component: this.component, host: this.host } : { component: this.component },
