@@ -156,7 +156,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   const log = o.log ?? silentLogger();
   const metrics = o.metrics ?? new MetricsRegistry();
   const requests: Counter = metrics.counter('apiserver_request_total', 'API requests by verb, resource and HTTP code.');
-  const latency: Histogram = metrics.histogram('apiserver_request_duration_seconds', 'API request latency by verb and resource (watches excluded).');
+  const latency: Histogram = metrics.histogram('apiserver_request_duration_seconds', 'API request latency by verb, resource and code (watches excluded).');
   const watches = new Set<AbortController>();
   metrics.gauge('apiserver_watch_streams', 'Watch streams open now.', () => watches.size);
   metrics.gauge('flotilla_etcd_up', '1 when etcd answers.', () => (o.health?.etcdUp?.() ?? true ? 1 : 0));
@@ -178,8 +178,10 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     const i = info.get(req);
     if (!i) return;
     info.delete(req);
+    const seconds = Number(process.hrtime.bigint() - i.start) / 1e9;
     requests.inc({ verb: i.verb, resource: i.resource, code });
-    if (i.verb !== 'watch') latency.observe(Number(process.hrtime.bigint() - i.start) / 1e9, { verb: i.verb, resource: i.resource });
+    if (i.verb !== 'watch') latency.observe(seconds, { verb: i.verb, resource: i.resource, code });
+    if (log.isLevelEnabled('debug')) log.debug({ method: req.method, url: req.url, code, ms: Math.round(seconds * 1000) }, 'request');
   };
 
   app.removeAllContentTypeParsers();
