@@ -122,6 +122,9 @@ export class LeaderElector {
             const won = await this.tryAcquire();
             if (won) {
               await this.lead(won, ac.signal);
+              // A replica that just lost its lease is likely the unhealthy one: give
+              // the others a retry period to take over before bidding again.
+              await this.clock.sleep(this.retryPeriodMs, ac.signal).catch(() => undefined);
               continue;
             }
           } else {
