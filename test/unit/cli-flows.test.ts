@@ -17,6 +17,9 @@ class FakeApi implements Transport {
   readonly objects = new Map<string, KubeObject>();
   readonly calls: string[] = [];
   rv = 1;
+  /** When set, DELETE only marks the object and the watch reports its removal later. */
+  graceful = false;
+  watched: string[] = [];
 
   private notFound(path: string): never {
     const name = path.split('/').pop();
@@ -61,6 +64,10 @@ class FakeApi implements Transport {
       return next as T;
     }
     if (method === 'DELETE') {
+      if (this.graceful) {
+        current.metadata.deletionTimestamp = new Date(NOW).toISOString();
+        return current as T;
+      }
       this.objects.delete(path);
       return { kind: 'Status', status: 'Success' } as T;
     }
@@ -72,14 +79,28 @@ class FakeApi implements Transport {
   async stream(): Promise<AsyncIterable<Uint8Array>> {
     throw new Error('unused');
   }
-  async *watch<T extends KubeObject>(_path: string, _q?: Query): AsyncGenerator<WatchEvent<T>> {
-    // the fake deletes at once: a watch only sees the end of the stream
+  async *watch<T extends KubeObject>(path: string, q?: Query): AsyncGenerator<WatchEvent<T>> {
+    this.watched.push(`${path}?${String(q?.fieldSelector)}&rv=${String(q?.resourceVersion)}`);
+    if (!this.graceful) return;
+    // the node confirms: first a MODIFIED, then the object goes
+    const name = String(q?.fieldSelector).replace('metadata.name=', '');
+    const key = `${path}/${name}`;
+    const obj = this.objects.get(key)!;
+    yield { type: 'MODIFIED', object: obj as T };
+    this.objects.delete(key);
+    yield { type: 'DELETED', object: obj as T };
   }
   async close(): Promise<void> {}
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flotctl-flow-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeTmp(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
 
 async function run(api: FakeApi, ...argv: string[]) {
   let out = '';
@@ -173,6 +194,30 @@ describe('get and delete flow', () => {
     expect(api.calls.slice(-2)).toEqual(['DELETE /api/v1/namespaces/default/pods/web', 'GET /api/v1/namespaces/default/pods']);
     expect(await run(api, 'delete', 'pod', 'web')).toEqual({ code: 1, out: '', err: 'Error from server (NotFound): pods "web" not found\n' });
     expect((await run(api, 'delete', 'pod', 'web', '--ignore-not-found')).code).toBe(0);
+  });
+
+  it('delete waits through a graceful deletion until the watch reports DELETED', async () => {
+    const api = new FakeApi();
+    await run(api, 'apply', '-f', writeTmp('pod4.yaml', POD('nginx')));
+    api.graceful = true;
+    expect(await run(api, 'delete', 'pod', 'web')).toEqual({ code: 0, out: 'pod "web" deleted\n', err: '' });
+    expect(api.watched).toEqual([`/api/v1/namespaces/default/pods?metadata.name=web&rv=${api.rv}`]);
+    expect(api.objects.size).toBe(0);
+  });
+
+  it('delete --wait=false returns without watching', async () => {
+    const api = new FakeApi();
+    await run(api, 'apply', '-f', writeTmp('pod5.yaml', POD('nginx')));
+    api.graceful = true;
+    expect((await run(api, 'delete', 'pod', 'web', '--wait=false')).code).toBe(0);
+    expect(api.watched).toEqual([]);
+  });
+
+  it('apply refuses an object whose namespace differs from -n', async () => {
+    const api = new FakeApi();
+    const r = await run(api, 'apply', '-n', 'b', '-f', writeTmp('ns.yaml', POD('nginx').replace('name: web', 'name: web\n  namespace: a')));
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`error: the namespace from the provided object "a" does not match the namespace "b". You must pass '--namespace=a' to perform this operation.\n`);
   });
 
   it('a bad flag says so and points at the help', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Event, Node, Pod } from '../../api/index.js';
 import { age, humanDuration } from '../../cli/printers/age.js';
 import { eventColumns, nodeColumns, nodeRoles, nodeStatus, podColumns, podStatusReason, tableFor } from '../../cli/printers/columns.js';
-import { describePod, eventsSection } from '../../cli/printers/describe.js';
+import { describeNode, describePod, eventsSection } from '../../cli/printers/describe.js';
 import { formatJson, formatYaml, listOrSingle } from '../../cli/printers/output.js';
 import { formatTable, tabwrite, DESCRIBE_TABS, TABLE_TABS } from '../../cli/printers/tabwriter.js';
 
@@ -200,5 +200,30 @@ describe('describe', () => {
 
   it('says Events: <none> when there are none', () => {
     expect(eventsSection([], NOW)).toEqual(['Events:\t<none>']);
+  });
+});
+
+describe('describe node', () => {
+  it('shows roles, conditions, addresses, capacity and the pods on it', () => {
+    const text = describeNode(
+      {
+        metadata: { name: 'h1', creationTimestamp: '2026-11-20T00:00:00Z', labels: { 'node-role.kubernetes.io/worker': '' } },
+        spec: { podCIDR: '10.244.1.0/24' },
+        status: {
+          conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady', message: 'agent is posting ready status', lastHeartbeatTime: '2026-11-23T11:59:50Z', lastTransitionTime: '2026-11-20T00:00:10Z' }],
+          addresses: [{ type: 'InternalIP', address: '10.200.0.11' }, { type: 'Hostname', address: 'h1' }],
+          capacity: { cpu: '2', memory: '4Gi', pods: '110' },
+        },
+      },
+      [],
+      NOW,
+      [pod()],
+    );
+    expect(text).toContain('Roles:              worker\n');
+    expect(text).toMatch(/\n  Ready +True +Mon, 23 Nov 2026 11:59:50 \+0000 +Fri, 20 Nov 2026 00:00:10 \+0000 +AgentReady +agent is posting ready status\n/);
+    expect(text).toContain('  InternalIP:  10.200.0.11\n');
+    expect(text).toContain('  cpu:     2\n');
+    expect(text).toMatch(/Non-terminated Pods: +\(1 in total\)\n  Namespace +Name +Age\n  -+ +-+ +-+\n  default +web +3m20s\n/);
+    expect(text).toMatch(/Events: +<none>\n$/);
   });
 });
