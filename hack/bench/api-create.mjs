@@ -6,7 +6,7 @@
 //
 // Usage: npm run bench -- api-create        (writes docs/BENCHMARKS.md)
 //        node hack/bench/api-create.mjs     (prints the rows)
-// Settings: BENCH_N (default 1000), BENCH_CONCURRENCY (default 8), BENCH_NODE_ARGS (node flags for
+// Settings: BENCH_N (default 1000), BENCH_CONCURRENCY (default 4), BENCH_NODE_ARGS (node flags for
 // the controller, e.g. --cpu-prof). Build first: npx tsc -p tsconfig.json
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { Pool } from 'undici';
 export const meta = { title: 'API pod create vs raw etcd put', issue: '[3/8] control plane' };
 
 const N = Number(process.env.BENCH_N ?? 1000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const WARMUP = 50;
 
 function freePort() {
