@@ -285,6 +285,70 @@ describe('API server pods', () => {
   });
 });
 
+describe('API server extras', () => {
+  it('generates a name from generateName', async () => {
+    const r = await req('POST', '/api/v1/namespaces/default/pods', { ...pod(''), metadata: { generateName: 'gen-' } });
+    expect(r.status).toBe(201);
+    expect(r.json.metadata.name).toMatch(/^gen-[a-z0-9]{5}$/);
+  });
+
+  it('validates but writes nothing with dryRun=All', async () => {
+    const before = store.writes;
+    const r = await req('POST', '/api/v1/namespaces/default/pods?dryRun=All&fieldValidation=Strict', pod('dry'));
+    expect(r.status).toBe(201);
+    expect(r.json.metadata.name).toBe('dry');
+    expect(store.writes).toBe(before);
+  });
+
+  it('answers pods/log with a clear Status until the node agents serve logs', async () => {
+    await req('POST', '/api/v1/namespaces/default/pods', pod('lg'));
+    const unbound = await req('GET', '/api/v1/namespaces/default/pods/lg/log');
+    expect(unbound.status).toBe(400);
+    expect(unbound.json.message).toBe('pod lg does not have a host assigned');
+    await req('POST', '/api/v1/namespaces/default/pods/lg/binding', { kind: 'Binding', apiVersion: 'v1', target: { name: 'n1' } });
+    const bound = await req('GET', '/api/v1/namespaces/default/pods/lg/log');
+    expect(bound.status).toBe(503);
+    expect(bound.json.message).toMatch(/logs of pod lg on node n1 are not available/);
+    expect((await req('GET', '/api/v1/namespaces/default/pods/none/log')).status).toBe(404);
+  });
+
+  it('deletes a collection by label selector', async () => {
+    await req('POST', '/api/v1/namespaces/default/pods', pod('c1'));
+    await req('POST', '/api/v1/namespaces/default/pods', { ...pod('c2'), metadata: { name: 'c2', labels: { app: 'keep' } } });
+    const r = await req('DELETE', '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb');
+    expect(r.status).toBe(200);
+    expect(r.json.items.map((p: any) => p.metadata.name)).toEqual(['c1']);
+    expect(store.keys().filter((k) => k.startsWith('/flotilla/pods/'))).toEqual(['/flotilla/pods/default/c2']);
+  });
+
+  it('refuses methods a path does not serve with 405', async () => {
+    expect((await req('POST', '/api/v1/pods', pod('x'))).status).toBe(405);
+    expect((await req('PUT', '/api/v1/namespaces/default/pods', pod('x'))).status).toBe(405);
+    expect((await req('POST', '/api/v1/namespaces/default/pods/x/status', pod('x'))).status).toBe(405);
+  });
+
+  it('creates cluster-scoped nodes and events in a namespace, served by their field selectors', async () => {
+    const n = await req('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+    expect(n.status).toBe(201);
+    expect(n.json.metadata.namespace).toBeUndefined();
+    const ev = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'e1' },
+      involvedObject: { kind: 'Pod', name: 'web', namespace: 'default' },
+      reason: 'Scheduled',
+      message: 'hi',
+      type: 'Normal',
+    };
+    expect((await req('POST', '/api/v1/namespaces/default/events', ev)).status).toBe(201);
+    const l = await req('GET', '/api/v1/events?fieldSelector=involvedObject.name%3Dweb,involvedObject.kind%3DPod');
+    expect(l.json.items.map((e: any) => e.metadata.name)).toEqual(['e1']);
+    const t = await req('GET', '/api/v1/namespaces/default/events', undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+    expect(t.json.columnDefinitions.filter((c: any) => c.priority === 0).map((c: any) => c.name)).toEqual(['Last Seen', 'Type', 'Reason', 'Object', 'Message']);
+    expect(t.json.rows[0].cells[3]).toBe('pod/web');
+  });
+});
+
 describe('API server watches', () => {
   it('streams watch events as JSON lines from a resourceVersion and ends at timeoutSeconds', async () => {
     const c = (await req('POST', '/api/v1/namespaces/default/pods', pod('w1'))).json;
