@@ -68,11 +68,12 @@ interface Fetched {
   namespace: string | undefined;
 }
 
-function printObjects(session: Session, fetched: Fetched[], format: OutputFormat, opts: GetOptions, single: boolean): void {
+function printObjects(session: Session, fetched: Fetched[], format: OutputFormat, opts: GetOptions, single: boolean, named: boolean): void {
   const io = session.io;
   if (format === 'yaml' || format === 'json') {
     const objects = fetched.flatMap((f) => f.objects.map((o) => withTypeMeta(f.ref, o)));
-    if (objects.length === 0 && !single) return;
+    // an empty listing is an empty List; names that were not found print only their errors
+    if (objects.length === 0 && named) return;
     const value = listOrSingle(objects, single);
     io.out(format === 'json' ? formatJson(value) : formatYaml(value));
     return;
@@ -153,7 +154,7 @@ export async function runGet(session: Session, opts: GetOptions, args: string[])
   }
   const single = namedRequest && targets.length === 1 && targets[0]!.names.length === 1;
   if (!opts.watchOnly) {
-    printObjects(session, fetched, format, opts, single);
+    printObjects(session, fetched, format, opts, single, namedRequest);
     const total = fetched.reduce((n, f) => n + f.objects.length, 0);
     if (total === 0 && !namedRequest && (format === 'table' || format === 'wide' || format === 'name') && !opts.watch) {
       session.io.err(noResourcesMessage(session, fetched.map((f) => f.ref), opts.allNamespaces === true));

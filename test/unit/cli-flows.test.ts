@@ -174,6 +174,7 @@ describe('get and delete flow', () => {
   it('lists pods in a table, says when there are none, and rejects unknown types', async () => {
     const api = new FakeApi();
     expect(await run(api, 'get', 'pods')).toEqual({ code: 0, out: '', err: 'No resources found in default namespace.\n' });
+    expect(JSON.parse((await run(api, 'get', 'pods', '-o', 'json')).out)).toEqual({ apiVersion: 'v1', items: [], kind: 'List', metadata: { resourceVersion: '' } });
     const file = join(dir, 'pod2.yaml');
     writeFileSync(file, POD('nginx'));
     await run(api, 'apply', '-f', file);
