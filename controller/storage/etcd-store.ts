@@ -47,7 +47,11 @@ import type { ListOptions, ListResult, ObjectKey, Store, WatchOptions } from './
 export interface EtcdClientOptions {
   /** Client URLs (`http://10.200.0.11:2379`) or host:port. */
   endpoints: string[];
-  /** Deadline of one unary etcd call; default 5 s. */
+  /**
+   * Deadline of one unary etcd call; default 3 s. A write sent to a member whose
+   * leader just died hangs until this deadline, then the store retries it, so a
+   * shorter deadline means a faster fail-over.
+   */
   requestTimeoutMs?: number;
 }
 
@@ -56,7 +60,7 @@ export interface EtcdStoreOptions {
   endpoints?: string[];
   /** …or use this client (the caller closes it). */
   client?: Etcd3;
-  /** Deadline of one etcd call when the store makes the client; default 5 s. */
+  /** Deadline of one etcd call when the store makes the client; default 3 s. */
   requestTimeoutMs?: number;
   /** How long transient failures (no leader, member down) are retried; default 10 s. */
   retryTimeoutMs?: number;
@@ -113,7 +117,7 @@ function passThrough(): NonNullable<NonNullable<IOptions['faultHandling']>['glob
 
 /** An etcd3 client with per-call deadlines and a short per-host back-off. */
 export function createEtcdClient(o: EtcdClientOptions): Etcd3 {
-  const timeout = o.requestTimeoutMs ?? 5000;
+  const timeout = o.requestTimeoutMs ?? 3000;
   return new Etcd3({
     hosts: o.endpoints,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),

@@ -93,7 +93,7 @@ describe('etcd store on an external 3-member cluster', () => {
     cluster = HOSTS.map((h) => `${h}=http://${ip[h]}:2380`).join(',');
     for (const h of HOSTS) startMember(h);
     await until(async () => (await Promise.all(HOSTS.map(healthy))).every(Boolean));
-    store = new EtcdStore({ endpoints: HOSTS.map(clientUrl), retryTimeoutMs: 20_000, requestTimeoutMs: 2000, log: silentLogger() });
+    store = new EtcdStore({ endpoints: HOSTS.map(clientUrl), retryTimeoutMs: 20_000, requestTimeoutMs: 1000, log: silentLogger() });
   });
 
   afterAll(async () => {
