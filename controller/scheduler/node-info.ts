@@ -35,8 +35,8 @@ export interface PodInfo {
   /** Requests with defaults for containers that request nothing: used by scores only. */
   nonZeroRequests: Resources;
   hostPorts: HostPort[];
-  /** Namespace + sorted labels; undefined when the pod has no labels (not spread). */
-  spreadKey: string | undefined;
+  /** Namespace + sorted labels, interned to a small number; undefined when the pod has no labels (not spread). */
+  spreadKey: number | undefined;
 }
 
 export function podKey(pod: Pod): string {
@@ -70,7 +70,11 @@ export function podHostPorts(pod: Pod): HostPort[] {
   return out;
 }
 
-export function spreadKeyOf(pod: Pod): string | undefined {
+// Label sets interned to numbers: spreading looks one up per node per pod, and
+// number keys are much cheaper than long strings. Distinct label sets are few.
+const spreadIds = new Map<string, number>();
+
+export function spreadKeyOf(pod: Pod): number | undefined {
   const labels = pod.metadata.labels;
   if (!labels) return undefined;
   const keys = Object.keys(labels);
@@ -78,7 +82,12 @@ export function spreadKeyOf(pod: Pod): string | undefined {
   keys.sort();
   let s = pod.metadata.namespace ?? 'default';
   for (const k of keys) s += `\u0000${k}=${labels[k]}`;
-  return s;
+  let id = spreadIds.get(s);
+  if (id === undefined) {
+    id = spreadIds.size + 1;
+    spreadIds.set(s, id);
+  }
+  return id;
 }
 
 export function computePodInfo(pod: Pod): PodInfo {
@@ -115,7 +124,7 @@ export class NodeInfo {
   /** `protocol/port` → host IPs in use (one entry per holder). */
   private readonly usedPorts = new Map<string, string[]>();
   /** Pod spread key → number of pods here with it. */
-  private readonly spreadCounts = new Map<string, number>();
+  private readonly spreadCounts = new Map<number, number>();
 
   constructor(name: string, node?: Node) {
     this.name = name;
@@ -180,7 +189,7 @@ export class NodeInfo {
   }
 
   /** How many pods here carry this spread key. */
-  spreadCount(key: string): number {
+  spreadCount(key: number): number {
     return this.spreadCounts.get(key) ?? 0;
   }
 }
