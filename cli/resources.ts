@@ -13,6 +13,7 @@ export interface ResourceRef {
   namespaced: boolean;
   shortNames: string[];
   verbs: string[];
+  categories: string[];
 }
 
 interface APIResource {
@@ -22,6 +23,7 @@ interface APIResource {
   kind: string;
   shortNames?: string[];
   verbs?: string[];
+  categories?: string[];
 }
 
 interface APIResourceList {
@@ -60,6 +62,7 @@ export function refsFromList(list: APIResourceList, groupVersion: string): Resou
       namespaced: r.namespaced === true,
       shortNames: r.shortNames ?? [],
       verbs: r.verbs ?? [],
+      categories: r.categories ?? [],
     }));
 }
 
@@ -114,6 +117,14 @@ export class ResourceResolver {
     const found = matchResource(await this.coreRefs(), word) ?? matchResource(await this.groupRefs(), word);
     if (!found) throw new CliError(`the server doesn't have a resource type "${word}"`);
     return found;
+  }
+
+  /** The resources of a category such as `all` (get all); empty when the word is not a category. */
+  async category(word: string): Promise<ResourceRef[]> {
+    const w = word.toLowerCase();
+    const core = (await this.coreRefs()).filter((r) => r.categories.includes(w));
+    if (core.length > 0) return core;
+    return (await this.groupRefs()).filter((r) => r.categories.includes(w));
   }
 
   /** The resource of a manifest's apiVersion and kind. */

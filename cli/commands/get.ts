@@ -130,8 +130,18 @@ export async function runGet(session: Session, opts: GetOptions, args: string[])
   const fetched: Fetched[] = [];
   let failed = false;
   const namedRequest = targets.every((t) => t.names.length > 0);
+  // a category (`get all`) stands for each of its types, when the word names no type itself
+  const expanded: { ref: ResourceRef; names: string[] }[] = [];
   for (const t of targets) {
-    const ref = await session.resources.forArg(t.type);
+    const inCategory = t.names.length === 0 ? await session.resources.category(t.type) : [];
+    if (inCategory.length > 0 && !(await session.resources.forArg(t.type).catch(() => undefined))) {
+      for (const ref of inCategory) expanded.push({ ref, names: [] });
+    } else {
+      expanded.push({ ref: await session.resources.forArg(t.type), names: t.names });
+    }
+  }
+  for (const t of expanded) {
+    const ref = t.ref;
     const ns = ref.namespaced ? (opts.allNamespaces && t.names.length === 0 ? undefined : session.namespace) : undefined;
     if (t.names.length > 0) {
       const objects: KubeObject[] = [];
