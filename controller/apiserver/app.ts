@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import {
   BadRequestError,
   FlotillaError,
+  compileSelectors,
   NotFoundError,
   UnauthorizedError,
   RESOURCES,
@@ -280,6 +281,8 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
 
       if (watch) {
         if (req.method !== 'GET') throw notAllowed();
+        // bad selectors are a plain 400, before the stream starts
+        compileSelectors(t.res.kind, { labelSelector: listQuery.labelSelector, fieldSelector: listQuery.fieldSelector });
         return serveWatch(req, reply, t, listQuery, intParam(query, 'timeoutSeconds'), table ? includeObject : undefined);
       }
       if (t.res.namespaced && t.namespace === undefined && (req.method !== 'GET' || t.name !== undefined)) throw notAllowed();
@@ -353,7 +356,6 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     timeoutSeconds: number | undefined,
     table: IncludeObject | undefined,
   ): Promise<void> {
-    // selectors are checked before the stream starts, so bad ones are a plain 400
     const ac = new AbortController();
     const it = api.watch(t, q, ac.signal);
     let first: IteratorResult<WatchEvent> | undefined;

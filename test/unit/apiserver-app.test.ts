@@ -385,6 +385,23 @@ describe('API server watches', () => {
     expect(ev.object).toMatchObject({ kind: 'Status', code: 410 });
   });
 
+  it('answers a watch with a bad selector with a plain 400 Status', async () => {
+    const r = await req('GET', '/api/v1/pods?watch=true&fieldSelector=spec.nope%3Dx');
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ kind: 'Status', message: 'field label not supported: spec.nope' });
+  });
+
+  it('sends Table rows in watch events when kubectl asks for a Table', async () => {
+    await req('POST', '/api/v1/namespaces/default/pods', pod('tw'));
+    const p = req('GET', '/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1', undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+    await new Promise((r) => setTimeout(r, 20));
+    clock.advance(1000);
+    const ev = JSON.parse((await p).body.trim().split('\n')[0]!);
+    expect(ev.type).toBe('ADDED');
+    expect(ev.object.kind).toBe('Table');
+    expect(ev.object.rows[0].cells[0]).toBe('tw');
+  });
+
   it('ends open watches when the server closes', async () => {
     const p = req('GET', '/api/v1/pods?watch=true');
     await new Promise((r) => setTimeout(r, 20));
