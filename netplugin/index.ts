@@ -6,3 +6,4 @@ export * from './subnet/types.js';
 export * from './subnet/allocator.js';
 export * from './subnet/watcher.js';
 export * from './ipam/host-local.js';
+export * from './netlink/index.js';
