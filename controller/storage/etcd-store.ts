@@ -38,9 +38,10 @@ import {
   keyFor,
   keyOfObject,
   notFoundMessage,
-  prefixFor,
   rangeEnd,
   rfc3339,
+  storageKey,
+  storagePrefix,
 } from './keys.js';
 import type { ListOptions, ListResult, ObjectKey, Store, WatchOptions } from './store.js';
 
@@ -224,7 +225,7 @@ export class EtcdStore implements Store {
 
   async create<T extends KubeObject>(resource: string, obj: T): Promise<T> {
     const k = keyOfObject(resource, obj);
-    const key = Buffer.from(keyFor(k));
+    const key = Buffer.from(storageKey(k));
     const o = deepClone(obj);
     o.metadata.uid = this.uid();
     o.metadata.creationTimestamp = rfc3339(this.clock.now());
@@ -251,13 +252,13 @@ export class EtcdStore implements Store {
   }
 
   private async getKv(key: ObjectKey): Promise<IKeyValue | undefined> {
-    const k = Buffer.from(keyFor(key));
+    const k = Buffer.from(storageKey(key));
     const r = await this.retrying('get', () => this.client.kv.range({ key: k }));
     return r.kvs[0];
   }
 
   async list<T extends KubeObject>(resource: string, opts: ListOptions<T> = {}): Promise<ListResult<T>> {
-    const prefix = prefixFor(resource, opts.namespace);
+    const prefix = storagePrefix(resource, opts.namespace);
     const r = await this.retrying('list', () => this.client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) }));
     const items: T[] = [];
     for (const kv of r.kvs) {
@@ -296,7 +297,7 @@ export class EtcdStore implements Store {
   }
 
   private async getKvRaw(k: ObjectKey): Promise<IKeyValue | undefined> {
-    const r = await this.client.kv.range({ key: Buffer.from(keyFor(k)) });
+    const r = await this.client.kv.range({ key: Buffer.from(storageKey(k)) });
     return r.kvs[0];
   }
 
@@ -311,7 +312,7 @@ export class EtcdStore implements Store {
 
   /** One put if the key's mod revision is still `rev`. Throws Conflict / NotFound otherwise. */
   private async casPut<T extends KubeObject>(resource: string, k: ObjectKey, next: T, value: Buffer, rev: string, attempt: number): Promise<T> {
-    const key = Buffer.from(keyFor(k));
+    const key = Buffer.from(storageKey(k));
     const r = await this.client.kv.txn({
       compare: [{ key, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: rev }],
       success: [{ request_put: { key, value } }],
@@ -351,7 +352,7 @@ export class EtcdStore implements Store {
   }
 
   async delete<T extends KubeObject>(key: ObjectKey, opts: { resourceVersion?: string } = {}): Promise<T> {
-    const k = Buffer.from(keyFor(key));
+    const k = Buffer.from(storageKey(key));
     const want = opts.resourceVersion;
     const cas = want !== undefined && want !== '' && want !== '0';
     return this.retrying('delete', async () => {
@@ -388,7 +389,7 @@ export class EtcdStore implements Store {
   }
 
   private async *watchEvents<T extends KubeObject>(resource: string, opts: WatchOptions<T>): AsyncGenerator<WatchEvent<T>> {
-    const prefix = prefixFor(resource, opts.namespace);
+    const prefix = storagePrefix(resource, opts.namespace);
     const rv = opts.resourceVersion;
     // Kubernetes: resourceVersion "" or "0" means "from now".
     if (rv && !/^\d+$/.test(rv)) throw new BadRequestError(`invalid resource version "${rv}": must be a decimal revision`);

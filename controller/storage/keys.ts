@@ -1,7 +1,7 @@
 // Key layout in etcd (see store.ts) and the Kubernetes-worded messages of the
 // storage errors. Pure functions, unit-tested.
 import { keyFor, type ObjectKey } from './store.js';
-import type { KubeObject } from '../../api/index.js';
+import { BadRequestError, type KubeObject } from '../../api/index.js';
 
 export const KEY_ROOT = '/flotilla/';
 
@@ -18,6 +18,26 @@ export function keyOfObject(resource: string, obj: KubeObject): ObjectKey {
 }
 
 export { keyFor };
+
+function checkSegment(what: string, v: string): void {
+  if (v === '') throw new BadRequestError(`${what} is required`);
+  if (v.includes('/') || v.includes('\0')) throw new BadRequestError(`invalid ${what} "${v}": may not contain "/"`);
+}
+
+/** keyFor, refusing names that would escape their place in the key layout (empty, or with "/"). */
+export function storageKey(k: ObjectKey): string {
+  checkSegment('resource', k.resource);
+  if (k.namespace !== undefined) checkSegment('namespace', k.namespace);
+  checkSegment('name', k.name);
+  return keyFor(k);
+}
+
+/** prefixFor with the same checks as storageKey. */
+export function storagePrefix(resource: string, namespace?: string): string {
+  checkSegment('resource', resource);
+  if (namespace) checkSegment('namespace', namespace);
+  return prefixFor(resource, namespace);
+}
 
 /** The exclusive end of the key range holding every key that starts with `prefix`. */
 export function rangeEnd(prefix: string): Buffer {

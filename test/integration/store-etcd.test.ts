@@ -306,6 +306,16 @@ describe('etcd store', () => {
     expect(list.items.map((p) => p.metadata.name)).toEqual(['l1', 'l2', 'l3']);
   });
 
+  it('names that would escape their place in the key layout are refused and nothing is written', async () => {
+    const n = ns();
+    const rev = await store.currentRevision();
+    await expect(store.create('pods', pod('a/b', n))).rejects.toMatchObject({ code: 'BadRequest' });
+    await expect(store.create('pods', pod('', n))).rejects.toMatchObject({ code: 'BadRequest' });
+    await expect(store.create('pods', { ...pod('x', 'a/b') })).rejects.toMatchObject({ code: 'BadRequest' });
+    await expect(store.get({ resource: 'pods', namespace: n, name: 'a/b' })).rejects.toMatchObject({ code: 'BadRequest' });
+    expect(await store.currentRevision()).toBe(rev);
+  });
+
   it('watch from a resourceVersion that is not a revision is a bad request', async () => {
     await expect(collect(store.watch('pods', { resourceVersion: 'abc' }), 1)).rejects.toMatchObject({ code: 'BadRequest' });
   });
