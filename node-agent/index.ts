@@ -1,3 +1,7 @@
 // Public entry of node-agent/: join, heartbeat, pod sync loop, sandboxes,
 // the OCI runtime driver, the image store, cgroups, logs and exec.
 export const COMPONENT = 'node-agent';
+
+// Container runtime layer (issue [6/8]): OCI spec builder, crun/runc driver,
+// conmon monitor, cgroups, CRI logs and exec.
+export * from './runtime/index.js';

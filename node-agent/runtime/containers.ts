@@ -1,0 +1,353 @@
+// Containers of this node: a bundle per container under the agent's run dir,
+// created by the OCI runtime under conmon, started, observed, stopped, exec'd
+// into and removed. Everything needed to find a container again lives on disk
+// (`<runDir>/containers/<id>/meta.json`, the runtime's state under its own
+// `--root`, conmon's exit file), so a restarted agent re-adopts its containers
+// by reading them back: nothing is held only in memory.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { componentLogger, realClock, type Clock, type Logger } from '../../api/index.js';
+import type { CgroupManager } from './cgroups.js';
+import { ContainerExistsError, ContainerNotFoundError, ContainerNotRunningError, RuntimeCommandError } from './errors.js';
+import { readContainerLogs, type LogLine, type ReadLogsOptions } from './logs.js';
+import { createUnderConmon, livePid, monitorFiles, readExitCode } from './monitor.js';
+import type { ExecOptions, ExecResult, OciRuntime } from './oci-runtime.js';
+import type { OciSpec } from './spec.js';
+
+export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
+
+export interface ContainerStatus {
+  id: string;
+  state: ContainerState;
+  /** Init pid while running. */
+  pid?: number;
+  exitCode?: number;
+  /** Completed, Error or OOMKilled once exited. */
+  reason?: 'Completed' | 'Error' | 'OOMKilled';
+  message?: string;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** The labels given at create (pod uid, container name, spec hash, restart count…). */
+  labels: Record<string, string>;
+  logPath: string;
+  cgroupsPath: string;
+  runtime: string;
+}
+
+export interface CreateContainerInput {
+  /** Generated (64 hex digits) when absent. */
+  id?: string;
+  spec: OciSpec;
+  logPath: string;
+  labels?: Record<string, string>;
+  /** Log file rotation size in bytes; unlimited when absent. */
+  logSizeMax?: number;
+}
+
+interface ContainerMeta {
+  id: string;
+  runtime: string;
+  logPath: string;
+  cgroupsPath: string;
+  labels: Record<string, string>;
+  createdAt: number;
+  startedAt?: number;
+}
+
+interface FinalStatus {
+  exitCode: number;
+  reason: 'Completed' | 'Error' | 'OOMKilled';
+  finishedAt: number;
+  message?: string;
+}
+
+export interface ContainerManagerOptions {
+  /** The agent's run dir: bundles go to `<runDir>/containers`, the runtime's state to the runtime's own root. */
+  runDir: string;
+  runtime: OciRuntime;
+  cgroups: CgroupManager;
+  clock?: Clock;
+  log?: Logger;
+  conmonBinary?: string;
+}
+
+/** The exit code the kubelet reports for an OOM-killed container (128 + SIGKILL). */
+export const OOM_EXIT_CODE = 137;
+
+export class ContainerManager {
+  readonly runtime: OciRuntime;
+  private readonly dir: string;
+  private readonly exitDir: string;
+  private readonly socketDir: string;
+  private readonly cgroups: CgroupManager;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly conmonBinary: string | undefined;
+
+  constructor(opts: ContainerManagerOptions) {
+    this.runtime = opts.runtime;
+    this.dir = join(opts.runDir, 'containers');
+    this.exitDir = join(opts.runDir, 'exits');
+    this.socketDir = join(opts.runDir, 'sockets');
+    this.cgroups = opts.cgroups;
+    this.clock = opts.clock ?? realClock;
+    this.log = opts.log ?? componentLogger('containers');
+    this.conmonBinary = opts.conmonBinary;
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  bundleDir(id: string): string {
+    return join(this.dir, id);
+  }
+
+  /** Writes the bundle and has conmon run `<runtime> create`. The container is created, not started. */
+  async create(input: CreateContainerInput): Promise<ContainerStatus> {
+    const id = input.id ?? randomBytes(32).toString('hex');
+    const bundle = this.bundleDir(id);
+    if (fs.existsSync(bundle)) throw new ContainerExistsError(id);
+    fs.mkdirSync(bundle, { recursive: true });
+    const meta: ContainerMeta = {
+      id,
+      runtime: this.runtime.name,
+      logPath: input.logPath,
+      cgroupsPath: input.spec.linux.cgroupsPath,
+      labels: input.labels ?? {},
+      createdAt: this.clock.now(),
+    };
+    try {
+      fs.writeFileSync(join(bundle, 'config.json'), JSON.stringify(input.spec));
+      writeJson(join(bundle, 'meta.json'), meta);
+      fs.mkdirSync(join(input.logPath, '..'), { recursive: true });
+      await createUnderConmon(
+        {
+          id,
+          bundle,
+          logPath: input.logPath,
+          logSizeMax: input.logSizeMax,
+          exitDir: this.exitDir,
+          socketDir: this.socketDir,
+          runtime: this.runtime,
+        },
+        this.conmonBinary,
+      );
+    } catch (e) {
+      // Undo what create left: the runtime's state, the bundle, the cgroup leaf.
+      await this.remove(id).catch((err) => this.log.warn({ err, id }, 'cleanup after failed create'));
+      throw e;
+    }
+    this.log.debug({ id, runtime: this.runtime.name }, 'container created');
+    return this.status(id);
+  }
+
+  async start(id: string): Promise<void> {
+    const meta = this.meta(id);
+    await this.runtime.start(id);
+    meta.startedAt = this.clock.now();
+    writeJson(join(this.bundleDir(id), 'meta.json'), meta);
+  }
+
+  /** create + start: the usual way to run a container. */
+  async run(input: CreateContainerInput): Promise<ContainerStatus> {
+    const st = await this.create(input);
+    try {
+      await this.start(st.id);
+    } catch (e) {
+      await this.remove(st.id).catch((err) => this.log.warn({ err, id: st.id }, 'cleanup after failed start'));
+      throw e;
+    }
+    return this.status(st.id);
+  }
+
+  /** Ids of every container with a bundle here (what a restarted agent re-adopts). */
+  ids(): string[] {
+    try {
+      return fs.readdirSync(this.dir).filter((d) => fs.existsSync(join(this.dir, d, 'meta.json')));
+    } catch {
+      return [];
+    }
+  }
+
+  async list(): Promise<ContainerStatus[]> {
+    const out: ContainerStatus[] = [];
+    for (const id of this.ids()) {
+      try {
+        out.push(await this.status(id));
+      } catch (e) {
+        if (!(e instanceof ContainerNotFoundError)) throw e;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The container's state, read from the runtime and the monitor's files. The
+   * first time an exit is seen, its code and reason (OOMKilled from the cgroup's
+   * oom_kill counter, read before the cgroup goes away) are recorded on disk.
+   */
+  async status(id: string): Promise<ContainerStatus> {
+    const meta = this.meta(id);
+    const base: ContainerStatus = {
+      id,
+      state: 'unknown',
+      createdAt: meta.createdAt,
+      startedAt: meta.startedAt,
+      labels: meta.labels,
+      logPath: meta.logPath,
+      cgroupsPath: meta.cgroupsPath,
+      runtime: meta.runtime,
+    };
+    const final = readJson<FinalStatus>(join(this.bundleDir(id), 'final.json'));
+    if (final) return { ...base, state: 'exited', ...final };
+
+    let status: string;
+    let pid = 0;
+    try {
+      const st = await this.runtime.state(id);
+      status = st.status;
+      pid = st.pid;
+    } catch (e) {
+      if (!(e instanceof ContainerNotFoundError)) throw e;
+      status = 'gone';
+    }
+    if (status === 'created') return { ...base, state: 'created', pid };
+    if (status === 'running' || status === 'paused') return { ...base, state: 'running', pid };
+    if (status === 'creating') return { ...base, state: 'created' };
+
+    // Stopped (or gone): the exit code comes from conmon, which writes it right after reaping.
+    const f = monitorFiles(this.bundleDir(id), this.exitDir, id);
+    let exit = readExitCode(f.exitFile);
+    for (let i = 0; !exit && i < 50 && livePid(f.conmonPidFile, 'conmon'); i++) {
+      await this.clock.sleep(20);
+      exit = readExitCode(f.exitFile);
+    }
+    if (!exit && meta.startedAt === undefined) return { ...base, state: status === 'gone' ? 'unknown' : 'created' };
+    const ooms = this.cgroups.oomKillCount(meta.cgroupsPath);
+    const oom = (ooms !== undefined && ooms > 0) || fs.existsSync(f.oomFile);
+    const rec: FinalStatus = oom
+      ? { exitCode: OOM_EXIT_CODE, reason: 'OOMKilled', finishedAt: exit?.at ?? this.clock.now() }
+      : exit
+        ? { exitCode: exit.code, reason: exit.code === 0 ? 'Completed' : 'Error', finishedAt: exit.at }
+        : { exitCode: 255, reason: 'Error', finishedAt: this.clock.now(), message: 'the container exited and its monitor recorded no exit code' };
+    if (rec.reason === 'OOMKilled') rec.message = 'the container was killed because its cgroup ran out of memory';
+    writeJson(join(this.bundleDir(id), 'final.json'), rec);
+    return { ...base, state: 'exited', ...rec };
+  }
+
+  /** Waits until the container exits or TIMEOUTMS pass; true when it exited. */
+  async waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    const f = monitorFiles(this.bundleDir(id), this.exitDir, id);
+    const deadline = this.clock.now() + timeoutMs;
+    for (;;) {
+      if (readExitCode(f.exitFile)) return true;
+      if (!livePid(f.conmonPidFile, 'conmon')) {
+        const st = await this.status(id);
+        if (st.state !== 'running') return true;
+      }
+      if (this.clock.now() >= deadline) return false;
+      await this.clock.sleep(20);
+    }
+  }
+
+  /** SIGTERM, up to GRACESECONDS for the container to exit, then SIGKILL to every process of it. */
+  async stop(id: string, graceSeconds: number): Promise<ContainerStatus> {
+    let st = await this.status(id);
+    if (st.state !== 'running' && st.state !== 'created') return st;
+    if (st.state === 'running' && graceSeconds > 0) {
+      await this.signal(id, 'SIGTERM');
+      if (await this.waitExit(id, graceSeconds * 1000)) return this.status(id);
+    }
+    await this.signal(id, 'SIGKILL', true);
+    if (st.state === 'created') {
+      // A created container's init never runs: delete it outright.
+      await this.runtime.delete(id, { force: true }).catch(ignoreNotFound);
+    } else if (!(await this.waitExit(id, 10_000))) {
+      this.log.warn({ id }, 'container did not exit 10 s after SIGKILL');
+    }
+    st = await this.status(id);
+    return st;
+  }
+
+  private async signal(id: string, sig: NodeJS.Signals, all = false): Promise<void> {
+    try {
+      await this.runtime.kill(id, sig, { all });
+    } catch (e) {
+      // Exited meanwhile: nothing to signal.
+      if (e instanceof ContainerNotFoundError) return;
+      if (e instanceof RuntimeCommandError && (await this.status(id)).state !== 'running') return;
+      throw e;
+    }
+  }
+
+  /** Runs ARGS inside the running container. */
+  async exec(id: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const st = await this.status(id);
+    if (st.state !== 'running') throw new ContainerNotRunningError(id, st.state);
+    return this.runtime.exec(id, args, opts);
+  }
+
+  /** The container's log lines (see readContainerLogs); following ends when the container exits. */
+  logs(id: string, opts: ReadLogsOptions = {}): AsyncGenerator<LogLine> {
+    const meta = this.meta(id);
+    const f = monitorFiles(this.bundleDir(id), this.exitDir, id);
+    return readContainerLogs(meta.logPath, {
+      until: () => readExitCode(f.exitFile) !== undefined || !livePid(f.conmonPidFile, 'conmon'),
+      ...opts,
+    });
+  }
+
+  /**
+   * Removes the container: kills what still runs, records its final status,
+   * `<runtime> delete`, waits for its monitor, removes the cgroup leaf if the
+   * runtime left it, the bundle, the exit file and the attach sockets. The log
+   * file stays unless REMOVELOG.
+   */
+  async remove(id: string, opts: { removeLog?: boolean } = {}): Promise<void> {
+    const bundle = this.bundleDir(id);
+    const meta = readJson<ContainerMeta>(join(bundle, 'meta.json'));
+    const f = monitorFiles(bundle, this.exitDir, id);
+    if (meta) {
+      const st = await this.status(id).catch(() => undefined);
+      if (st && st.state === 'running') await this.stop(id, 0);
+    }
+    await this.runtime.delete(id, { force: true }).catch(ignoreNotFound);
+    const conmon = livePid(f.conmonPidFile, 'conmon');
+    if (conmon) {
+      for (let i = 0; i < 100 && livePid(f.conmonPidFile, 'conmon'); i++) await this.clock.sleep(20);
+      const still = livePid(f.conmonPidFile, 'conmon');
+      if (still) process.kill(still, 'SIGKILL');
+    }
+    if (meta) await this.cgroups.remove(meta.cgroupsPath);
+    fs.rmSync(f.exitFile, { force: true });
+    fs.rmSync(join(this.socketDir, id), { recursive: true, force: true });
+    if (opts.removeLog && meta) fs.rmSync(meta.logPath, { force: true });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
+
+  private meta(id: string): ContainerMeta {
+    const m = readJson<ContainerMeta>(join(this.bundleDir(id), 'meta.json'));
+    if (!m) throw new ContainerNotFoundError(id);
+    return m;
+  }
+}
+
+function ignoreNotFound(e: unknown): void {
+  if (e instanceof ContainerNotFoundError) return;
+  throw e;
+}
+
+function writeJson(path: string, v: unknown): void {
+  // Write then rename: a crash never leaves half a record.
+  const tmp = `${path}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(v));
+  fs.renameSync(tmp, path);
+}
+
+function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,420 @@
+// The OCI runtime spec (config.json) of one container, built by a pure function
+// from the pod's container, the image config and where the sandbox lives. The
+// decision is data: table tests check it without crun, the driver only writes it.
+import { parseQuantity, type Container, type EnvVar } from '../../api/index.js';
+import { InvalidContainerConfigError } from './errors.js';
+
+// ---------------------------------------------------------------------------
+// The part of the OCI runtime spec 1.0 that Flotilla writes.
+
+export interface OciMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface OciRlimit {
+  type: string;
+  hard: number;
+  soft: number;
+}
+
+export interface OciCapabilities {
+  bounding: string[];
+  effective: string[];
+  inheritable: string[];
+  permitted: string[];
+  ambient: string[];
+}
+
+export interface OciProcess {
+  terminal: boolean;
+  user: { uid: number; gid: number; additionalGids?: number[] };
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities: OciCapabilities;
+  rlimits: OciRlimit[];
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+}
+
+export interface OciNamespace {
+  type: 'pid' | 'network' | 'ipc' | 'uts' | 'mount' | 'user' | 'cgroup';
+  path?: string;
+}
+
+export interface OciDeviceRule {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access: string;
+}
+
+export interface OciResources {
+  devices: OciDeviceRule[];
+  memory?: { limit?: number; swap?: number };
+  cpu?: { shares?: number; quota?: number; period?: number };
+  pids?: { limit: number };
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: OciProcess;
+  root: { path: string; readonly: boolean };
+  hostname?: string;
+  mounts: OciMount[];
+  annotations: Record<string, string>;
+  linux: {
+    namespaces: OciNamespace[];
+    cgroupsPath: string;
+    resources: OciResources;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Input.
+
+/** The parts of an OCI image config (`config` object) that shape the process. */
+export interface ImageProcessConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+}
+
+/** Where a namespace comes from: a fresh one, the host's, or an existing one joined by path. */
+export type NamespaceSource = 'new' | 'host' | { path: string };
+
+/** A pod volume resolved to a host directory or file (emptyDir dir of the pod, hostPath). */
+export interface ResolvedVolume {
+  hostPath: string;
+}
+
+export interface OciSpecInput {
+  /** Container name in the pod spec. */
+  container: Pick<Container, 'name' | 'command' | 'args' | 'env' | 'workingDir' | 'resources' | 'volumeMounts' | 'tty'>;
+  image?: ImageProcessConfig;
+  /** Absolute path of the rootfs (the overlay mount of the image's layers). */
+  rootfs: string;
+  /** Hostname of the pod; set only when the container has its own UTS namespace. */
+  hostname: string;
+  namespaces: {
+    network: NamespaceSource;
+    ipc: NamespaceSource;
+    uts: NamespaceSource;
+    /** `new` unless the pod sets shareProcessNamespace (then the sandbox's). */
+    pid: NamespaceSource;
+  };
+  /** Pod volumes by name, already resolved on the host. */
+  volumes?: Record<string, ResolvedVolume>;
+  /** Files of the sandbox bind-mounted over the container's /etc files. */
+  sandboxFiles?: { hostname?: string; hosts?: string; resolvConf?: string; shm?: string };
+  /** Absolute cgroup path, e.g. `/flotilla/pod<uid>/<container-id>`. */
+  cgroupsPath: string;
+  /** RLIMIT_NOFILE soft and hard; must not exceed the host's hard limit (the agent passes min(1048576, host hard)). */
+  maxOpenFiles?: number;
+  /** Pids limit of the container's cgroup. */
+  pidsLimit?: number;
+  /** Extra annotations (pod uid, container name… for re-adoption). */
+  annotations?: Record<string, string>;
+  /** User override as `uid[:gid]` (securityContext.runAsUser); else the image's numeric User; else 0. */
+  user?: { uid: number; gid: number };
+}
+
+// ---------------------------------------------------------------------------
+// Defaults: what containerd and CRI-O give a Kubernetes container.
+
+export const DEFAULT_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+export const DEFAULT_MASKED_PATHS: readonly string[] = [
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+export const DEFAULT_READONLY_PATHS: readonly string[] = [
+  '/proc/asound',
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** CFS period: 100 ms, as the kubelet uses. */
+export const CFS_PERIOD_US = 100_000;
+const MIN_CFS_QUOTA_US = 1_000;
+const MIN_SHARES = 2;
+const MAX_SHARES = 262_144;
+const DEFAULT_MAX_OPEN_FILES = 1024;
+
+/** Annotation keys Flotilla writes into every config.json (read back on re-adoption). */
+export const ANNOTATIONS = {
+  podUid: 'io.kubernetes.pod.uid',
+  podName: 'io.kubernetes.pod.name',
+  podNamespace: 'io.kubernetes.pod.namespace',
+  containerName: 'io.kubernetes.container.name',
+} as const;
+
+/** Devices every container may use (the rest of the cgroup device list is denied). */
+const ALLOWED_DEVICES: OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
+  { allow: true, type: 'c', major: 136, access: 'rwm' }, // pts/*
+];
+
+// ---------------------------------------------------------------------------
+// Pieces, exported for their own table tests.
+
+/**
+ * The process argv with Kubernetes semantics: `command` replaces the image
+ * Entrypoint (and drops its Cmd), `args` replace the image Cmd.
+ */
+export function processArgs(c: Pick<Container, 'command' | 'args'>, image: ImageProcessConfig = {}): string[] {
+  const entrypoint = c.command && c.command.length > 0 ? c.command : (image.Entrypoint ?? []);
+  const cmd = c.args && c.args.length > 0 ? c.args : c.command && c.command.length > 0 ? [] : (image.Cmd ?? []);
+  return [...entrypoint, ...cmd];
+}
+
+/**
+ * Kubernetes `$(VAR)` expansion: a reference to a defined variable is replaced,
+ * `$$` is an escaped `$`, a reference to an undefined variable stays as written.
+ */
+export function expandVars(s: string, vars: ReadonlyMap<string, string>): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i];
+    if (ch !== '$' || i + 1 >= s.length) {
+      out += ch;
+      continue;
+    }
+    const next = s[i + 1];
+    if (next === '$') {
+      out += '$';
+      i++;
+    } else if (next === '(') {
+      const end = s.indexOf(')', i + 2);
+      if (end < 0) {
+        out += s.slice(i);
+        break;
+      }
+      const name = s.slice(i + 2, end);
+      const v = vars.get(name);
+      out += v ?? `$(${name})`;
+      i = end;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/** Image env, then container env (later wins, each container value expanded against what came before); PATH defaulted. */
+export function processEnv(containerEnv: EnvVar[] | undefined, image: ImageProcessConfig = {}, extra: Record<string, string> = {}): string[] {
+  const vars = new Map<string, string>();
+  if (!(image.Env ?? []).some((e) => e.startsWith('PATH='))) vars.set('PATH', DEFAULT_PATH);
+  for (const e of image.Env ?? []) {
+    const eq = e.indexOf('=');
+    if (eq > 0) vars.set(e.slice(0, eq), e.slice(eq + 1));
+  }
+  for (const [k, v] of Object.entries(extra)) vars.set(k, v);
+  for (const e of containerEnv ?? []) vars.set(e.name, expandVars(e.value ?? '', vars));
+  return [...vars].map(([k, v]) => `${k}=${v}`);
+}
+
+/** `uid[:gid]` from an image User; names need /etc/passwd and are refused here. */
+export function parseImageUser(user: string | undefined): { uid: number; gid: number } {
+  if (!user) return { uid: 0, gid: 0 };
+  const [u, g] = user.split(':');
+  if (!/^\d+$/.test(u ?? '') || (g !== undefined && !/^\d+$/.test(g))) {
+    throw new InvalidContainerConfigError(`image user "${user}" is not numeric (uid[:gid]); user names are not supported`);
+  }
+  const uid = Number(u);
+  return { uid, gid: g === undefined ? uid : Number(g) };
+}
+
+/** CPU and memory of the container's cgroup from its resources (Kubernetes kubelet arithmetic). */
+export function cgroupResources(resources: Container['resources'], pidsLimit?: number): OciResources {
+  const out: OciResources = { devices: ALLOWED_DEVICES.map((d) => ({ ...d })) };
+  const limits = resources?.limits ?? {};
+  const requests = resources?.requests ?? {};
+  const cpuLimit = limits.cpu !== undefined ? parseQuantity(limits.cpu).toMilli() : undefined;
+  const cpuRequest = requests.cpu !== undefined ? parseQuantity(requests.cpu).toMilli() : cpuLimit;
+  const cpu: NonNullable<OciResources['cpu']> = { shares: milliCpuToShares(cpuRequest ?? 0) };
+  if (cpuLimit !== undefined && cpuLimit > 0) {
+    cpu.quota = Math.max(MIN_CFS_QUOTA_US, Math.floor((cpuLimit * CFS_PERIOD_US) / 1000));
+    cpu.period = CFS_PERIOD_US;
+  }
+  out.cpu = cpu;
+  if (limits.memory !== undefined) {
+    const bytes = parseQuantity(limits.memory).toBytes();
+    if (bytes > 0) out.memory = { limit: bytes, swap: bytes };
+  }
+  if (pidsLimit !== undefined && pidsLimit > 0) out.pids = { limit: pidsLimit };
+  return out;
+}
+
+export function milliCpuToShares(milli: number): number {
+  if (milli <= 0) return MIN_SHARES;
+  return Math.min(MAX_SHARES, Math.max(MIN_SHARES, Math.floor((milli * 1024) / 1000)));
+}
+
+function namespaceEntry(type: OciNamespace['type'], src: NamespaceSource): OciNamespace | undefined {
+  if (src === 'host') return undefined;
+  if (src === 'new') return { type };
+  return { type, path: src.path };
+}
+
+function bind(destination: string, source: string, readOnly: boolean): OciMount {
+  return { destination, type: 'bind', source, options: ['rbind', 'rprivate', readOnly ? 'ro' : 'rw'] };
+}
+
+function standardMounts(shm: string | undefined): OciMount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    shm
+      ? bind('/dev/shm', shm, false)
+      : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+  ];
+}
+
+function assertAbsolute(what: string, p: string): void {
+  if (!p.startsWith('/')) throw new InvalidContainerConfigError(`${what} must be an absolute path, got "${p}"`);
+}
+
+// ---------------------------------------------------------------------------
+
+/** The complete config.json of one container. Pure: same input, same spec. */
+export function buildOciSpec(input: OciSpecInput): OciSpec {
+  const c = input.container;
+  const image = input.image ?? {};
+  assertAbsolute('rootfs', input.rootfs);
+  assertAbsolute('linux.cgroupsPath', input.cgroupsPath);
+
+  const env = processEnv(c.env, image, { HOSTNAME: input.hostname });
+  const vars = new Map(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  // Only command/args from the pod spec are expanded; image Entrypoint/Cmd are taken as they are.
+  const args = processArgs(
+    { command: c.command?.map((a) => expandVars(a, vars)), args: c.args?.map((a) => expandVars(a, vars)) },
+    image,
+  );
+  if (args.length === 0) {
+    throw new InvalidContainerConfigError(`container ${c.name}: no command given and the image has no Entrypoint or Cmd`);
+  }
+
+  const cwd = c.workingDir || image.WorkingDir || '/';
+  assertAbsolute('workingDir', cwd);
+  const user = input.user ?? parseImageUser(image.User);
+  const nofile = input.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
+
+  const namespaces: OciNamespace[] = [];
+  for (const [type, src] of [
+    ['pid', input.namespaces.pid],
+    ['network', input.namespaces.network],
+    ['ipc', input.namespaces.ipc],
+    ['uts', input.namespaces.uts],
+  ] as const) {
+    const ns = namespaceEntry(type, src);
+    if (ns) namespaces.push(ns);
+  }
+  namespaces.push({ type: 'mount' });
+
+  const files = input.sandboxFiles ?? {};
+  const mounts = standardMounts(files.shm);
+  if (files.hostname) mounts.push(bind('/etc/hostname', files.hostname, true));
+  if (files.hosts) mounts.push(bind('/etc/hosts', files.hosts, false));
+  if (files.resolvConf) mounts.push(bind('/etc/resolv.conf', files.resolvConf, false));
+  for (const vm of c.volumeMounts ?? []) {
+    const vol = input.volumes?.[vm.name];
+    if (!vol) throw new InvalidContainerConfigError(`container ${c.name}: volume "${vm.name}" is not defined in the pod`);
+    assertAbsolute(`volumeMounts[${vm.name}].mountPath`, vm.mountPath);
+    const source = vm.subPath ? `${vol.hostPath.replace(/\/+$/, '')}/${vm.subPath}` : vol.hostPath;
+    mounts.push(bind(vm.mountPath, source, vm.readOnly === true));
+  }
+
+  const spec: OciSpec = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: c.tty === true,
+      user: { uid: user.uid, gid: user.gid },
+      args,
+      env,
+      cwd,
+      capabilities: {
+        bounding: [...DEFAULT_CAPABILITIES],
+        effective: [...DEFAULT_CAPABILITIES],
+        inheritable: [],
+        permitted: [...DEFAULT_CAPABILITIES],
+        ambient: [],
+      },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      noNewPrivileges: true,
+    },
+    root: { path: input.rootfs, readonly: false },
+    mounts,
+    annotations: { ...(input.annotations ?? {}), [ANNOTATIONS.containerName]: c.name },
+    linux: {
+      namespaces,
+      cgroupsPath: input.cgroupsPath,
+      resources: cgroupResources(c.resources, input.pidsLimit),
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+    },
+  };
+  // A hostname can only be set in a UTS namespace of the container's own.
+  if (input.namespaces.uts === 'new') spec.hostname = input.hostname;
+  return spec;
+}
+
+/** min(wanted, host hard limit) for RLIMIT_NOFILE, from the text of /proc/self/limits. */
+export function maxOpenFilesFromLimits(procLimits: string, wanted = 1_048_576): number {
+  const line = procLimits.split('\n').find((l) => l.startsWith('Max open files'));
+  const hard = line?.trim().split(/\s+/)[4];
+  const n = hard === undefined || hard === 'unlimited' ? Infinity : Number(hard);
+  return Number.isFinite(n) && n > 0 ? Math.min(wanted, n) : wanted;
+}
