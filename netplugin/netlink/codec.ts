@@ -223,7 +223,7 @@ function encodeIpv6(address: string): Buffer {
   if (last.includes('.')) {
     const v4 = last.split('.').map((p) => Number(p));
     tail = [(v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!];
-    text = text.slice(0, lastColon + 1) + '0';
+    text = text.slice(0, lastColon + 1) + '0:0';
   }
   const [head, rest] = text.includes('::') ? text.split('::') : [text, undefined];
   const parse = (s: string | undefined): number[] => (s ? s.split(':').filter((x) => x !== '').map((x) => parseInt(x, 16)) : []);
@@ -235,7 +235,7 @@ function encodeIpv6(address: string): Buffer {
     const b = parse(rest);
     groups = [...a, ...new Array<number>(8 - a.length - b.length).fill(0), ...b];
   }
-  if (tail.length) groups.splice(groups.length - 1, 1, ...tail);
+  if (tail.length) groups.splice(groups.length - 2, 2, ...tail);
   groups = groups.slice(0, 8);
   groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
   return out;
