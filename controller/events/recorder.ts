@@ -31,7 +31,7 @@ export interface StoreEventRecorderOptions {
   host?: string;
   clock?: Clock;
   log?: Logger;
-  /** Writes in flight at once. Default 8. */
+  /** Writes in flight at once. Default 16. */
   concurrency?: number;
   /** Events waiting beyond this are dropped. Default 10 000. */
   maxBacklog?: number;
@@ -86,7 +86,7 @@ export class StoreEventRecorder implements EventRecorder {
     this.host = opts.host;
     this.clock = opts.clock ?? realClock;
     this.log = opts.log ?? componentLogger('events');
-    this.concurrency = opts.concurrency ?? 8;
+    this.concurrency = opts.concurrency ?? 16;
     this.maxBacklog = opts.maxBacklog ?? 10_000;
     this.maxCachedKeys = opts.maxCachedKeys ?? 4096;
   }

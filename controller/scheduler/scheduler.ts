@@ -42,7 +42,7 @@ export interface SchedulerOptions {
   profile?: ProfileConfig | Profile;
   /** 0 = adaptive, as Kubernetes; 100 = consider every node for every pod. */
   percentageOfNodesToScore?: number;
-  /** Bindings in flight at once. Default 64. */
+  /** Bindings in flight at once. Default 128 (etcd round trips overlap; measured best at 128–256). */
   bindConcurrency?: number;
   queue?: Omit<QueueOptions, 'clock'>;
   /** Pause before re-opening a watch that failed. Default 500 ms. */
@@ -113,7 +113,7 @@ export class Scheduler {
       percentageOfNodesToScore: opts.percentageOfNodesToScore ?? 0,
     });
     this.queue = new SchedulingQueue({ clock: this.clock, ...opts.queue });
-    this.bindConcurrency = opts.bindConcurrency ?? 64;
+    this.bindConcurrency = opts.bindConcurrency ?? 128;
     this.watchRetryMs = opts.watchRetryMs ?? 500;
     if (opts.metrics) {
       const m = opts.metrics;
