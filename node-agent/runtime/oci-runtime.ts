@@ -115,7 +115,7 @@ export function runtimeMessage(stderr: string): string {
   return msgs.filter((l) => !/^time=".*level=(?:warning|info|debug)/.test(l)).join('; ');
 }
 
-const NOT_FOUND = /does not exist|No such file or directory.*(status|\/[^/ ]+`?$)|cannot open directory|container not found/i;
+const NOT_FOUND = /does not exist|error opening file `[^`]*\/status`: No such file|cannot open directory|container not found/i;
 const EXISTS = /already exists|exists already/i;
 
 /** The typed error for a failed runtime command. */

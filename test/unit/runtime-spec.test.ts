@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildOciSpec,
+  cgroupResources,
+  DEFAULT_CAPABILITIES,
+  expandVars,
+  InvalidContainerConfigError,
+  maxOpenFilesFromLimits,
+  milliCpuToShares,
+  processArgs,
+  processEnv,
+  type OciSpecInput,
+} from '../../node-agent/runtime/index.js';
+
+function input(over: Partial<OciSpecInput> = {}): OciSpecInput {
+  return {
+    container: { name: 'app', command: ['sleep', '1'] },
+    rootfs: '/var/lib/flotilla/rootfs/abc',
+    hostname: 'web-0',
+    namespaces: { network: { path: '/run/flotilla/netns/p1' }, ipc: { path: '/proc/42/ns/ipc' }, uts: { path: '/proc/42/ns/uts' }, pid: 'new' },
+    cgroupsPath: '/flotilla/podu1/c1',
+    ...over,
+  };
+}
+
+describe('[runtime] process args follow Kubernetes command/args semantics', () => {
+  const image = { Entrypoint: ['/entry'], Cmd: ['--default'] };
+  it.each([
+    ['neither set: image Entrypoint + Cmd', {}, ['/entry', '--default']],
+    ['command set: replaces Entrypoint and drops Cmd', { command: ['/bin/app'] }, ['/bin/app']],
+    ['args set: replace Cmd after the image Entrypoint', { args: ['--port', '80'] }, ['/entry', '--port', '80']],
+    ['both set: command + args', { command: ['/bin/app'], args: ['-v'] }, ['/bin/app', '-v']],
+    ['empty lists count as not set', { command: [], args: [] }, ['/entry', '--default']],
+  ])('%s', (_name, c, want) => {
+    expect(processArgs(c, image)).toEqual(want);
+  });
+
+  it('an image with only Cmd runs Cmd', () => {
+    expect(processArgs({}, { Cmd: ['sh'] })).toEqual(['sh']);
+  });
+
+  it('no command anywhere is a clear error', () => {
+    expect(() => buildOciSpec(input({ container: { name: 'x' }, image: {} }))).toThrow(InvalidContainerConfigError);
+    expect(() => buildOciSpec(input({ container: { name: 'x' }, image: {} }))).toThrow(/no command given/);
+  });
+});
+
+describe('[runtime] environment', () => {
+  it('image env comes first, container env overrides it, PATH is defaulted', () => {
+    expect(processEnv([{ name: 'A', value: '2' }, { name: 'B', value: 'b' }], { Env: ['A=1', 'C=3'] })).toEqual([
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'A=2',
+      'C=3',
+      'B=b',
+    ]);
+  });
+
+  it("keeps the image's PATH", () => {
+    expect(processEnv([], { Env: ['PATH=/opt/bin'] })).toEqual(['PATH=/opt/bin']);
+  });
+
+  it.each([
+    ['$(A)-x', 'a-x'],
+    ['$$(A)', '$(A)'],
+    ['$(MISSING)', '$(MISSING)'],
+    ['cost $5', 'cost $5'],
+    ['$(A', '$(A'],
+  ])('expands %s to %s', (s, want) => {
+    expect(expandVars(s, new Map([['A', 'a']]))).toBe(want);
+  });
+
+  it('container env values and args refer to earlier variables with $(VAR)', () => {
+    const spec = buildOciSpec(
+      input({ container: { name: 'app', command: ['echo', '$(GREETING)'], env: [{ name: 'NAME', value: 'pod' }, { name: 'GREETING', value: 'hi $(NAME)' }] } }),
+    );
+    expect(spec.process.env).toContain('GREETING=hi pod');
+    expect(spec.process.env).toContain('HOSTNAME=web-0');
+    expect(spec.process.args).toEqual(['echo', 'hi pod']);
+  });
+});
+
+describe('[runtime] buildOciSpec', () => {
+  it('working dir: the container’s, else the image’s, else /', () => {
+    expect(buildOciSpec(input({ container: { name: 'a', command: ['x'], workingDir: '/srv' }, image: { WorkingDir: '/app' } })).process.cwd).toBe('/srv');
+    expect(buildOciSpec(input({ image: { WorkingDir: '/app' } })).process.cwd).toBe('/app');
+    expect(buildOciSpec(input()).process.cwd).toBe('/');
+  });
+
+  it('runs as root unless the image names a numeric user', () => {
+    expect(buildOciSpec(input()).process.user).toEqual({ uid: 0, gid: 0 });
+    expect(buildOciSpec(input({ image: { User: '1000:50' } })).process.user).toEqual({ uid: 1000, gid: 50 });
+    expect(buildOciSpec(input({ image: { User: '1000' } })).process.user).toEqual({ uid: 1000, gid: 1000 });
+    expect(() => buildOciSpec(input({ image: { User: 'nginx' } }))).toThrow(/not numeric/);
+  });
+
+  it('joins the sandbox network, ipc and uts namespaces by path and gets its own pid and mount namespaces', () => {
+    const spec = buildOciSpec(input());
+    expect(spec.linux.namespaces).toEqual([
+      { type: 'pid' },
+      { type: 'network', path: '/run/flotilla/netns/p1' },
+      { type: 'ipc', path: '/proc/42/ns/ipc' },
+      { type: 'uts', path: '/proc/42/ns/uts' },
+      { type: 'mount' },
+    ]);
+    // the hostname belongs to the sandbox's UTS namespace
+    expect(spec.hostname).toBeUndefined();
+  });
+
+  it('joins the sandbox pid namespace when the pod shares its process namespace', () => {
+    const spec = buildOciSpec(input({ namespaces: { network: 'host', ipc: 'new', uts: 'new', pid: { path: '/proc/42/ns/pid' } } }));
+    expect(spec.linux.namespaces).toEqual([{ type: 'pid', path: '/proc/42/ns/pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }]);
+    expect(spec.hostname).toBe('web-0');
+  });
+
+  it('has the default capability set, no_new_privs, masked and read-only /proc paths', () => {
+    const spec = buildOciSpec(input());
+    expect(DEFAULT_CAPABILITIES).toHaveLength(14);
+    for (const set of ['bounding', 'effective', 'permitted'] as const) expect(spec.process.capabilities[set]).toEqual([...DEFAULT_CAPABILITIES]);
+    expect(spec.process.capabilities.inheritable).toEqual([]);
+    expect(spec.process.capabilities.ambient).toEqual([]);
+    expect(spec.process.capabilities.bounding).not.toContain('CAP_SYS_ADMIN');
+    expect(spec.process.noNewPrivileges).toBe(true);
+    for (const p of ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware', '/proc/scsi', '/proc/acpi']) {
+      expect(spec.linux.maskedPaths).toContain(p);
+    }
+    expect(spec.linux.readonlyPaths).toEqual(['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+  });
+
+  it('mounts /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue and a read-only /sys', () => {
+    const spec = buildOciSpec(input());
+    const byDest = Object.fromEntries(spec.mounts.map((m) => [m.destination, m]));
+    expect(byDest['/proc']!.type).toBe('proc');
+    expect(byDest['/dev']!.type).toBe('tmpfs');
+    expect(byDest['/dev/pts']!.type).toBe('devpts');
+    expect(byDest['/dev/shm']!.type).toBe('tmpfs');
+    expect(byDest['/dev/mqueue']!.type).toBe('mqueue');
+    expect(byDest['/sys']).toMatchObject({ type: 'sysfs' });
+    expect(byDest['/sys']!.options).toContain('ro');
+  });
+
+  it('bind-mounts the sandbox’s hostname, hosts, resolv.conf and shm', () => {
+    const spec = buildOciSpec(
+      input({ sandboxFiles: { hostname: '/run/f/p1/hostname', hosts: '/run/f/p1/hosts', resolvConf: '/run/f/p1/resolv.conf', shm: '/run/f/p1/shm' } }),
+    );
+    const binds = spec.mounts.filter((m) => m.type === 'bind').map((m) => [m.destination, m.source, m.options?.includes('ro') ? 'ro' : 'rw']);
+    expect(binds).toEqual([
+      ['/dev/shm', '/run/f/p1/shm', 'rw'],
+      ['/etc/hostname', '/run/f/p1/hostname', 'ro'],
+      ['/etc/hosts', '/run/f/p1/hosts', 'rw'],
+      ['/etc/resolv.conf', '/run/f/p1/resolv.conf', 'rw'],
+    ]);
+  });
+
+  it('mounts volumes (emptyDir, hostPath) where the container asks, read-only when asked, with subPath', () => {
+    const spec = buildOciSpec(
+      input({
+        container: {
+          name: 'app',
+          command: ['x'],
+          volumeMounts: [
+            { name: 'cache', mountPath: '/cache' },
+            { name: 'cfg', mountPath: '/etc/app', readOnly: true },
+            { name: 'cache', mountPath: '/data', subPath: 'sub' },
+          ],
+        },
+        volumes: { cache: { hostPath: '/var/lib/flotilla/pods/u1/volumes/cache' }, cfg: { hostPath: '/etc/host-app' } },
+      }),
+    );
+    const vols = spec.mounts.slice(-3);
+    expect(vols).toEqual([
+      { destination: '/cache', type: 'bind', source: '/var/lib/flotilla/pods/u1/volumes/cache', options: ['rbind', 'rprivate', 'rw'] },
+      { destination: '/etc/app', type: 'bind', source: '/etc/host-app', options: ['rbind', 'rprivate', 'ro'] },
+      { destination: '/data', type: 'bind', source: '/var/lib/flotilla/pods/u1/volumes/cache/sub', options: ['rbind', 'rprivate', 'rw'] },
+    ]);
+  });
+
+  it('a volume mount naming an undefined volume is refused', () => {
+    expect(() => buildOciSpec(input({ container: { name: 'a', command: ['x'], volumeMounts: [{ name: 'nope', mountPath: '/x' }] } }))).toThrow(
+      /volume "nope" is not defined/,
+    );
+  });
+
+  it('uses an absolute cgroups path and refuses a relative one', () => {
+    expect(buildOciSpec(input()).linux.cgroupsPath).toBe('/flotilla/podu1/c1');
+    expect(() => buildOciSpec(input({ cgroupsPath: 'flotilla/podu1/c1' }))).toThrow(/absolute/);
+  });
+
+  it('sets RLIMIT_NOFILE to what the host allows', () => {
+    expect(buildOciSpec(input({ maxOpenFiles: 20000 })).process.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', hard: 20000, soft: 20000 }]);
+    const limits = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 20000                files\n';
+    expect(maxOpenFilesFromLimits(limits)).toBe(20000);
+    expect(maxOpenFilesFromLimits(limits.replace('20000', 'unlimited'))).toBe(1048576);
+  });
+
+  it('records the container name and the given annotations', () => {
+    const spec = buildOciSpec(input({ annotations: { 'io.kubernetes.pod.uid': 'u1' } }));
+    expect(spec.annotations).toEqual({ 'io.kubernetes.pod.uid': 'u1', 'io.kubernetes.container.name': 'app' });
+  });
+
+  it('is pure: the same input gives the same spec', () => {
+    expect(buildOciSpec(input())).toEqual(buildOciSpec(input()));
+  });
+});
+
+describe('[runtime] cgroup resources from container resources', () => {
+  it.each([
+    ['cpu limit 500m → 50 ms quota per 100 ms', { limits: { cpu: '500m' } }, { shares: 512, quota: 50_000, period: 100_000 }],
+    ['cpu limit 2 → 200 ms quota', { limits: { cpu: '2' } }, { shares: 2048, quota: 200_000, period: 100_000 }],
+    ['tiny cpu limit is raised to the 1 ms minimum quota', { limits: { cpu: '1m' } }, { shares: 2, quota: 1000, period: 100_000 }],
+    ['request only → shares, no quota', { requests: { cpu: '250m' } }, { shares: 256 }],
+    ['nothing → minimum shares', {}, { shares: 2 }],
+  ])('%s', (_n, resources, cpu) => {
+    expect(cgroupResources(resources).cpu).toEqual(cpu);
+  });
+
+  it('memory limit becomes limit and swap (no swap beyond the limit)', () => {
+    expect(cgroupResources({ limits: { memory: '64Mi' } }).memory).toEqual({ limit: 67108864, swap: 67108864 });
+    expect(cgroupResources({ limits: { memory: '1G' } }).memory).toEqual({ limit: 1e9, swap: 1e9 });
+    expect(cgroupResources({}).memory).toBeUndefined();
+  });
+
+  it('pids limit is set when given; devices default-deny with the standard ones allowed', () => {
+    const r = cgroupResources({}, 1024);
+    expect(r.pids).toEqual({ limit: 1024 });
+    expect(r.devices[0]).toEqual({ allow: false, access: 'rwm' });
+    expect(r.devices).toContainEqual({ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' });
+  });
+
+  it('converts millicores to shares within the kernel bounds', () => {
+    expect([0, 1, 1000, 300_000].map(milliCpuToShares)).toEqual([2, 2, 1024, 262144]);
+  });
+});
