@@ -46,7 +46,7 @@ export interface CreateContainerInput {
   logSizeMax?: number;
 }
 
-interface ContainerMeta {
+export interface ContainerMeta {
   id: string;
   runtime: string;
   logPath: string;
@@ -116,11 +116,12 @@ export class ContainerManager {
       labels: input.labels ?? {},
       createdAt: this.clock.now(),
     };
+    let pid: number;
     try {
       fs.writeFileSync(join(bundle, 'config.json'), JSON.stringify(input.spec));
       writeJson(join(bundle, 'meta.json'), meta);
       fs.mkdirSync(join(input.logPath, '..'), { recursive: true });
-      await createUnderConmon(
+      ({ pid } = await createUnderConmon(
         {
           id,
           bundle,
@@ -131,33 +132,51 @@ export class ContainerManager {
           runtime: this.runtime,
         },
         this.conmonBinary,
-      );
+      ));
     } catch (e) {
       // Undo what create left: the runtime's state, the bundle, the cgroup leaf.
       await this.remove(id).catch((err) => this.log.warn({ err, id }, 'cleanup after failed create'));
       throw e;
     }
-    this.log.debug({ id, runtime: this.runtime.name }, 'container created');
-    return this.status(id);
+    this.log.debug({ id, runtime: this.runtime.name, pid }, 'container created');
+    // Known without asking the runtime again: the monitor reported the pid.
+    return this.statusOf(meta, 'created', pid);
   }
 
-  async start(id: string): Promise<void> {
+  private statusOf(meta: ContainerMeta, state: ContainerState, pid?: number): ContainerStatus {
+    return {
+      id: meta.id,
+      state,
+      pid,
+      createdAt: meta.createdAt,
+      startedAt: meta.startedAt,
+      labels: meta.labels,
+      logPath: meta.logPath,
+      cgroupsPath: meta.cgroupsPath,
+      runtime: meta.runtime,
+    };
+  }
+
+  /** `<runtime> start`; records the start time. */
+  async start(id: string): Promise<ContainerMeta> {
     const meta = this.meta(id);
     await this.runtime.start(id);
     meta.startedAt = this.clock.now();
     writeJson(join(this.bundleDir(id), 'meta.json'), meta);
+    return meta;
   }
 
   /** create + start: the usual way to run a container. */
   async run(input: CreateContainerInput): Promise<ContainerStatus> {
     const st = await this.create(input);
     try {
-      await this.start(st.id);
+      const meta = await this.start(st.id);
+      // A container that exits at once is still reported running here; status() tells the truth later.
+      return this.statusOf(meta, 'running', st.pid);
     } catch (e) {
       await this.remove(st.id).catch((err) => this.log.warn({ err, id: st.id }, 'cleanup after failed start'));
       throw e;
     }
-    return this.status(st.id);
   }
 
   /** Ids of every container with a bundle here (what a restarted agent re-adopts). */

@@ -169,7 +169,7 @@ export function readExitCode(exitFile: string): { code: number; at: number } | u
   }
 }
 
-/** The pid in a pid file, when that process is still alive. */
+/** The pid in a pid file, when that process is still alive (a zombie waiting for its reaper counts as dead). */
 export function livePid(pidFile: string, comm?: string): number | undefined {
   let pid: number;
   try {
@@ -178,12 +178,18 @@ export function livePid(pidFile: string, comm?: string): number | undefined {
     return undefined;
   }
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    // A recycled pid belongs to another program: check its name when we know it.
-    if (comm && fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) return undefined;
-    return pid;
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
+  // `pid (comm) state …`; comm may itself hold parentheses, so split at the last one.
+  const close = stat.lastIndexOf(')');
+  const name = stat.slice(stat.indexOf('(') + 1, close);
+  const state = stat.slice(close + 2, close + 3);
+  if (state === 'Z' || state === 'X') return undefined;
+  // A recycled pid belongs to another program: check its name when we know it.
+  if (comm && name !== comm) return undefined;
+  return pid;
 }
