@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RuntimeCommandError } from './errors.js';
-import type { OciRuntime } from './oci-runtime.js';
+import { unescapeGo, type OciRuntime } from './oci-runtime.js';
 
 export const CONMON_BINARY = '/usr/bin/conmon';
 
@@ -152,7 +152,7 @@ export function cleanRuntimeMessage(s: string): string {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
-    .map((l) => l.replace(/^(\/\S+\/)?(crun|runc):\s*/, '').replace(/^time="[^"]*"\s+level=\w+\s+msg="(.*)"$/, '$1'))
+    .map((l) => unescapeGo(l.replace(/^(\/\S+\/)?(crun|runc):\s*/, '').replace(/^time="[^"]*"\s+level=\w+\s+msg="(.*)"$/, '$1')))
     .join('; ');
 }
 

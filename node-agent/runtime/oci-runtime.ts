@@ -101,6 +101,11 @@ export interface OciRuntimeOptions {
   run?: CommandRunner;
 }
 
+/** Undoes the quoting of a Go %q string as runc logs it. */
+export function unescapeGo(s: string): string {
+  return s.replace(/\\(["\\])/g, '$1');
+}
+
 /** The runtime's own one-line reason from its stderr (runc logs `time=… level=error msg="…"`). */
 export function runtimeMessage(stderr: string): string {
   const lines = stderr
@@ -109,13 +114,14 @@ export function runtimeMessage(stderr: string): string {
     .filter(Boolean);
   const msgs = lines.map((l) => {
     const m = /level=(?:error|fatal)\s+msg="((?:[^"\\]|\\.)*)"/.exec(l);
-    if (m) return m[1]!.replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    if (m) return unescapeGo(m[1]!);
     return l.replace(/^(crun|runc):\s*/, '');
   });
   return msgs.filter((l) => !/^time=".*level=(?:warning|info|debug)/.test(l)).join('; ');
 }
 
 const NOT_FOUND = /does not exist|error opening file `[^`]*\/status`: No such file|cannot open directory|container not found/i;
+const EXEC_FAILED = /executable file .*not found|exec failed|no such file or directory|permission denied/i;
 const EXISTS = /already exists|exists already/i;
 
 /** The typed error for a failed runtime command. */
@@ -194,6 +200,12 @@ export class CliOciRuntime implements OciRuntime {
     for (const e of opts.env ?? []) a.push('--env', e);
     const r = await this.run(this.binary, [...this.globalArgs(), ...a, id, ...args], { input: opts.input, timeoutMs: opts.timeoutMs });
     if (r.code === null) throw new RuntimeCommandError(this.name, 'exec', `killed by ${r.signal ?? 'a signal'}`, null);
+    // The runtime itself could not start the process (exit 255 and its own error line):
+    // report it as a shell would, 127 for a missing command, 126 for one that cannot run.
+    if (r.code === 255 && r.stdout === '' && EXEC_FAILED.test(r.stderr)) {
+      const msg = runtimeMessage(r.stderr);
+      return { exitCode: /not found|no such file/i.test(msg) ? 127 : 126, stdout: '', stderr: `${msg}\n` };
+    }
     return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 }

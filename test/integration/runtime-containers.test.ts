@@ -170,6 +170,27 @@ describe('[runtime] containers on crun under conmon', () => {
     await fx.containers.stop(c.id, 1);
   });
 
+  it('bad input fails with the runtime message and leaves nothing behind', async () => {
+    const tooSmall = fx.spec('tiny', ['sleep', '1'], { resources: { limits: { memory: '100Ki' } } });
+    await expect(fx.containers.run(tooSmall)).rejects.toThrow(/crun create: .*memory limit/i);
+    const missingHostPath = fx.spec('hp', ['sleep', '1']);
+    missingHostPath.spec.mounts.push({ destination: '/data', type: 'bind', source: `/nonexistent-${fx.prefix}`, options: ['rbind', 'rprivate', 'rw'] });
+    await expect(fx.containers.run(missingHostPath)).rejects.toThrow(new RegExp(`nonexistent-${fx.prefix}`));
+    for (const c of [tooSmall, missingHostPath]) {
+      expect(fx.containers.ids()).not.toContain(c.id);
+      expect(fx.cgroups.existing(fx.cgroups.containerPath(fx.podUid, c.id))).toEqual([]);
+    }
+  });
+
+  it('exec of a command that does not exist exits 127 with the reason', async () => {
+    const c = fx.spec('execnf', ['sleep', '300']);
+    await fx.containers.run(c);
+    const r = await fx.containers.exec(c.id, ['no-such-tool']);
+    expect(r.exitCode).toBe(127);
+    expect(r.stderr).toMatch(/no-such-tool.*not found/);
+    await fx.containers.remove(c.id);
+  });
+
   it('exec into a stopped container is refused', async () => {
     const c = fx.spec('done', ['true']);
     await fx.containers.run(c);

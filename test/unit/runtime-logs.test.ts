@@ -13,6 +13,7 @@ import {
   readContainerLogs,
   runtimeError,
   runtimeMessage,
+  createOciRuntime,
   ContainerNotFoundError,
   RuntimeCommandError,
   type LogLine,
@@ -160,5 +161,54 @@ describe('[runtime] cgroup helpers', () => {
       cpuShares: 768,
     });
     expect(podCgroupLimits([])).toEqual({});
+  });
+});
+
+describe('[runtime] the crun/runc command line', () => {
+  function fakeRunner(result: { code: number; stdout?: string; stderr?: string }) {
+    const calls: string[][] = [];
+    const run = async (file: string, args: string[]) => {
+      calls.push([file, ...args]);
+      return { code: result.code, signal: null, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+    };
+    return { calls, run };
+  }
+
+  it('runs every verb with the agent’s own --root', async () => {
+    const f = fakeRunner({ code: 0, stdout: '{"id":"c1","status":"running","pid":42,"bundle":"/b"}' });
+    const rt = createOciRuntime('runc', { root: '/run/flotilla/runc', run: f.run });
+    await rt.create('c1', '/b', { pidFile: '/b/pid' });
+    await rt.start('c1');
+    expect(await rt.state('c1')).toMatchObject({ status: 'running', pid: 42 });
+    await rt.kill('c1', 'SIGTERM');
+    await rt.kill('c1', 9, { all: true });
+    await rt.delete('c1', { force: true });
+    expect(f.calls).toEqual([
+      ['/usr/sbin/runc', '--root=/run/flotilla/runc', 'create', '--bundle', '/b', '--pid-file', '/b/pid', 'c1'],
+      ['/usr/sbin/runc', '--root=/run/flotilla/runc', 'start', 'c1'],
+      ['/usr/sbin/runc', '--root=/run/flotilla/runc', 'state', 'c1'],
+      ['/usr/sbin/runc', '--root=/run/flotilla/runc', 'kill', 'c1', 'TERM'],
+      ['/usr/sbin/runc', '--root=/run/flotilla/runc', 'kill', '--all', 'c1', '9'],
+      ['/usr/sbin/runc', '--root=/run/flotilla/runc', 'delete', '--force', 'c1'],
+    ]);
+  });
+
+  it('refuses an unknown runtime name', () => {
+    expect(() => createOciRuntime('kata', { root: '/r' })).toThrow(/unknown OCI runtime "kata": use crun or runc/);
+  });
+
+  it('exec returns the process’s exit code and output, and 127 when the runtime cannot find the command', async () => {
+    const ok = createOciRuntime('crun', { root: '/r', run: fakeRunner({ code: 3, stdout: 'out', stderr: 'err' }).run });
+    expect(await ok.exec('c1', ['sh', '-c', 'exit 3'])).toEqual({ exitCode: 3, stdout: 'out', stderr: 'err' });
+    const nf = createOciRuntime('crun', {
+      root: '/r',
+      run: fakeRunner({ code: 255, stderr: 'executable file `nope` not found in $PATH: No such file or directory\n' }).run,
+    });
+    expect(await nf.exec('c1', ['nope'])).toEqual({ exitCode: 127, stdout: '', stderr: 'executable file `nope` not found in $PATH: No such file or directory\n' });
+  });
+
+  it('a failed verb carries the runtime’s message', async () => {
+    const rt = createOciRuntime('runc', { root: '/r', run: fakeRunner({ code: 1, stderr: 'time="t" level=error msg="exec: \\"x\\": executable file not found in $PATH"\n' }).run });
+    await expect(rt.start('c1')).rejects.toThrow('runc start: exec: "x": executable file not found in $PATH');
   });
 });
