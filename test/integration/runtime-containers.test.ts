@@ -53,7 +53,8 @@ class RuntimeFixture {
     });
   }
 
-  spec(name: string, command: string[], extra: Partial<Container> = {}, id = randomBytes(16).toString('hex')) {
+  spec(name: string, command: string[], extra: Partial<Container> = {}, volumes: Record<string, { hostPath: string }> = {}) {
+    const id = randomBytes(16).toString('hex');
     const spec = buildOciSpec({
       container: { name, command, ...extra },
       rootfs: this.rootfs,
@@ -63,6 +64,7 @@ class RuntimeFixture {
       cgroupsPath: this.cgroups.containerPath(this.podUid, id),
       maxOpenFiles: 1024,
       pidsLimit: 100,
+      volumes,
     });
     return { id, spec, logPath: join(this.tmp, 'logs', `${name}-${id.slice(0, 6)}.log`), labels: { 'io.kubernetes.container.name': name } };
   }
@@ -189,6 +191,47 @@ describe('[runtime] containers on crun under conmon', () => {
     expect(r.exitCode).toBe(127);
     expect(r.stderr).toMatch(/no-such-tool.*not found/);
     await fx.containers.remove(c.id);
+  });
+
+  it('logs follow a running container line by line and end when it exits; tail gives the last lines', async () => {
+    const c = fx.spec('ticker', ['sh', '-c', 'for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done']);
+    await fx.containers.run(c);
+    const followed: string[] = [];
+    for await (const l of fx.containers.logs(c.id, { follow: true, pollMs: 50 })) followed.push(l.message);
+    expect(followed).toEqual(['tick 1', 'tick 2', 'tick 3', 'tick 4', 'tick 5']);
+    const tail: string[] = [];
+    for await (const l of fx.containers.logs(c.id, { tail: 2 })) tail.push(l.message);
+    expect(tail).toEqual(['tick 4', 'tick 5']);
+  });
+
+  it('an emptyDir is shared by the pod’s containers and a read-only hostPath cannot be written', async () => {
+    const emptyDir = join(fx.tmp, 'volumes', 'shared');
+    const hostDir = join(fx.tmp, 'hostdata');
+    mkdirSync(emptyDir, { recursive: true });
+    mkdirSync(hostDir, { recursive: true });
+    writeFileSync(join(hostDir, 'motd'), 'from the host\n');
+    const volumes = { shared: { hostPath: emptyDir }, host: { hostPath: hostDir } };
+    const mounts = [
+      { name: 'shared', mountPath: '/shared' },
+      { name: 'host', mountPath: '/host', readOnly: true },
+    ];
+    const writer = fx.spec(
+      'writer',
+      ['sh', '-c', 'echo written by writer > /shared/note; cat /host/motd; touch /host/x || echo host is read-only'],
+      { volumeMounts: mounts },
+      volumes,
+    );
+    await fx.containers.run(writer);
+    await fx.containers.waitExit(writer.id, 10_000);
+    const out = parseCriLog(readFileSync(writer.logPath, 'utf8')).map((l) => l.message);
+    expect(out).toContain('from the host');
+    expect(out).toContain('host is read-only');
+    expect(existsSync(join(hostDir, 'x'))).toBe(false);
+
+    const reader = fx.spec('reader', ['cat', '/shared/note'], { volumeMounts: mounts }, volumes);
+    await fx.containers.run(reader);
+    await fx.containers.waitExit(reader.id, 10_000);
+    expect(parseCriLog(readFileSync(reader.logPath, 'utf8')).map((l) => l.message)).toEqual(['written by writer']);
   });
 
   it('exec into a stopped container is refused', async () => {
