@@ -77,7 +77,13 @@ export class ImageService {
 
   async init(): Promise<this> {
     await this.store.init();
-    const native = this.opts.native ?? (await loadNativeOps());
+    let native: NativeOps;
+    if (this.opts.native) native = this.opts.native;
+    else {
+      const loaded = await loadNativeOps();
+      if (loaded.source !== 'native') this.log.warn('native addon not loadable; mounting and whiteouts go through mount(8), mknod(1) and python3');
+      native = loaded;
+    }
     this.snapshotterValue = new Snapshotter({ stateDir: this.opts.stateDir, store: this.store, native, log: this.log });
     await this.snapshotterValue.init();
     return this;

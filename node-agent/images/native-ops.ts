@@ -1,9 +1,11 @@
 // The few syscalls the image store needs that Node lacks, behind one small
 // interface so the unpacker and snapshotter are testable with a fake. The real
-// implementation is the native addon (`native/index.ts`); until a build of it
-// provides these functions, a fallback runs the equivalent tools (mknod(1),
-// mount(8), umount(8), python3's os.setxattr) as child processes.
+// implementation is the native addon (`native/index.ts`); when it cannot be
+// loaded, a fallback runs the equivalent tools (mknod(1),
+// mount(8), umount(8), python3's os.setxattr) as child processes: used where
+// the addon is not built (a plain `tsc` build), and for comparison in tests.
 import { execFileSync } from 'node:child_process';
+import * as native from '../../native/index.js';
 
 export interface NativeOps {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
@@ -53,24 +55,23 @@ export const shellNativeOps: NativeOps = {
   },
 };
 
+/** The native addon's calls (typed NativeError on failure). */
+export const addonNativeOps: NativeOps = {
+  mount: (source, target, fstype, flags, data) => native.mount(source, target, fstype, flags, data),
+  umount: (target, flags = 0) => native.umount(target, flags),
+  mknod: (path, mode, major, minor) => native.mknod(path, mode, major, minor),
+  lsetxattr: (path, name, value) => native.lsetxattr(path, name, value),
+};
+
 /**
- * The native addon's functions when its build provides all four, else the
- * child-process fallback. `source` says which one was chosen.
+ * The native addon when it is built and loads here, else the child-process
+ * fallback. `source` says which one was chosen.
  */
 export async function loadNativeOps(): Promise<NativeOps & { source: 'native' | 'shell' }> {
   try {
-    const mod = (await import('../../native/index.js')) as unknown as Partial<NativeOps>;
-    if (typeof mod.mount === 'function' && typeof mod.umount === 'function' && typeof mod.mknod === 'function' && typeof mod.lsetxattr === 'function') {
-      return {
-        source: 'native',
-        mount: mod.mount.bind(mod),
-        umount: mod.umount.bind(mod),
-        mknod: mod.mknod.bind(mod),
-        lsetxattr: mod.lsetxattr.bind(mod),
-      };
-    }
+    native.nativeBinding();
+    return { source: 'native', ...addonNativeOps };
   } catch {
-    /* the addon is not built here: fall back */
+    return { source: 'shell', ...shellNativeOps };
   }
-  return { source: 'shell', ...shellNativeOps };
 }

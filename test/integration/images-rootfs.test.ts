@@ -5,7 +5,8 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageService, loadNativeOps, type ImageError, type NativeOps } from '../../node-agent/images/index.js';
+import { lgetxattr } from '../../native/index.js';
+import { ImageService, loadNativeOps, shellNativeOps, type ImageError, type NativeOps } from '../../node-agent/images/index.js';
 import { buildLayout, buildTestImage, tarArchive, type TestImageSummary } from '../helpers/registry.js';
 import { requireBinaries, requireRoot } from '../helpers/require.js';
 
@@ -18,8 +19,8 @@ function mountedUnder(dir: string): string[] {
     .filter((t) => t.startsWith(dir));
 }
 
-function getxattr(path: string, name: string): string {
-  return execFileSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())', path, name], { encoding: 'utf8' }).trim();
+function getxattr(path: string, name: string): string | undefined {
+  return lgetxattr(path, name)?.toString();
 }
 
 describe('[images] snapshots, overlay rootfs, import/export and GC', () => {
@@ -28,8 +29,8 @@ describe('[images] snapshots, overlay rootfs, import/export and GC', () => {
   let native: NativeOps & { source: string };
   const services: ImageService[] = [];
 
-  const newService = async () => {
-    const svc = await new ImageService({ stateDir: mkdtempSync(join(work, 'state-')), native }).init();
+  const newService = async (ops: NativeOps = native) => {
+    const svc = await new ImageService({ stateDir: mkdtempSync(join(work, 'state-')), native: ops }).init();
     services.push(svc);
     return svc;
   };
@@ -53,6 +54,7 @@ describe('[images] snapshots, overlay rootfs, import/export and GC', () => {
   });
 
   it('imports the test image tar and mounts a rootfs where layer 2 deleted, added and made a directory opaque', async () => {
+    expect(native.source, 'the native addon is built (npm run build)').toBe('native');
     const svc = await newService();
     expect(await svc.importImage(join(work, 'image.tar'))).toEqual([REF]);
     const r = await svc.prepareRootfs('c1', REF);
@@ -93,6 +95,17 @@ describe('[images] snapshots, overlay rootfs, import/export and GC', () => {
     await svc.prepareRootfs('b', REF);
     expect(statSync(l1).ino).toBe(inode);
     expect((await svc.snapshotter.listSnapshots()).sort()).toEqual(image.layers.map((l) => l.diffId).sort());
+  });
+
+  it('the child-process fallback (no addon) unpacks and mounts the same rootfs', async () => {
+    const svc = await newService(shellNativeOps);
+    await svc.importImage(join(work, 'image.tar'));
+    const r = await svc.prepareRootfs('shell', REF);
+    expect(existsSync(join(r.rootfs, 'etc/removed-by-layer2'))).toBe(false);
+    expect(readdirSync(join(r.rootfs, 'opaque'))).toEqual(['from-layer2']);
+    expect(getxattr(join(svc.snapshotter.snapshotDir(image.layers[1]!.diffId), 'opaque'), 'trusted.overlay.opaque')).toBe('y');
+    await svc.removeRootfs('shell');
+    expect(mountedUnder(svc.snapshotter.rootfsDir)).toEqual([]);
   });
 
   it('gives each container its own writable layer and removes it with the container', async () => {
