@@ -1,11 +1,11 @@
 // Golden tests: what RtnetlinkClient does in a scratch namespace must be what
 // `ip -json` and `bridge -json` see there, and what it lists must be what they list.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MNT_DETACH, NativeError, netnsCreate, netnsDelete, umount } from '../../native/index.js';
-import { NetlinkError, RtnetlinkClient, rtnl, type Link } from '../../netplugin/index.js';
+import { MNT_DETACH, NETLINK_ROUTE, NativeError, NetlinkSocket, netnsCreate, netnsDelete, umount } from '../../native/index.js';
+import { NetlinkError, RtnetlinkClient, decodeLink, decodeMessages, rtnl, type Link } from '../../netplugin/index.js';
 import { requireBinaries, requireRoot } from '../helpers/require.js';
 
 const SUITE = 'netlink golden tests';
@@ -33,9 +33,7 @@ function bridgej(ns: string, ...args: string[]): any[] {
 
 /** What `ip -json link` says about a link, reduced to what the codec decodes. */
 function ipLinkView(ns: string): Record<string, unknown>[] {
-  const byIndex = new Map<number, string>();
   const links = ipj(ns, '-d', 'link', 'show');
-  for (const l of links) byIndex.set(l.ifindex, l.ifname);
   return links.map((l) => ({
     index: l.ifindex,
     name: l.ifname,
@@ -130,6 +128,19 @@ describe('[netlink] links', () => {
     expect(ipj(hostNs, 'link', 'show').map((l) => l.ifname)).not.toContain('vtmp-p');
     // the host side now points at a peer in another namespace
     expect((await host.linkGet('vren')).linkNetnsId).toBeTypeOf('number');
+
+    // and back by an open namespace fd
+    const other = await RtnetlinkClient.open(otherNs);
+    const hostFd = openSync(hostNs, 'r');
+    try {
+      await other.linkSet('vtmp-p', { netns: { fd: hostFd }, name: 'vback' });
+    } finally {
+      closeSync(hostFd);
+      other.close();
+    }
+    expect(ipj(hostNs, 'link', 'show', 'vback')[0].ifname).toBe('vback');
+    expect((await host.linkGet('vback')).link).toBe((await host.linkGet('vren')).index);
+    await host.linkSetNetns('vback', otherNs);
 
     await host.linkDel('vren');
     expect(ipj(hostNs, 'link', 'show').map((l) => l.ifname)).not.toContain('vren');
@@ -262,6 +273,32 @@ describe('[netlink] addresses, routes, neighbours, FDB', () => {
     expect(host.sysctlRead('net.ipv4.ip_forward')).toBe('1');
     expect(inNs(podNs, 'cat', '/proc/sys/net/ipv4/ip_forward').trim()).toBe('0');
     expect(execFileSync('cat', ['/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).trim()).toBe(rootBefore);
+  });
+});
+
+describe('[netlink] notifications', () => {
+  it('[netlink] a socket subscribed to link events is woken by its poll watcher when a link appears', async () => {
+    const sock = NetlinkSocket.open(NETLINK_ROUTE, { netns: hostNs, groups: 1 /* RTMGRP_LINK */ });
+    try {
+      const seen = new Promise<string[]>((resolve) => {
+        const names: string[] = [];
+        sock.onReadable(() => {
+          for (let d = sock.recv(); d; d = sock.recv()) {
+            for (const m of decodeMessages(d)) if (m.type === rtnl.RTM_NEWLINK) names.push(decodeLink(m.payload).name);
+          }
+          if (names.includes('evt0')) {
+            sock.onReadable(null);
+            resolve(names);
+          }
+        });
+      });
+      expect(sock.recv()).toBeNull();
+      await host.linkAdd({ name: 'evt0', kind: 'bridge' });
+      expect(await seen).toContain('evt0');
+    } finally {
+      sock.close();
+      await host.linkDel('evt0');
+    }
   });
 });
 
