@@ -221,7 +221,6 @@ describe('[native] pause binary', () => {
   });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function catchErr(fn: () => unknown): any {
   try {
     fn();

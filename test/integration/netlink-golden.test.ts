@@ -20,12 +20,10 @@ const tag = randomBytes(3).toString('hex');
 function inNs(ns: string, cmd: string, ...args: string[]): string {
   return execFileSync('nsenter', [`--net=${ns}`, cmd, ...args], { encoding: 'utf8' });
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function ipj(ns: string, ...args: string[]): any[] {
   const out = inNs(ns, 'ip', '-json', ...args).trim();
   return out ? JSON.parse(out) : [];
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function bridgej(ns: string, ...args: string[]): any[] {
   const out = inNs(ns, 'bridge', '-json', ...args).trim();
   return out ? JSON.parse(out) : [];
