@@ -413,7 +413,13 @@ export class EtcdStore implements Store {
           delay = Math.min(delay * 2, 2000);
           continue;
         }
-        const cancel = () => stream.cancel();
+        // End our side first: etcd3 marks the host failed (circuit breaker, channel reset
+        // for every other call) on an error of a stream that is still writable, and a
+        // cancel is such an error.
+        const cancel = () => {
+          stream.end();
+          stream.cancel();
+        };
         ac.signal.addEventListener('abort', cancel, { once: true });
         try {
           stream.write({
@@ -459,6 +465,7 @@ export class EtcdStore implements Store {
         } finally {
           ac.signal.removeEventListener('abort', cancel);
           try {
+            stream.end();
             stream.cancel();
           } catch {
             /* already closed */
