@@ -95,6 +95,8 @@ program
       log.flush();
       fail(e);
     }
+    // A stray rejection is a bug to log, not a reason to drop every client and the etcd child.
+    process.on('unhandledRejection', (reason) => log.error({ err: reason instanceof Error ? reason.stack : String(reason) }, 'unhandled promise rejection'));
     // One line on stdout for scripts and tests that wait for readiness.
     process.stdout.write(`flotilla-controller: serving ${running.url}\n`);
     let exiting = false;

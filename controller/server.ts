@@ -48,9 +48,21 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
   const log = componentLogger('controller', root);
   const clock = o.clock ?? realClock;
   const state = loadStateDir(o.stateDir);
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: { name: string; run: () => Promise<void> }[] = [];
   const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch((e) => log.warn({ err: (e as Error).message }, 'cleanup step failed'));
+    // Each step is bounded, so one stuck step cannot keep etcd running.
+    for (const { name, run: c } of cleanups.reverse()) {
+      log.debug({ step: name }, 'shutdown step');
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          log.warn({ step: name }, 'a shutdown step took more than 5 s; going on');
+          resolve();
+        }, 5000);
+      });
+      await Promise.race([c().catch((e) => log.warn({ err: (e as Error).message }, 'cleanup step failed')), limit]);
+      clearTimeout(timer);
+    }
     cleanups.length = 0;
   };
   try {
@@ -58,11 +70,11 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     if (endpoints.length === 0) {
       const etcd = new ManagedEtcd({ stateDir: o.stateDir, log: componentLogger('etcd', root), clock });
       await etcd.start();
-      cleanups.push(() => etcd.stop());
+      cleanups.push({ name: 'stop etcd', run: () => etcd.stop() });
       endpoints = etcd.endpoints;
     }
     const store = new EtcdStore({ endpoints, log: componentLogger('store', root), clock });
-    cleanups.push(() => store.close());
+    cleanups.push({ name: 'close the store', run: () => store.close() });
 
     const network = await new SubnetRegistry({ store, etcd: store.client, log: componentLogger('network', root) }).ensureConfig(state.config.network);
     log.info({ network }, 'network config in force');
@@ -79,7 +91,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     };
     const probeTimer = setInterval(() => void probe(), 2000);
     probeTimer.unref();
-    cleanups.push(async () => clearInterval(probeTimer));
+    cleanups.push({ name: 'stop the etcd probe', run: async () => clearInterval(probeTimer) });
 
     let election: LeaderElector | undefined;
     const metrics = new MetricsRegistry().withProcessMetrics();
@@ -97,7 +109,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     const host = o.host ?? '0.0.0.0';
     const address = await api.app.listen({ host, port: o.port ?? state.config.apiPort });
     const port = Number(new URL(address).port);
-    cleanups.push(() => api.app.close());
+    cleanups.push({ name: 'close the API server', run: () => api.app.close() });
     log.info({ address: `https://${host.includes(':') ? `[${host}]` : host}:${port}` }, 'API server listening');
 
     const elector = new LeaderElector({
@@ -123,9 +135,12 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
         electionStop.signal,
       )
       .catch((e) => log.error({ err: (e as Error).message }, 'leader election ended with an error'));
-    cleanups.push(async () => {
-      electionStop.abort();
-      await electionDone;
+    cleanups.push({
+      name: 'leave the election',
+      run: async () => {
+        electionStop.abort();
+        await electionDone;
+      },
     });
     const el = elector;
 

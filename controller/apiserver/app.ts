@@ -53,6 +53,8 @@ export interface ApiServerOptions {
   serverAddress?: string;
   /** Serve HTTPS with this certificate (the chain may include the CA). */
   https?: { cert: string; key: string };
+  /** On close: how long requests in flight may take before connections are cut; default 2 s. */
+  closeGraceMs?: number;
   /** Longest watch before the server ends it (clients re-watch), default 30 min. */
   maxWatchSeconds?: number;
 }
@@ -159,6 +161,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   const requests: Counter = metrics.counter('apiserver_request_total', 'API requests by verb, resource and HTTP code.');
   const latency: Histogram = metrics.histogram('apiserver_request_duration_seconds', 'API request latency by verb, resource and code (watches excluded).');
   const watches = new Set<AbortController>();
+  const streams = new Set<Promise<void>>();
   metrics.gauge('apiserver_watch_streams', 'Watch streams open now.', () => watches.size);
   metrics.gauge('flotilla_etcd_up', '1 when etcd answers.', () => (o.health?.etcdUp?.() ?? true ? 1 : 0));
   metrics.gauge('flotilla_leader', '1 when this replica holds the leader lease.', () => (o.health?.leader?.() ? 1 : 0));
@@ -224,6 +227,11 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   app.addHook('preClose', async () => {
     api.stop();
     endWatches();
+    await Promise.allSettled([...streams]);
+    // Requests in flight get a moment to finish; then whatever is left (a client that
+    // keeps an idle TLS connection open, a half-closed socket) is cut.
+    const force = setTimeout(() => app.server.closeAllConnections?.(), o.closeGraceMs ?? 2000);
+    force.unref();
   });
 
   // ------------------------------------------------------------ health, metrics, discovery
@@ -283,7 +291,9 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
         if (req.method !== 'GET') throw notAllowed();
         // bad selectors are a plain 400, before the stream starts
         compileSelectors(t.res.kind, { labelSelector: listQuery.labelSelector, fieldSelector: listQuery.fieldSelector });
-        return serveWatch(req, reply, t, listQuery, intParam(query, 'timeoutSeconds'), table ? includeObject : undefined);
+        const done = serveWatch(req, reply, t, listQuery, intParam(query, 'timeoutSeconds'), table ? includeObject : undefined);
+        streams.add(done);
+        return done.finally(() => streams.delete(done));
       }
       if (t.res.namespaced && t.namespace === undefined && (req.method !== 'GET' || t.name !== undefined)) throw notAllowed();
 
@@ -370,7 +380,15 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     const res = reply.raw;
     reply.hijack();
     res.on('close', () => ac.abort());
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+    res.on('error', () => ac.abort());
+    // connection: close — a watch's connection ends with it, so a server shutting down
+    // is not left waiting on a keep-alive socket that went idle after the watch.
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'cache-control': 'no-cache, private',
+      'transfer-encoding': 'chunked',
+      connection: 'close',
+    });
     res.flushHeaders();
     let sentColumns = false;
     const write = (ev: WatchEvent) => {
@@ -379,19 +397,24 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
         object = toTable(t.res.kind, [ev.object], { nowMs: clock.now(), includeObject: table, withColumns: !sentColumns });
         sentColumns = true;
       }
-      res.write(`${JSON.stringify({ type: ev.type, object })}\n`);
+      if (!res.destroyed && !res.writableEnded) res.write(`${JSON.stringify({ type: ev.type, object })}\n`);
     };
+    // Never wait on the store once aborted: a watch stuck in a reconnect must not hold up shutdown.
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (ac.signal.aborted) resolve('aborted');
+      ac.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+    });
     try {
-      await firstP;
+      if ((await Promise.race([firstP, aborted])) === 'aborted') return;
       if (firstError !== undefined) throw firstError;
       if (first && !first.done) write(first.value);
       while (first && !first.done && !ac.signal.aborted) {
-        const r = await it.next();
-        if (r.done) break;
+        const r = await Promise.race([it.next(), aborted]);
+        if (r === 'aborted' || r.done) break;
         write(r.value);
       }
     } catch (e) {
-      if (!ac.signal.aborted) {
+      if (!ac.signal.aborted && !res.destroyed) {
         log.debug({ err: (e as Error).message }, 'watch ended with an error');
         res.write(`${JSON.stringify({ type: 'ERROR', object: statusFromError(e) })}\n`);
       }
@@ -401,7 +424,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       ac.abort();
       void it.return?.(undefined).catch(() => undefined);
       record(req, 200);
-      if (!res.writableEnded) res.end();
+      if (!res.writableEnded && !res.destroyed) res.end();
     }
   }
 

@@ -175,12 +175,34 @@ describe('the API server on etcd', () => {
     expect(m.text).toContain('flotilla_leader 1');
   });
 
+  it('lets watch clients go away mid-stream without harm', async () => {
+    for (let i = 0; i < 5; i++) {
+      const ac = new AbortController();
+      const r = await request(`${ctl.server}/api/v1/pods?watch=true`, { dispatcher: agent, headers: { authorization: `Bearer ${ctl.token}` }, signal: ac.signal });
+      expect(r.statusCode).toBe(200);
+      ac.abort();
+      await r.body.text().catch(() => undefined);
+    }
+    let open = '';
+    for (let i = 0; i < 50; i++) {
+      open = /^apiserver_watch_streams (\d+)$/m.exec((await call('GET', '/metrics')).text)?.[1] ?? '';
+      if (open === '0') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(open).toBe('0');
+    expect((await call('GET', '/healthz', undefined, {}, null)).status).toBe(200);
+  });
+
   it('ends open watches and stops its etcd on SIGTERM', async () => {
     const watch = call('GET', `/api/v1/namespaces/${NS}/pods?watch=true`);
     await new Promise((r) => setTimeout(r, 300));
     const etcdPid = Number(readFileSync(`/proc/${ctl.pid}/task/${ctl.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
     expect(etcdPid).toBeGreaterThan(0);
+    const t0 = Date.now();
+    const before = ctl.logs().length;
     await ctl.stop();
+    if (Date.now() - t0 > 5000) console.log('DEBUG', ctl.logs().slice(before));
+    expect(Date.now() - t0).toBeLessThan(5000);
     const w = await watch;
     expect(w.status).toBe(200);
     const alive = (() => {
