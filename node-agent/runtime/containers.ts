@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { componentLogger, realClock, type Clock, type Logger } from '../../api/index.js';
+import { componentLogger, InternalError, realClock, type Clock, type Logger } from '../../api/index.js';
 import type { CgroupManager } from './cgroups.js';
 import { ContainerExistsError, ContainerNotFoundError, ContainerNotRunningError, RuntimeCommandError } from './errors.js';
 import { readContainerLogs, type LogLine, type ReadLogsOptions } from './logs.js';
@@ -66,7 +66,10 @@ interface FinalStatus {
 export interface ContainerManagerOptions {
   /** The agent's run dir: bundles go to `<runDir>/containers`, the runtime's state to the runtime's own root. */
   runDir: string;
+  /** Runtime of new containers. */
   runtime: OciRuntime;
+  /** Other runtimes whose containers may still be on disk (from before a `--runtime` change). */
+  otherRuntimes?: OciRuntime[];
   cgroups: CgroupManager;
   clock?: Clock;
   log?: Logger;
@@ -78,6 +81,7 @@ export const OOM_EXIT_CODE = 137;
 
 export class ContainerManager {
   readonly runtime: OciRuntime;
+  private readonly otherRuntimes: OciRuntime[];
   private readonly dir: string;
   private readonly exitDir: string;
   private readonly socketDir: string;
@@ -88,6 +92,7 @@ export class ContainerManager {
 
   constructor(opts: ContainerManagerOptions) {
     this.runtime = opts.runtime;
+    this.otherRuntimes = opts.otherRuntimes ?? [];
     this.dir = join(opts.runDir, 'containers');
     this.exitDir = join(opts.runDir, 'exits');
     this.socketDir = join(opts.runDir, 'sockets');
@@ -160,7 +165,7 @@ export class ContainerManager {
   /** `<runtime> start`; records the start time. */
   async start(id: string): Promise<ContainerMeta> {
     const meta = this.meta(id);
-    await this.runtime.start(id);
+    await this.runtimeOf(meta).start(id);
     meta.startedAt = this.clock.now();
     writeJson(join(this.bundleDir(id), 'meta.json'), meta);
     return meta;
@@ -223,7 +228,7 @@ export class ContainerManager {
     let status: string;
     let pid = 0;
     try {
-      const st = await this.runtime.state(id);
+      const st = await this.runtimeOf(meta).state(id);
       status = st.status;
       pid = st.pid;
     } catch (e) {
@@ -280,7 +285,7 @@ export class ContainerManager {
     await this.signal(id, 'SIGKILL', true);
     if (st.state === 'created') {
       // A created container's init never runs: delete it outright.
-      await this.runtime.delete(id, { force: true }).catch(ignoreNotFound);
+      await this.runtimeOf(this.meta(id)).delete(id, { force: true }).catch(ignoreNotFound);
     } else if (!(await this.waitExit(id, 10_000))) {
       this.log.warn({ id }, 'container did not exit 10 s after SIGKILL');
     }
@@ -290,7 +295,7 @@ export class ContainerManager {
 
   private async signal(id: string, sig: NodeJS.Signals, all = false): Promise<void> {
     try {
-      await this.runtime.kill(id, sig, { all });
+      await this.runtimeOf(this.meta(id)).kill(id, sig, { all });
     } catch (e) {
       // Exited meanwhile: nothing to signal.
       if (e instanceof ContainerNotFoundError) return;
@@ -303,7 +308,7 @@ export class ContainerManager {
   async exec(id: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const st = await this.status(id);
     if (st.state !== 'running') throw new ContainerNotRunningError(id, st.state);
-    return this.runtime.exec(id, args, opts);
+    return this.runtimeOf(this.meta(id)).exec(id, args, opts);
   }
 
   /** The container's log lines (see readContainerLogs); following ends when the container exits. */
@@ -330,7 +335,7 @@ export class ContainerManager {
       const st = await this.status(id).catch(() => undefined);
       if (st && st.state === 'running') await this.stop(id, 0);
     }
-    await this.runtime.delete(id, { force: true }).catch(ignoreNotFound);
+    await (meta ? this.runtimeOf(meta) : this.runtime).delete(id, { force: true }).catch(ignoreNotFound);
     const conmon = livePid(f.conmonPidFile, 'conmon');
     if (conmon) {
       for (let i = 0; i < 100 && livePid(f.conmonPidFile, 'conmon'); i++) await this.clock.sleep(20);
@@ -342,6 +347,14 @@ export class ContainerManager {
     fs.rmSync(join(this.socketDir, id), { recursive: true, force: true });
     if (opts.removeLog && meta) fs.rmSync(meta.logPath, { force: true });
     fs.rmSync(bundle, { recursive: true, force: true });
+  }
+
+  /** The runtime that created the container: it may predate a change of the agent's `--runtime`. */
+  private runtimeOf(meta: ContainerMeta): OciRuntime {
+    if (meta.runtime === this.runtime.name) return this.runtime;
+    const other = this.otherRuntimes.find((r) => r.name === meta.runtime);
+    if (!other) throw new InternalError(`container ${meta.id} was created by ${meta.runtime}, which this agent was not given`);
+    return other;
   }
 
   private meta(id: string): ContainerMeta {

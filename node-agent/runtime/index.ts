@@ -7,3 +7,4 @@ export * from './monitor.js';
 export * from './cgroups.js';
 export * from './logs.js';
 export * from './containers.js';
+export * from './factory.js';

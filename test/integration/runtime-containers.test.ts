@@ -13,7 +13,9 @@ import {
   CgroupManager,
   ContainerManager,
   ContainerNotRunningError,
+  createContainerRuntime,
   createOciRuntime,
+  runtimeHostProblems,
   parseCriLog,
   RuntimeCommandError,
   type OciRuntimeName,
@@ -390,5 +392,54 @@ describe('[runtime] containers on runc under conmon', () => {
     expect(alive(st.pid!)).toBe(false);
     expect(fx.cgroups.existing(st.cgroupsPath)).toEqual([]);
     expect(fx.containers.ids()).toEqual([]);
+  });
+});
+
+describe('[runtime] the container layer of an agent', () => {
+  const prefix = `flt${randomBytes(3).toString('hex')}`;
+  let tmp = '';
+  const netns = `${prefix}-pod`;
+
+  beforeAll(() => {
+    requireRoot('the runtime suite');
+    requireBinaries('the runtime suite', 'crun', 'runc', 'conmon', 'ip');
+    tmp = mkdtempSync(join(tmpdir(), `flotilla-rt-${prefix}-`));
+    execFileSync('ip', ['netns', 'add', netns]);
+  });
+  afterAll(async () => {
+    const rt = createContainerRuntime({ runDir: join(tmp, 'run'), cgroupParent: `/flotilla-test-${prefix}`, log: silentLogger() });
+    for (const id of rt.containers.ids()) await rt.containers.remove(id).catch(() => undefined);
+    await rt.cgroups.remove(rt.cgroups.parent).catch(() => undefined);
+    execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('finds nothing wrong with this host for crun and runc', () => {
+    expect(runtimeHostProblems('crun')).toEqual([]);
+    expect(runtimeHostProblems('runc')).toEqual([]);
+    expect(runtimeHostProblems('kata')).toEqual(['unknown OCI runtime "kata": use crun or runc']);
+  });
+
+  it('an agent restarted with --runtime runc still manages the containers crun started', async () => {
+    const rootfs = buildBusyboxRootfs(join(tmp, 'rootfs'));
+    const opts = { runDir: join(tmp, 'run'), cgroupParent: `/flotilla-test-${prefix}`, log: silentLogger() };
+    const before = createContainerRuntime({ ...opts, runtimeName: 'crun' });
+    expect(before.maxOpenFiles).toBeLessThanOrEqual(1_048_576);
+    const id = randomBytes(16).toString('hex');
+    const spec = buildOciSpec({
+      container: { name: 'web', command: ['sleep', '300'] },
+      rootfs,
+      hostname: 'web-0',
+      namespaces: { network: { path: `/run/netns/${netns}` }, ipc: 'new', uts: 'new', pid: 'new' },
+      cgroupsPath: before.cgroups.containerPath('u1', id),
+      maxOpenFiles: before.maxOpenFiles,
+    });
+    const st = await before.containers.run({ id, spec, logPath: join(tmp, 'logs', 'web.log') });
+    const after = createContainerRuntime({ ...opts, runtimeName: 'runc' });
+    expect(await after.containers.status(id)).toMatchObject({ state: 'running', pid: st.pid, runtime: 'crun' });
+    expect((await after.containers.exec(id, ['echo', 'ok'])).stdout).toBe('ok\n');
+    await after.containers.remove(id);
+    expect(alive(st.pid!)).toBe(false);
+    expect(after.containers.ids()).toEqual([]);
   });
 });
