@@ -5,3 +5,7 @@ export const COMPONENT = 'node-agent';
 // Container runtime layer (issue [6/8]): OCI spec builder, crun/runc driver,
 // conmon monitor, cgroups, CRI logs and exec.
 export * from './runtime/index.js';
+
+// Image store (issue [5/8]): OCI content store, registry pulls, import/export,
+// overlay snapshotter, GC.
+export * from './images/index.js';
