@@ -127,20 +127,24 @@ export class CgroupManager {
 
   private enableV2Controllers(path: string): void {
     // Each ancestor must delegate cpu/memory/pids to its children.
+    // The pod itself delegates too: its containers' leaves carry their own limits.
     const parts = path.split('/').filter(Boolean);
     let cur = this.root;
-    for (const p of parts) {
-      const ctl = join(cur, 'cgroup.subtree_control');
+    const delegate = (dir: string) => {
       for (const c of ['cpu', 'memory', 'pids']) {
         try {
-          fs.writeFileSync(ctl, `+${c}`);
+          fs.writeFileSync(join(dir, 'cgroup.subtree_control'), `+${c}`);
         } catch {
           /* not available here: that limit is not applied */
         }
       }
+    };
+    for (const p of parts) {
+      delegate(cur);
       cur = join(cur, p);
       fs.mkdirSync(cur, { recursive: true });
     }
+    delegate(cur);
   }
 
   /** How often the kernel OOM-killed in cgroup PATH; undefined once the cgroup is gone. */
