@@ -232,6 +232,40 @@ describe('API server pods', () => {
     expect(store.keys().filter((k) => k.startsWith('/flotilla/pods/'))).toEqual([]);
   });
 
+  it('removes a terminal pod at once even when it is bound', async () => {
+    const c = (await req('POST', '/api/v1/namespaces/default/pods', pod('done', { spec: { ...pod('x').spec, nodeName: 'n1' } }))).json;
+    await req('PUT', '/api/v1/namespaces/default/pods/done/status', { ...c, status: { phase: 'Succeeded' } });
+    const d = await req('DELETE', '/api/v1/namespaces/default/pods/done');
+    expect(d.status).toBe(200);
+    expect((await req('GET', '/api/v1/namespaces/default/pods/done')).status).toBe(404);
+  });
+
+  it('honours delete preconditions on uid', async () => {
+    await req('POST', '/api/v1/namespaces/default/pods', pod('pre'));
+    const r = await req('DELETE', '/api/v1/namespaces/default/pods/pre', { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: 'other' } });
+    expect(r.status).toBe(409);
+    expect(r.json.message).toMatch(/Precondition failed: UID in precondition: other/);
+    expect((await req('GET', '/api/v1/namespaces/default/pods/pre')).status).toBe(200);
+  });
+
+  it('refuses a pod spec change that Kubernetes forbids, with 422', async () => {
+    const c = (await req('POST', '/api/v1/namespaces/default/pods', pod('imm'))).json;
+    const r = await req('PUT', '/api/v1/namespaces/default/pods/imm', { ...c, spec: { ...c.spec, restartPolicy: 'Never' } });
+    expect(r.status).toBe(422);
+    expect(r.json.message).toMatch(/pod updates may not change fields/);
+  });
+
+  it('updates node status only through nodes/status', async () => {
+    const n = (await req('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'ns1' } })).json;
+    const ready = { conditions: [{ type: 'Ready', status: 'True' }] };
+    const main = await req('PUT', '/api/v1/nodes/ns1', { ...n, status: ready });
+    expect(main.json.status?.conditions).toBeUndefined();
+    const st = await req('PATCH', '/api/v1/nodes/ns1/status', { status: ready }, { 'content-type': 'application/merge-patch+json' });
+    expect(st.json.status.conditions[0].type).toBe('Ready');
+    const t = await req('GET', '/api/v1/nodes', undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+    expect(t.json.rows[0].cells.slice(0, 3)).toEqual(['ns1', 'Ready', '<none>']);
+  });
+
   it('filters lists by label and field selectors', async () => {
     await req('POST', '/api/v1/namespaces/default/pods', pod('a'));
     await req('POST', '/api/v1/namespaces/default/pods', { ...pod('b'), metadata: { name: 'b', labels: { app: 'db' } }, spec: { ...pod('b').spec, nodeName: 'n2' } });
