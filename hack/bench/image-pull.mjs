@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 // Samples per measurement (medians are reported).
 const RUNS = Number(process.env.RUNS ?? 7);
 
-export const meta = { title: 'Image pull + unpack vs curl of the same blobs', issue: 'issue 6' };
+export const meta = { title: 'Image pull + unpack vs curl of the same blobs', issue: '[5/8]' };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
