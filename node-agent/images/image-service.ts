@@ -61,10 +61,12 @@ export class ImageService {
   readonly puller: ImagePuller;
   private snapshotterValue?: Snapshotter;
   private readonly log: Logger;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.log = opts.log ?? silentLogger();
     const clock = opts.clock ?? realClock;
+    this.clock = clock;
     this.store = new ContentStore(join(opts.stateDir, 'content'));
     this.client = new RegistryClient({ log: this.log, clock, ...opts.registry });
     this.puller = new ImagePuller({ store: this.store, client: this.client, log: this.log, clock, ...(opts.platform ? { platform: opts.platform } : {}) });
@@ -89,8 +91,16 @@ export class ImageService {
     return this;
   }
 
+  /** Pull progress goes to `onProgress` (pod events) and, every few seconds, to the agent's log. */
   ensureImage(ref: string, policy: PullPolicy = 'IfNotPresent', onProgress?: ProgressListener): Promise<ImageInfo> {
-    return this.puller.ensureImage(ref, policy, onProgress);
+    let lastLog = this.clock.now();
+    return this.puller.ensureImage(ref, policy, (p) => {
+      onProgress?.(p);
+      if (!p.done && this.clock.now() - lastLog >= 3_000) {
+        lastLog = this.clock.now();
+        this.log.info({ image: p.ref, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, layersDone: p.layersDone, layersTotal: p.layersTotal }, 'pulling image: progress');
+      }
+    });
   }
 
   pull(ref: string, onProgress?: ProgressListener): Promise<ImageInfo> {

@@ -174,6 +174,16 @@ describe('[images] registry pulls', () => {
     fault = () => undefined;
   });
 
+  it('speaks HTTPS to a registry that is not listed as insecure', async () => {
+    const svc = new ImageService({ stateDir: mkdtempSync(join(work, 'state-')), native: noMount, registry: { backoffMs: 10 } });
+    await svc.init();
+    proxy.reset();
+    const err = (await svc.ensureImage(`${proxy.host}/library/busybox:1.35`, 'IfNotPresent').catch((e) => e)) as ImageError;
+    expect(err.kind).toBe('RegistryUnavailable');
+    expect(err.message).toContain(`GET https://${proxy.host}/v2/library/busybox/manifests/1.35`);
+    expect(proxy.requests.filter((r) => r.status === 200)).toEqual([]);
+  });
+
   it('a 4xx other than 401 is not retried', async () => {
     const svc = await newService();
     let calls = 0;
