@@ -83,7 +83,9 @@ describe('[images] snapshots, overlay rootfs, import/export and GC', () => {
   it('keeps overlay whiteouts and the opaque xattr in the layer snapshot and unpacks each layer once', async () => {
     const svc = await newService();
     await svc.importImage(join(work, 'image.tar'));
-    await svc.prepareRootfs('a', REF);
+    // Two containers starting at once share one unpack per layer.
+    await Promise.all([svc.prepareRootfs('a', REF), svc.prepareRootfs('a2', REF)]);
+    expect(readdirSync(svc.snapshotter.snapshotsDir).filter((d) => d.startsWith('tmp-'))).toEqual([]);
     const l1 = svc.snapshotter.snapshotDir(image.layers[0]!.diffId);
     const l2 = svc.snapshotter.snapshotDir(image.layers[1]!.diffId);
     const wh = lstatSync(join(l2, 'etc/removed-by-layer2'));

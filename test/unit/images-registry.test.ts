@@ -140,6 +140,18 @@ describe('[images] content store', () => {
     expect(await s.listBlobs()).toEqual([]);
   });
 
+  it('marks leased digests (a pull in progress) until every holder releases them', async () => {
+    const s = new ContentStore(join(base, 'd'));
+    const d = sha256Digest('x');
+    const r1 = s.lease([d]);
+    const r2 = s.lease([d]);
+    r1();
+    r1();
+    expect(s.isLeased(d)).toBe(true);
+    r2();
+    expect(s.isLeased(d)).toBe(false);
+  });
+
   it('records image names with the OCI ref.name annotation, safely under concurrent writers', async () => {
     const s = new ContentStore(join(base, 'c'));
     await s.init();
