@@ -6,11 +6,12 @@
 //   admin.kubeconfig                    kubeconfig for the admin (0600)
 //   cluster.json                        advertise addresses, API port, network config
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { AlreadyExistsError, BadRequestError, NotFoundError } from '../../api/index.js';
-import type { NetworkConfig } from '../../netplugin/index.js';
+import { validateNetworkConfig, type NetworkConfig } from '../../netplugin/index.js';
 import { generateCa, issueServingCert, type CertAndKey } from './certs.js';
 import { generateAdminToken } from './tokens.js';
 
@@ -112,6 +113,12 @@ export function initStateDir(o: InitOptions): InitResult {
     backend: { type: 'vxlan', vni: o.network?.vni ?? 1, port: o.network?.vxlanPort ?? 8472 },
   };
   if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65535) throw new BadRequestError(`invalid API port ${apiPort}`);
+  validateNetworkConfig(network);
+  for (const a of advertise) {
+    if (!isIP(a) && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i.test(a)) {
+      throw new BadRequestError(`invalid advertise address "${a}": expected an IP address or a DNS name`);
+    }
+  }
   const config: ClusterConfig = { advertiseAddresses: advertise, apiPort, network };
 
   mkdirSync(p.pki, { recursive: true, mode: 0o700 });

@@ -55,6 +55,14 @@ describe('flotilla-controller init state', () => {
     expect(loadStateDir(dir).config.network.backend.vni).toBe(7);
   });
 
+  it('refuses a bad network config or advertise address before writing anything', () => {
+    const dir = tmp();
+    expect(() => initStateDir({ stateDir: dir, network: { network: 'not-a-cidr' } })).toThrow(/cluster CIDR|not-a-cidr/);
+    expect(() => initStateDir({ stateDir: dir, network: { network: '10.1.0.0/16', subnetLen: 8 } })).toThrow(/subnetLen/);
+    expect(() => initStateDir({ stateDir: dir, advertiseAddresses: ['bad address'] })).toThrow(/invalid advertise address/);
+    expect(() => loadStateDir(dir)).toThrow(/missing/);
+  });
+
   it('tells how to fix a state dir that was never initialised', () => {
     expect(() => loadStateDir(tmp())).toThrow(/run "flotilla-controller init/);
   });
