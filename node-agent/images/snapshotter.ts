@@ -196,6 +196,7 @@ export class Snapshotter {
       try {
         this.native.mount(mount.source, rootfs, mount.type, 0, mount.options.join(','));
       } catch (e) {
+        await rm(dir, { recursive: true, force: true }); // nothing half-made stays behind
         throw new ImageError('RootfsFailed', `mounting the rootfs of container ${containerId}: ${(e as Error).message}`, { cause: e });
       }
     }

@@ -131,6 +131,21 @@ describe('[images] snapshots, overlay rootfs, import/export and GC', () => {
     expect(mountedUnder(svc.snapshotter.rootfsDir)).toEqual([]);
   });
 
+  it('a failed mount is a CreateContainerError and leaves no container directory behind', async () => {
+    const svc = await newService({
+      ...native,
+      mount: () => {
+        throw new Error('mount: permission denied');
+      },
+    });
+    await svc.importImage(join(work, 'image.tar'));
+    const err = (await svc.prepareRootfs('nomount', REF).catch((e) => e)) as ImageError;
+    expect(err.kind).toBe('RootfsFailed');
+    expect(err.reason).toBe('CreateContainerError');
+    expect(err.message).toContain('mount: permission denied');
+    expect(readdirSync(svc.snapshotter.rootfsDir)).toEqual([]);
+  });
+
   it('refuses a rootfs for an image that is not in the store', async () => {
     const svc = await newService();
     const err = (await svc.prepareRootfs('x', 'localhost/nope:1').catch((e) => e)) as ImageError;

@@ -81,11 +81,14 @@ describe('[images] layer unpacking', () => {
         { path: 'tmp/', type: 'Directory', mode: 0o1777 },
         { path: 'ro/', type: 'Directory', mode: 0o555 },
         { path: 'ro/file', body: 'inside a read-only dir' },
+        { path: 'empty', body: '', mode: 0o600 },
       ],
       { gzip: true },
     );
     expect(result.diffId).toBe(sha256Digest(raw));
-    expect(result.entries).toBe(8);
+    expect(result.entries).toBe(9);
+    expect(statSync(join(root, 'empty')).size).toBe(0);
+    expect(statSync(join(root, 'empty')).mode & 0o7777).toBe(0o600);
     expect(readFileSync(join(root, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\n');
     expect(statSync(join(root, 'bin/tool')).mode & 0o7777).toBe(0o755);
     expect(readlinkSync(join(root, 'bin/sh'))).toBe('tool');
