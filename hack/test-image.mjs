@@ -12,8 +12,10 @@
 //            adds /opaque/from-layer2
 //   config:  Entrypoint ["/bin/sh","-c"], Cmd [a shell line], Env, WorkingDir
 //
-// Usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar]
+// Usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar] [--push HOST:PORT/REPO:TAG]
 //   e.g. node hack/test-image.mjs /tmp/img --name localhost/flotilla/busybox:test
+//        node hack/test-image.mjs /tmp/img --push 10.200.0.1:5000/library/busybox:1.35
+// --push uploads it over plain HTTP with the compiled image store (dist/, from `npm run build`).
 // Prints a JSON summary (digests, sizes, diffIDs) on stdout.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -165,9 +167,9 @@ export function buildTestImage(outDir, name = DEFAULT_NAME) {
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   const args = process.argv.slice(2);
-  const out = args.find((a, i) => !a.startsWith('--') && !['--name', '--tar'].includes(args[i - 1] ?? ''));
+  const out = args.find((a, i) => !a.startsWith('--') && !['--name', '--tar', '--push'].includes(args[i - 1] ?? ''));
   if (!out) {
-    process.stderr.write('usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar]\n');
+    process.stderr.write('usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar] [--push HOST:PORT/REPO:TAG]\n');
     process.exit(2);
   }
   const opt = (k) => {
@@ -179,6 +181,18 @@ if (isMain) {
   if (tarFile) {
     tar.c({ file: tarFile, cwd: out, sync: true, portable: true, mtime: EPOCH }, ['oci-layout', 'index.json', 'blobs']);
     summary.tar = tarFile;
+  }
+  const pushRef = opt('--push');
+  if (pushRef) {
+    const dist = new URL('../dist/node-agent/images/index.js', import.meta.url);
+    const images = await import(dist.href).catch(() => {
+      process.stderr.write('test-image: --push needs the compiled tree (npm run build)\n');
+      process.exit(1);
+    });
+    const host = pushRef.split('/')[0];
+    const client = new images.RegistryClient({ insecureRegistries: [host] });
+    const pushed = await images.pushImage(client, images.openLayout(out), undefined, pushRef);
+    summary.pushed = { ref: pushRef, uploaded: pushed.uploaded.length, skipped: pushed.skipped.length };
   }
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 }
