@@ -390,28 +390,31 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       connection: 'close',
     });
     res.flushHeaders();
-    let sentColumns = false;
-    const write = (ev: WatchEvent) => {
-      let object: unknown = ev.object;
-      if (table !== undefined && ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') {
-        object = toTable(t.res.kind, [ev.object], { nowMs: clock.now(), includeObject: table, withColumns: !sentColumns });
-        sentColumns = true;
-      }
-      if (!res.destroyed && !res.writableEnded) res.write(`${JSON.stringify({ type: ev.type, object })}\n`);
-    };
     // Never wait on the store once aborted: a watch stuck in a reconnect must not hold up shutdown.
     const aborted = new Promise<'aborted'>((resolve) => {
       if (ac.signal.aborted) resolve('aborted');
       ac.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
     });
+    let sentColumns = false;
+    /** Writes one event; resolves at once, or once a slow client drained its buffer. */
+    const write = (ev: WatchEvent): Promise<unknown> | undefined => {
+      let object: unknown = ev.object;
+      if (table !== undefined && ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') {
+        object = toTable(t.res.kind, [ev.object], { nowMs: clock.now(), includeObject: table, withColumns: !sentColumns });
+        sentColumns = true;
+      }
+      if (res.destroyed || res.writableEnded) return undefined;
+      if (res.write(`${JSON.stringify({ type: ev.type, object })}\n`)) return undefined;
+      return Promise.race([new Promise((resolve) => res.once('drain', resolve)), aborted]);
+    };
     try {
       if ((await Promise.race([firstP, aborted])) === 'aborted') return;
       if (firstError !== undefined) throw firstError;
-      if (first && !first.done) write(first.value);
+      if (first && !first.done) await write(first.value);
       while (first && !first.done && !ac.signal.aborted) {
         const r = await Promise.race([it.next(), aborted]);
         if (r === 'aborted' || r.done) break;
-        write(r.value);
+        await write(r.value);
       }
     } catch (e) {
       if (!ac.signal.aborted && !res.destroyed) {
