@@ -67,6 +67,15 @@ export interface ImagePullerOptions {
   blobAttempts?: number;
 }
 
+/**
+ * Kubernetes' default imagePullPolicy for an image: Always for `:latest` (written
+ * or implied) without a digest, IfNotPresent otherwise.
+ */
+export function defaultPullPolicy(ref: string): PullPolicy {
+  const r = parseReference(ref);
+  return !r.digest && r.tag === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
 /** Prefixes an image error with the reference it is about, keeping its kind. */
 function inContext(e: unknown, ref: string): unknown {
   if (isImageError(e) && !e.message.startsWith('failed to pull image')) e.message = `failed to pull image "${ref}": ${e.message}`;

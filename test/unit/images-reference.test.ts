@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MANIFEST_ACCEPT, MEDIA_TYPE, manifestKind, normalizeReference, parseReference, selectPlatformManifest, type ImageError, type ImageIndex } from '../../node-agent/images/index.js';
+import { MANIFEST_ACCEPT, MEDIA_TYPE, defaultPullPolicy, manifestKind, normalizeReference, parseReference, selectPlatformManifest, type ImageError, type ImageIndex } from '../../node-agent/images/index.js';
 import { layerCompression } from '../../node-agent/images/media-types.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
@@ -42,6 +42,18 @@ describe('[images] image references', () => {
       expect(err?.message).toContain('invalid image reference');
     },
   );
+});
+
+describe('[images] default pull policy', () => {
+  it.each([
+    ['busybox', 'Always'],
+    ['busybox:latest', 'Always'],
+    ['busybox:1.35', 'IfNotPresent'],
+    [`busybox@${D}`, 'IfNotPresent'],
+    [`busybox:latest@${D}`, 'IfNotPresent'],
+  ])('%s defaults to %s', (ref, want) => {
+    expect(defaultPullPolicy(ref)).toBe(want);
+  });
 });
 
 describe('[images] media types', () => {

@@ -140,6 +140,15 @@ describe('[images] content store', () => {
     expect(await s.listBlobs()).toEqual([]);
   });
 
+  it('takes over an index lock left by a process that died', async () => {
+    const s = new ContentStore(join(base, 'e'));
+    await s.init();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(s.root, 'index.json.lock'), '999999999');
+    await s.setImage('example.com/a:1', { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256Digest('a'), size: 1 });
+    expect((await s.listImages()).map((r) => r.name)).toEqual(['example.com/a:1']);
+  });
+
   it('marks leased digests (a pull in progress) until every holder releases them', async () => {
     const s = new ContentStore(join(base, 'd'));
     const d = sha256Digest('x');
