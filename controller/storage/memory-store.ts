@@ -135,16 +135,17 @@ export class MemoryStore implements Store {
     if (from < this.compacted) throw new GoneError(`too old resource version: ${from} (${this.compacted})`);
     const signal = opts.signal;
     while (!signal?.aborted) {
-      const due = this.history.filter(
+      // checked and waited for in one synchronous step, so no write slips in between
+      const next = this.history.find(
         (h) => h.rev > from && h.resource === resource && (opts.namespace === undefined || h.namespace === opts.namespace),
       );
-      for (const h of due) {
-        from = h.rev;
-        const object = deepClone(h.object) as T;
-        if (opts.filter && !opts.filter(object)) continue;
-        yield { type: h.type, object };
+      if (next) {
+        from = next.rev;
+        const object = deepClone(next.object) as T;
+        if (!opts.filter || opts.filter(object)) yield { type: next.type, object };
+        continue;
       }
-      if (due.length === 0) from = Math.max(from, this.history.at(-1)?.rev ?? from);
+      from = Math.max(from, this.history.at(-1)?.rev ?? from);
       await new Promise<void>((resolve) => {
         const done = () => {
           this.waiters.delete(done);
