@@ -3,7 +3,7 @@
 // patch + last-applied annotation), get (Table columns), -o yaml, get nodes,
 // describe (events by involvedObject field selector) and delete (waits with a
 // metadata.name field selector and a watch for DELETED).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,6 +168,28 @@ describe.each(KUBECTLS)('%s against the controller', (label, bin) => {
     expect(r.stdout).toMatch(/^Status:\s+Pending$/m);
     expect(r.stdout).toMatch(/Image:\s+busybox:1.37/);
     expect(r.stdout).toMatch(/Normal\s+Testing\s+.*integration-test\s+an event for describe/);
+  });
+
+  it('kubectl get pods -w prints rows as pods change', async () => {
+    const child = spawn(bin, ['get', 'pods', '-n', ns, '-w'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: ctl.kubeconfig } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const waitFor = async (re: RegExp) => {
+        for (let i = 0; i < 100 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(out, err).toMatch(re);
+      };
+      await waitFor(new RegExp(`^${name}\\s+0/1\\s+Pending`, 'm'));
+      writeFileSync(file.replace(/\.yaml$/, '-w.yaml'), manifest(ns, 'watched', 'busybox:1.36', 'w'));
+      expect((await run(bin, ['apply', '-f', file.replace(/\.yaml$/, '-w.yaml')])).stdout.trim()).toBe('pod/watched created');
+      await waitFor(/^watched\s+0\/1\s+Pending/m);
+      await run(bin, ['delete', 'pod', 'watched', '-n', ns]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(err).toBe('');
   });
 
   it('kubectl get for a missing pod prints the server message', async () => {
