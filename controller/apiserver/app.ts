@@ -2,6 +2,7 @@
 // inject(); listen.ts serves it over HTTPS. Kubernetes paths and shapes:
 // discovery, /api/v1 resources with subresources, watches as JSON lines,
 // Tables for kubectl, Status objects for every error.
+import { stringify as stringifyYaml } from 'yaml';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   BadRequestError,
@@ -220,6 +221,14 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     }
   });
   app.addHook('onResponse', async (req, reply) => record(req, reply.statusCode));
+  // Accept: application/yaml (without JSON) gets the same answer in YAML.
+  app.addHook('onSend', async (req, reply, payload) => {
+    const accept = req.headers.accept ?? '';
+    if (typeof payload !== 'string' || !/application\/yaml/.test(accept) || /application\/json|\*\/\*/.test(accept)) return payload;
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload;
+    reply.type('application/yaml');
+    return stringifyYaml(JSON.parse(payload));
+  });
 
   const endWatches = () => {
     for (const w of watches) w.abort();

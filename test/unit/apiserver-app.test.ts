@@ -290,6 +290,15 @@ describe('API server pods', () => {
     expect(r.json.rows[0].object.metadata.name).toBe('t1');
   });
 
+  it('answers Accept: application/yaml in YAML', async () => {
+    const r = await req('GET', '/api/v1/namespaces/default', undefined, { accept: 'application/yaml' });
+    expect(r.headers['content-type']).toContain('application/yaml');
+    expect(r.body).toMatch(/^kind: Namespace\n/m);
+    const e = await req('GET', '/api/v1/namespaces/nope', undefined, { accept: 'application/yaml' });
+    expect(e.status).toBe(404);
+    expect(e.body).toContain('kind: Status');
+  });
+
   it('answers protobuf Accept with JSON', async () => {
     const r = await req('GET', '/api/v1/namespaces', undefined, { accept: 'application/vnd.kubernetes.protobuf, */*' });
     expect(r.status).toBe(200);
