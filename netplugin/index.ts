@@ -7,3 +7,4 @@ export * from './subnet/allocator.js';
 export * from './subnet/watcher.js';
 export * from './ipam/host-local.js';
 export * from './netlink/index.js';
+export * from './podnet/types.js';

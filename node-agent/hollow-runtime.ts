@@ -1,8 +1,8 @@
 // A runtime that creates nothing: containers "run" the moment they are started.
 // For control-plane scale tests (`flotilla-agent --hollow N`), never for pods.
 import { randomBytes } from 'node:crypto';
-import { realClock, type Clock, type Container, type Pod } from '../api/index.js';
-import type { PodRuntime } from './pod-runtime.js';
+import { NotSupportedError, realClock, type Clock, type Container, type Pod } from '../api/index.js';
+import type { ContainerLogOptions, ExecRequest, PodRuntime } from './pod-runtime.js';
 import { containerSpecHash } from './sync/plan.js';
 import type { PodRuntimeStatus, RuntimeSandbox } from './sync/types.js';
 
@@ -60,5 +60,14 @@ export class HollowRuntime implements PodRuntime {
 
   async killPod(pod: { metadata: { uid?: string } }): Promise<void> {
     if (pod.metadata.uid) this.pods.delete(pod.metadata.uid);
+  }
+
+  // Hollow containers have no processes, so there is nothing to read or run.
+  containerLogs(pod: Pod, container: string, _opts: ContainerLogOptions): AsyncIterable<Uint8Array> {
+    throw new NotSupportedError(`pod ${pod.metadata.namespace}/${pod.metadata.name} runs on a hollow node: container "${container}" has no logs`);
+  }
+
+  async exec(pod: Pod, container: string, _req: ExecRequest): Promise<number> {
+    throw new NotSupportedError(`pod ${pod.metadata.namespace}/${pod.metadata.name} runs on a hollow node: cannot exec in container "${container}"`);
   }
 }

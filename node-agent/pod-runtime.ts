@@ -20,6 +20,35 @@ export interface PodRuntime {
   stopContainer(pod: Pod, containerId: string, gracePeriodSeconds: number): Promise<void>;
   /** Stops every container and the sandbox, releasing the pod IP, and removes what belongs to the pod. */
   killPod(pod: Pod | { metadata: { uid: string; name?: string; namespace?: string } }, gracePeriodSeconds: number): Promise<void>;
+  /**
+   * The log of a container of the pod (latest instance, or the one before it with
+   * `previous`), as raw bytes of text lines. With `follow` it ends when the
+   * container exits or `signal` aborts. Throws NotFoundError for an unknown container.
+   */
+  containerLogs(pod: Pod, container: string, opts: ContainerLogOptions): AsyncIterable<Uint8Array>;
+  /** Runs a command in a running container of the pod; resolves to its exit code. */
+  exec(pod: Pod, container: string, req: ExecRequest): Promise<number>;
+}
+
+/** The query of GET …/pods/{name}/log, parsed. */
+export interface ContainerLogOptions {
+  follow?: boolean;
+  tailLines?: number;
+  previous?: boolean;
+  timestamps?: boolean;
+  sinceSeconds?: number;
+  limitBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecRequest {
+  command: string[];
+  /** Bytes for the command's stdin (absent: stdin is /dev/null). */
+  stdin?: AsyncIterable<Uint8Array>;
+  tty?: boolean;
+  onStdout(chunk: Uint8Array): void;
+  onStderr(chunk: Uint8Array): void;
+  signal?: AbortSignal;
 }
 
 /** Why a container could not start; `reason` is shown as its waiting reason. */
