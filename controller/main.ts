@@ -4,6 +4,7 @@
 //   run   serves the API (starting a managed etcd unless --etcd-endpoints is given)
 import { Command, InvalidArgumentError } from 'commander';
 import { createRootLogger, isFlotillaError } from '../api/index.js';
+import { parseTtl } from './join/bootstrap-token.js';
 import { initStateDir } from './pki/state-dir.js';
 import { runController } from './server.js';
 
@@ -39,17 +40,23 @@ program
   .requiredOption('--state-dir <dir>', 'where the controller keeps its state')
   .option('--advertise-address <ip...>', 'addresses agents and users reach the API at (first one goes into the kubeconfig)')
   .option('--api-port <port>', 'API port recorded in the kubeconfig', intArg('--api-port', 1, 65535), 6443)
+  .option('--bootstrap-port <port>', 'port agents join at (TLS + bootstrap token)', intArg('--bootstrap-port', 1, 65535), 6444)
+  .option('--node-port <port>', 'port of the agents\' node service (mutual TLS)', intArg('--node-port', 1, 65535), 6445)
+  .option('--token-ttl <duration>', 'lifetime of the printed join token (24h, 30m, 0 = never expires)', '24h')
   .option('--cluster-cidr <cidr>', 'pod network of the cluster', '10.244.0.0/16')
   .option('--subnet-len <len>', 'prefix length of each node subnet', intArg('--subnet-len', 1, 30), 24)
   .option('--vni <vni>', 'VXLAN network identifier', intArg('--vni', 1, 16777215), 1)
   .option('--vxlan-port <port>', 'VXLAN UDP port', intArg('--vxlan-port', 1, 65535), 8472)
   .option('--force', 'replace an existing CA (agents must join again)', false)
-  .action((o: { stateDir: string; advertiseAddress?: string[]; apiPort: number; clusterCidr: string; subnetLen: number; vni: number; vxlanPort: number; force: boolean }) => {
+  .action((o: { stateDir: string; advertiseAddress?: string[]; apiPort: number; bootstrapPort: number; nodePort: number; tokenTtl: string; clusterCidr: string; subnetLen: number; vni: number; vxlanPort: number; force: boolean }) => {
     try {
       const r = initStateDir({
         stateDir: o.stateDir,
         ...(o.advertiseAddress ? { advertiseAddresses: o.advertiseAddress.flatMap((a) => a.split(',')).filter(Boolean) } : {}),
         apiPort: o.apiPort,
+        bootstrapPort: o.bootstrapPort,
+        nodePort: o.nodePort,
+        tokenTtlMs: parseTtl(o.tokenTtl),
         network: { network: o.clusterCidr, subnetLen: o.subnetLen, vni: o.vni, vxlanPort: o.vxlanPort },
         force: o.force,
       });
@@ -63,6 +70,10 @@ program
         '',
         `Start the control plane:  flotilla-controller run --state-dir ${r.stateDir}`,
         `Use it:                   export KUBECONFIG=${r.kubeconfigFile}`,
+        '',
+        `Then join each node (as root), the token ${r.bootstrapToken.expires ? `expires ${r.bootstrapToken.expires}` : 'never expires'}; more with "flotctl token create --print-join-command":`,
+        '',
+        `  ${r.joinCommand}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     } catch (e) {
@@ -77,8 +88,22 @@ program
   .option('--listen <host:port>', 'where to serve the HTTPS API (default 0.0.0.0 and the port init recorded)', listenArg)
   .option('--etcd-endpoints <urls>', 'external etcd client URLs, comma separated')
   .option('--no-scheduler', 'do not run the scheduler even when leader')
+  .option('--bootstrap-port <port>', 'port agents join at (default: what init recorded, 6444; 0 = any)', intArg('--bootstrap-port', 0, 65535))
+  .option('--node-port <port>', 'port of the agents\' node service (default: what init recorded, 6445; 0 = any)', intArg('--node-port', 0, 65535))
+  .option('--node-monitor-grace-period <seconds>', 'a node silent this long turns NotReady', intArg('--node-monitor-grace-period', 1, 86400), 40)
+  .option('--pod-eviction-timeout <seconds>', 'pods of a node NotReady this long are marked Failed (NodeLost)', intArg('--pod-eviction-timeout', 0, 86400 * 30), 300)
   .option('--log-level <level>', 'pino log level', process.env.FLOTILLA_LOG_LEVEL ?? 'info')
-  .action(async (o: { stateDir: string; listen?: { host: string; port: number }; etcdEndpoints?: string; scheduler: boolean; logLevel: string }) => {
+  .action(async (o: {
+    stateDir: string;
+    listen?: { host: string; port: number };
+    etcdEndpoints?: string;
+    scheduler: boolean;
+    bootstrapPort?: number;
+    nodePort?: number;
+    nodeMonitorGracePeriod: number;
+    podEvictionTimeout: number;
+    logLevel: string;
+  }) => {
     const log = createRootLogger({ level: o.logLevel });
     let running: Awaited<ReturnType<typeof runController>>;
     try {
@@ -88,6 +113,9 @@ program
         ...(o.listen ? { host: o.listen.host, port: o.listen.port } : {}),
         ...(endpoints.length > 0 ? { etcdEndpoints: endpoints } : {}),
         scheduler: o.scheduler,
+        ...(o.bootstrapPort !== undefined ? { bootstrapPort: o.bootstrapPort } : {}),
+        ...(o.nodePort !== undefined ? { nodePort: o.nodePort } : {}),
+        nodeLifecycle: { gracePeriodMs: o.nodeMonitorGracePeriod * 1000, podEvictionTimeoutMs: o.podEvictionTimeout * 1000 },
         log,
       });
     } catch (e) {
@@ -98,6 +126,7 @@ program
     // A stray rejection is a bug to log, not a reason to drop every client and the etcd child.
     process.on('unhandledRejection', (reason) => log.error({ err: reason instanceof Error ? reason.stack : String(reason) }, 'unhandled promise rejection'));
     // One line on stdout for scripts and tests that wait for readiness.
+    process.stdout.write(`flotilla-controller: agents join at port ${running.bootstrapPort}, node service at port ${running.nodePort}\n`);
     process.stdout.write(`flotilla-controller: serving ${running.url}\n`);
     let exiting = false;
     const shutdown = (signal: string) => {

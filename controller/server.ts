@@ -1,15 +1,24 @@
 // `flotilla-controller run`: the managed (or external) etcd, the store, the
-// HTTPS API, leader election (LeaderElector) and the leader's loops, wired in one place, with
-// an orderly stop (stop accepting, end watches, resign, close the store, stop etcd).
+// HTTPS API, the agents' gRPC ports (bootstrap + node service with subnet leases),
+// leader election (LeaderElector) and the leader's loops (scheduler, node
+// lifecycle), wired in one place, with an orderly stop (stop accepting, end
+// watches, resign, close the store, stop etcd).
 import { hostname } from 'node:os';
 import { componentLogger, realClock, type Clock, type Logger } from '../api/index.js';
 import { MetricsRegistry } from '../api/metrics.js';
+import { startAgentServers } from './agentapi/server.js';
 import { buildApiServer, type ApiServer } from './apiserver/app.js';
 import type { LogProvider } from './apiserver/resource-api.js';
 import { LeaderElector } from './election/index.js';
+import { registerFlotillaApi } from './flotillaapi/routes.js';
 import { ManagedEtcd } from './etcd/index.js';
+import { StoreEventRecorder } from './events/index.js';
+import { BootstrapTokenStore } from './join/token-store.js';
+import { subnetHandlers } from './network/subnet-handlers.js';
 import { SubnetRegistry } from './network/subnet-registry.js';
-import { loadStateDir, type ControllerState } from './pki/state-dir.js';
+import { NodeLifecycleController } from './nodelifecycle/controller.js';
+import type { LifecycleConfig } from './nodelifecycle/decide.js';
+import { bootstrapPortOf, loadStateDir, markInitialTokenSeeded, nodePortOf, type ControllerState } from './pki/state-dir.js';
 import { TokenAuthenticator } from './pki/tokens.js';
 import { Scheduler } from './scheduler/index.js';
 import { EtcdStore } from './storage/etcd-store.js';
@@ -26,6 +35,11 @@ export interface RunControllerOptions {
   scheduler?: boolean;
   /** Leader lease TTL in seconds; default the elector's (5). */
   leaseTtlSeconds?: number;
+  /** Agents' ports; default what init recorded (6444, 6445). 0 picks a free one. */
+  bootstrapPort?: number;
+  nodePort?: number;
+  /** Node heartbeat grace period and pod eviction timeout (defaults 40 s, 300 s). */
+  nodeLifecycle?: Partial<LifecycleConfig>;
   logs?: LogProvider;
   log?: Logger;
   clock?: Clock;
@@ -39,6 +53,10 @@ export interface RunningController {
   store: EtcdStore;
   api: ApiServer;
   etcdEndpoints: string[];
+  /** Where agents join (TLS + bootstrap token) and then talk (mutual TLS). */
+  bootstrapPort: number;
+  nodePort: number;
+  tokens: BootstrapTokenStore;
   isLeader(): boolean;
   stop(): Promise<void>;
 }
@@ -76,8 +94,12 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     const store = new EtcdStore({ endpoints, log: componentLogger('store', root), clock });
     cleanups.push({ name: 'close the store', run: () => store.close() });
 
-    const network = await new SubnetRegistry({ store, etcd: store.client, log: componentLogger('network', root) }).ensureConfig(state.config.network);
+    const registry = new SubnetRegistry({ store, etcd: store.client, log: componentLogger('network', root) });
+    const network = await registry.ensureConfig(state.config.network);
     log.info({ network }, 'network config in force');
+
+    const tokens = new BootstrapTokenStore(store, clock);
+    await seedInitialToken(state, tokens, clock, log);
 
     let etcdUp = true;
     const probe = async () => {
@@ -93,6 +115,28 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     probeTimer.unref();
     cleanups.push({ name: 'stop the etcd probe', run: async () => clearInterval(probeTimer) });
 
+    const agentHost = o.host ?? '0.0.0.0';
+    // The agents' side: Join on the bootstrap port, everything else with a node certificate.
+    const lifecycle = { gracePeriodMs: 40_000, podEvictionTimeoutMs: 300_000, ...o.nodeLifecycle };
+    const agentLog = componentLogger('agentapi', root);
+    const agents = await startAgentServers({
+      host: agentHost,
+      bootstrapPort: o.bootstrapPort ?? bootstrapPortOf(state.config),
+      nodePort: o.nodePort ?? nodePortOf(state.config),
+      servingCertPem: state.serving.certPem,
+      servingKeyPem: state.serving.keyPem,
+      store,
+      tokens,
+      ca: state.ca,
+      clock,
+      log: agentLog,
+      // Agents renew every 10 s by default; the lease says how long a silent node is trusted.
+      leaseDurationSeconds: Math.max(1, Math.round(lifecycle.gracePeriodMs / 1000)),
+      extraNodeHandlers: subnetHandlers(registry, store, agentLog),
+    });
+    cleanups.push({ name: 'close the agent ports', run: () => agents.stop() });
+    log.info({ bootstrapPort: agents.bootstrapPort, nodePort: agents.nodePort }, 'agent ports listening');
+
     let election: LeaderElector | undefined;
     const metrics = new MetricsRegistry().withProcessMetrics();
     const api = buildApiServer({
@@ -104,6 +148,13 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       health: { etcdUp: () => etcdUp, leader: () => election?.isLeader() ?? false },
       https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem },
       ...(o.logs ? { logs: o.logs } : {}),
+      extraRoutes: (app) =>
+        registerFlotillaApi(app, {
+          tokens,
+          subnets: registry,
+          join: { address: state.config.advertiseAddresses[0] ?? '127.0.0.1', bootstrapPort: agents.bootstrapPort, caPem: state.ca.certPem },
+          clock,
+        }),
     });
     await api.api.bootstrap();
     const host = o.host ?? '0.0.0.0';
@@ -125,10 +176,20 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       .run(
         {
           onStartedLeading: async (signal) => {
-            log.info({ identity: elector.identity }, 'leading: starting the scheduler');
-            if (o.scheduler === false) return;
-            const scheduler = new Scheduler({ store, clock, log: componentLogger('scheduler', root) });
-            await scheduler.run(signal);
+            log.info({ identity: elector.identity }, 'leading: starting the node lifecycle controller and the scheduler');
+            const events = new StoreEventRecorder({ store, component: 'node-controller', clock, log: componentLogger('events', root) });
+            const nodes = new NodeLifecycleController({
+              store,
+              clock,
+              config: lifecycle,
+              log: componentLogger('nodelifecycle', root),
+              recordEvent: async (ev) => events.event({ apiVersion: 'v1', kind: ev.object.kind, metadata: { name: ev.object.name, namespace: ev.object.namespace, uid: ev.object.uid } }, ev.type, ev.reason, ev.message),
+              // A deleted node gives its pod subnet back.
+              onNodeGone: (node) => registry.release(node),
+            });
+            const loops: Promise<void>[] = [nodes.run(signal), purgeExpiredTokens(tokens, clock, signal, log)];
+            if (o.scheduler !== false) loops.push(new Scheduler({ store, clock, log: componentLogger('scheduler', root) }).run(signal));
+            await Promise.all(loops);
           },
           onStoppedLeading: () => log.info('no longer leading'),
         },
@@ -152,11 +213,41 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       store,
       api,
       etcdEndpoints: endpoints,
+      bootstrapPort: agents.bootstrapPort,
+      nodePort: agents.nodePort,
+      tokens,
       isLeader: () => el.isLeader(),
       stop: () => (stopping ??= cleanup()),
     };
   } catch (e) {
     await cleanup();
     throw e;
+  }
+}
+
+/** Puts the token `init` made into etcd (hashed) unless it is there, expired, or was deleted on purpose. */
+async function seedInitialToken(state: ControllerState, tokens: BootstrapTokenStore, clock: Clock, log: Logger): Promise<void> {
+  const t = state.initialToken;
+  if (!t) return;
+  const remaining = t.expires ? Date.parse(t.expires) - clock.now() : undefined;
+  if (remaining !== undefined && remaining <= 0) return;
+  // Seed once: a token an admin deleted must not come back at the next start.
+  if (t.seeded) return;
+  if (!(await tokens.get(t.token.slice(0, 6)))) {
+    await tokens.create(remaining, 'the token printed by flotilla-controller init', t.token);
+    log.info({ id: t.token.slice(0, 6) }, 'stored the bootstrap token printed by init');
+  }
+  markInitialTokenSeeded(state.stateDir);
+}
+
+async function purgeExpiredTokens(tokens: BootstrapTokenStore, clock: Clock, signal: AbortSignal, log: Logger): Promise<void> {
+  while (!signal.aborted) {
+    const n = await tokens.purgeExpired().catch(() => 0);
+    if (n > 0) log.info({ tokens: n }, 'removed expired bootstrap tokens');
+    try {
+      await clock.sleep(60_000, signal);
+    } catch {
+      return;
+    }
   }
 }

@@ -58,6 +58,8 @@ export interface ApiServerOptions {
   closeGraceMs?: number;
   /** Longest watch before the server ends it (clients re-watch), default 30 min. */
   maxWatchSeconds?: number;
+  /** More routes behind the same authentication (Flotilla's own /apis/flotilla.io/v1). */
+  extraRoutes?: (app: FastifyInstance) => void;
 }
 
 export interface ApiServer {
@@ -257,6 +259,8 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   app.get('/api/v1', async () => coreResourceList());
   app.get('/apis', async () => apiGroupList());
   app.get('/openapi/v2', async (_req, reply) => reply.type('application/octet-stream').send(EMPTY_OPENAPI_PROTOBUF));
+
+  o.extraRoutes?.(app);
 
   // ------------------------------------------------------------ resources
 

@@ -4,30 +4,62 @@
 //   pki/apiserver.crt pki/apiserver.key serving certificate (key 0600)
 //   admin.token                         the admin bearer token (0600)
 //   admin.kubeconfig                    kubeconfig for the admin (0600)
-//   cluster.json                        advertise addresses, API port, network config
+//   cluster.json                        advertise addresses, API/agent ports, network config
+//   bootstrap-token.json                the first join token (0600), put into etcd by `run`
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { AlreadyExistsError, BadRequestError, NotFoundError } from '../../api/index.js';
+import { caPinOf } from '../../api/ca-pin.js';
 import { validateNetworkConfig, type NetworkConfig } from '../../netplugin/index.js';
+import { generateToken } from '../join/bootstrap-token.js';
 import { generateCa, issueServingCert, type CertAndKey } from './certs.js';
 import { generateAdminToken } from './tokens.js';
 
 export const DEFAULT_API_PORT = 6443;
+/** Agents join here (TLS, bootstrap token). */
+export const DEFAULT_BOOTSTRAP_PORT = 6444;
+/** Agents talk to the node service here (mutual TLS, node certificate). */
+export const DEFAULT_NODE_PORT = 6445;
+/** Lifetime of the token init creates, as kubeadm's default. */
+export const DEFAULT_TOKEN_TTL_MS = 24 * 3_600_000;
 
 export interface ClusterConfig {
   /** Addresses agents and users reach the API at; the first one goes into the kubeconfig. */
   advertiseAddresses: string[];
   apiPort: number;
+  /** Default 6444 (state dirs written before agents joined lack it). */
+  bootstrapPort?: number;
+  /** Default 6445. */
+  nodePort?: number;
   network: NetworkConfig;
+}
+
+/** The join token init made; `run` stores it (hashed) in etcd. */
+export interface InitialToken {
+  token: string;
+  /** RFC 3339; absent = never expires. */
+  expires?: string;
+  /** Set once `run` stored it: a token deleted later is not stored again. */
+  seeded?: boolean;
+}
+
+export function markInitialTokenSeeded(stateDir: string): void {
+  const f = statePaths(stateDir).bootstrapToken;
+  const t = JSON.parse(readFileSync(f, 'utf8')) as InitialToken;
+  writeFile(f, `${JSON.stringify({ ...t, seeded: true })}\n`, 0o600);
 }
 
 export interface InitOptions {
   stateDir: string;
   advertiseAddresses?: string[];
   apiPort?: number;
+  bootstrapPort?: number;
+  nodePort?: number;
+  /** TTL of the first bootstrap token; 0 = never expires. Default 24 h. */
+  tokenTtlMs?: number;
   network?: Partial<Omit<NetworkConfig, 'backend'>> & { vni?: number; vxlanPort?: number };
   /** Replace an existing CA (and everything signed by it). */
   force?: boolean;
@@ -42,6 +74,9 @@ export interface InitResult {
   tokenFile: string;
   server: string;
   config: ClusterConfig;
+  /** `flotilla-agent join …` with the first token and the CA pin. */
+  joinCommand: string;
+  bootstrapToken: InitialToken;
   written: string[];
 }
 
@@ -53,6 +88,8 @@ export interface ControllerState {
   config: ClusterConfig;
   kubeconfigFile: string;
   caFile: string;
+  /** The token init made, when its file is still there. */
+  initialToken?: InitialToken;
 }
 
 export function statePaths(stateDir: string) {
@@ -65,6 +102,7 @@ export function statePaths(stateDir: string) {
     token: join(stateDir, 'admin.token'),
     kubeconfig: join(stateDir, 'admin.kubeconfig'),
     cluster: join(stateDir, 'cluster.json'),
+    bootstrapToken: join(stateDir, 'bootstrap-token.json'),
   };
 }
 
@@ -75,6 +113,19 @@ function writeFile(path: string, data: string, mode: number): void {
 
 function hostPort(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** The command an agent host runs to join: what init and `flotctl token create --print-join-command` print. */
+export function joinCommandFor(o: { address: string; bootstrapPort: number; token: string; caPem: string }): string {
+  return `flotilla-agent join --server ${hostPort(o.address, o.bootstrapPort)} --token ${o.token} --ca-hash ${caPinOf(o.caPem)}`;
+}
+
+export function bootstrapPortOf(c: ClusterConfig): number {
+  return c.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT;
+}
+
+export function nodePortOf(c: ClusterConfig): number {
+  return c.nodePort ?? DEFAULT_NODE_PORT;
 }
 
 /** A kubeconfig (clientcmd v1 format) for a bearer-token user. */
@@ -112,14 +163,21 @@ export function initStateDir(o: InitOptions): InitResult {
     subnetLen: o.network?.subnetLen ?? 24,
     backend: { type: 'vxlan', vni: o.network?.vni ?? 1, port: o.network?.vxlanPort ?? 8472 },
   };
-  if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65535) throw new BadRequestError(`invalid API port ${apiPort}`);
+  const bootstrapPort = o.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT;
+  const nodePort = o.nodePort ?? DEFAULT_NODE_PORT;
+  for (const [what, port] of [['API', apiPort], ['bootstrap', bootstrapPort], ['node', nodePort]] as const) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new BadRequestError(`invalid ${what} port ${port}`);
+  }
+  if (new Set([apiPort, bootstrapPort, nodePort]).size !== 3) {
+    throw new BadRequestError(`the API (${apiPort}), bootstrap (${bootstrapPort}) and node (${nodePort}) ports must differ`);
+  }
   validateNetworkConfig(network);
   for (const a of advertise) {
     if (!isIP(a) && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i.test(a)) {
       throw new BadRequestError(`invalid advertise address "${a}": expected an IP address or a DNS name`);
     }
   }
-  const config: ClusterConfig = { advertiseAddresses: advertise, apiPort, network };
+  const config: ClusterConfig = { advertiseAddresses: advertise, apiPort, bootstrapPort, nodePort, network };
 
   mkdirSync(p.pki, { recursive: true, mode: 0o700 });
   const ca = generateCa({ nowMs: now });
@@ -127,6 +185,8 @@ export function initStateDir(o: InitOptions): InitResult {
   const serving = issueServingCert(ca, { hosts, nowMs: now });
   const token = generateAdminToken();
   const server = `https://${hostPort(advertise[0]!, apiPort)}`;
+  const ttl = o.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS;
+  const bootstrapToken: InitialToken = { token: generateToken(), ...(ttl > 0 ? { expires: new Date(now + ttl).toISOString() } : {}) };
 
   writeFile(p.caKey, ca.keyPem, 0o600);
   writeFile(p.caCert, ca.certPem, 0o644);
@@ -135,6 +195,7 @@ export function initStateDir(o: InitOptions): InitResult {
   writeFile(p.token, `${token}\n`, 0o600);
   writeFile(p.kubeconfig, renderKubeconfig({ server, caPem: ca.certPem, token }), 0o600);
   writeFile(p.cluster, `${JSON.stringify(config, null, 2)}\n`, 0o644);
+  writeFile(p.bootstrapToken, `${JSON.stringify(bootstrapToken)}\n`, 0o600);
   return {
     stateDir: o.stateDir,
     caFile: p.caCert,
@@ -143,7 +204,9 @@ export function initStateDir(o: InitOptions): InitResult {
     tokenFile: p.token,
     server,
     config,
-    written: [p.caCert, p.caKey, p.servingCert, p.servingKey, p.token, p.kubeconfig, p.cluster],
+    joinCommand: joinCommandFor({ address: advertise[0]!, bootstrapPort, token: bootstrapToken.token, caPem: ca.certPem }),
+    bootstrapToken,
+    written: [p.caCert, p.caKey, p.servingCert, p.servingKey, p.token, p.kubeconfig, p.cluster, p.bootstrapToken],
   };
 }
 
@@ -165,5 +228,6 @@ export function loadStateDir(stateDir: string): ControllerState {
     config: JSON.parse(read(p.cluster)) as ClusterConfig,
     kubeconfigFile: p.kubeconfig,
     caFile: p.caCert,
+    ...(existsSync(p.bootstrapToken) ? { initialToken: JSON.parse(read(p.bootstrapToken)) as InitialToken } : {}),
   };
 }

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { caPinOf } from '../../api/ca-pin.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CONTROLLER_MAIN = join(REPO_ROOT, 'dist', 'controller', 'main.js');
@@ -25,6 +26,9 @@ export interface StartControllerOptions {
   runArgs?: string[];
   /** Use this state dir (kept by stop()); default a fresh temp dir that stop() removes. */
   stateDir?: string;
+  /** Agents' ports; default free ones. */
+  bootstrapPort?: number;
+  nodePort?: number;
   /** How long to wait for the API; default 30 s. */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -33,6 +37,15 @@ export interface StartControllerOptions {
 export interface StartedController {
   /** https://host:port */
   server: string;
+  /** host:port agents join at (`flotilla-agent join --server`). */
+  bootstrapAddress: string;
+  nodePort: number;
+  /** The bootstrap token init printed (stored in etcd by run). */
+  joinToken: string;
+  /** sha256:… pin of the cluster CA (`--ca-hash`). */
+  caHash: string;
+  /** The join command init printed (with the bootstrap port `run` actually uses). */
+  joinCommand: string;
   /** Path of the admin kubeconfig. */
   kubeconfig: string;
   token: string;
@@ -98,14 +111,30 @@ export async function startController(opts: StartControllerOptions = {}): Promis
   try {
     const port = opts.port ?? (await freeTcpPort(host));
     const env = { ...process.env, FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_LOG_LEVEL ?? 'info', ...opts.env };
+    let initOut = '';
     if (!existsSync(join(stateDir, 'pki', 'ca.crt'))) {
-      execFileSync(process.execPath, [CONTROLLER_MAIN, 'init', '--state-dir', stateDir, '--advertise-address', host, '--api-port', String(port), ...(opts.initArgs ?? [])], {
+      initOut = execFileSync(process.execPath, [CONTROLLER_MAIN, 'init', '--state-dir', stateDir, '--advertise-address', host, '--api-port', String(port), ...(opts.initArgs ?? [])], {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
+        encoding: 'utf8',
       });
     }
+    const bootstrapPort = opts.bootstrapPort ?? (await freeTcpPort(host));
+    const nodePort = opts.nodePort ?? (await freeTcpPort(host));
     const listen = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    const args = [CONTROLLER_MAIN, 'run', '--state-dir', stateDir, '--listen', listen, ...(opts.runArgs ?? [])];
+    const args = [
+      CONTROLLER_MAIN,
+      'run',
+      '--state-dir',
+      stateDir,
+      '--listen',
+      listen,
+      '--bootstrap-port',
+      String(bootstrapPort),
+      '--node-port',
+      String(nodePort),
+      ...(opts.runArgs ?? []),
+    ];
     if (opts.etcdEndpoints && opts.etcdEndpoints.length > 0) args.push('--etcd-endpoints', opts.etcdEndpoints.join(','));
     const c = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
@@ -128,9 +157,18 @@ export async function startController(opts: StartControllerOptions = {}): Promis
     });
     const server = `https://${listen}`;
     const token = readFileSync(join(stateDir, 'admin.token'), 'utf8').trim();
+    const joinToken = (JSON.parse(readFileSync(join(stateDir, 'bootstrap-token.json'), 'utf8')) as { token: string }).token;
+    const caHash = caPinOf(readFileSync(join(stateDir, 'pki', 'ca.crt')));
+    const bootstrapAddress = host.includes(':') ? `[${host}]:${bootstrapPort}` : `${host}:${bootstrapPort}`;
+    const printed = /flotilla-agent join .*/.exec(initOut)?.[0];
     let stopped: Promise<void> | undefined;
     return {
       server,
+      bootstrapAddress,
+      nodePort,
+      joinToken,
+      caHash,
+      joinCommand: (printed ?? `flotilla-agent join --server ${host}:6444 --token ${joinToken} --ca-hash ${caHash}`).replace(/--server \S+/, `--server ${bootstrapAddress}`),
       kubeconfig: join(stateDir, 'admin.kubeconfig'),
       token,
       caFile: join(stateDir, 'pki', 'ca.crt'),
