@@ -92,8 +92,8 @@ export class UnauthorizedError extends FlotillaError {
 }
 
 export class ForbiddenError extends FlotillaError {
-  constructor(message: string) {
-    super('Forbidden', message);
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('Forbidden', message, { details });
   }
 }
 

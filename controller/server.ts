@@ -146,7 +146,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       log: componentLogger('apiserver', root),
       metrics,
       health: { etcdUp: () => etcdUp, leader: () => election?.isLeader() ?? false },
-      https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem },
+      https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem, clientCa: state.ca.certPem },
       ...(o.logs ? { logs: o.logs } : {}),
       extraRoutes: (app) =>
         registerFlotillaApi(app, {

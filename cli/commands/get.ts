@@ -9,6 +9,7 @@ import { formatTable } from '../printers/tabwriter.js';
 import { resourcePath, type ResourceRef } from '../resources.js';
 import { addGlobalFlags, type Session } from '../session.js';
 import { displayResource } from './apply.js';
+import { runGetSubnets, SUBNET_TYPES } from './subnets.js';
 
 interface GetOptions {
   output?: string;
@@ -127,6 +128,11 @@ export async function runGet(session: Session, opts: GetOptions, args: string[])
     throw new UsageError(`unable to match a printer suitable for the output format "${opts.output}", allowed formats are: json,name,wide,yaml`, 'get');
   }
   const targets = parseGetArgs(args);
+  // Subnet leases are the network plugin's, not a Kubernetes resource.
+  if (targets.length === 1 && SUBNET_TYPES.has(targets[0]!.type.toLowerCase())) {
+    if (opts.watch || opts.watchOnly) throw new CliError('subnet leases cannot be watched');
+    return runGetSubnets(session, format, targets[0]!.names, opts.noHeaders);
+  }
   const fetched: Fetched[] = [];
   let failed = false;
   const namedRequest = targets.every((t) => t.names.length > 0);

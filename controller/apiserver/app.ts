@@ -17,6 +17,7 @@ import {
   type DeleteOptions,
   type KubeObject,
   type Logger,
+  type Pod,
   type WatchEvent,
 } from '../../api/index.js';
 import { MetricsRegistry, type Counter, type Histogram } from '../../api/metrics.js';
@@ -32,6 +33,7 @@ import {
 } from './body.js';
 import { EMPTY_OPENAPI_PROTOBUF, apiGroupList, apiVersions, coreResourceList, versionInfo } from './discovery.js';
 import { ResourceApi, type ListQuery, type LogProvider, type Target } from './resource-api.js';
+import { authorizeNode, forbidNodeOnAdminPath, nodeFromSocket, type Identity } from './authz.js';
 import { statusFromError, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 
@@ -52,8 +54,12 @@ export interface ApiServerOptions {
   logs?: LogProvider;
   /** Served as APIVersions.serverAddressByClientCIDRs. */
   serverAddress?: string;
-  /** Serve HTTPS with this certificate (the chain may include the CA). */
-  https?: { cert: string; key: string };
+  /**
+   * Serve HTTPS with this certificate (the chain may include the CA). With
+   * `clientCa`, client certificates it signed are accepted too: node credentials
+   * (CN=system:node:<name>, O=system:nodes), under the node restriction.
+   */
+  https?: { cert: string; key: string; clientCa?: string };
   /** On close: how long requests in flight may take before connections are cut; default 2 s. */
   closeGraceMs?: number;
   /** Longest watch before the server ends it (clients re-watch), default 30 min. */
@@ -177,10 +183,20 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     bodyLimit: MAX_BODY_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ...(o.https ? { https: { cert: o.https.cert, key: o.https.key } } : {}),
+    ...(o.https
+      ? {
+          https: {
+            cert: o.https.cert,
+            key: o.https.key,
+            // Ask for a certificate, never require one: users and kubectl come with bearer tokens.
+            ...(o.https.clientCa ? { ca: o.https.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+        }
+      : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
   const info = new WeakMap<FastifyRequest, RequestInfo & { start: bigint }>();
+  const identities = new WeakMap<FastifyRequest, Identity>();
   const record = (req: FastifyRequest, code: number) => {
     const i = info.get(req);
     if (!i) return;
@@ -217,8 +233,20 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     const path = req.url.split('?')[0]!;
     info.set(req, { verb: req.method.toLowerCase(), resource: '', start: process.hrtime.bigint() });
     if (PUBLIC_PATHS.has(path)) return;
-    if (!o.auth.authenticate(req.headers.authorization)) {
+    const user = o.auth.authenticate(req.headers.authorization);
+    if (user) {
+      identities.set(req, { kind: 'admin', user });
+      return;
+    }
+    const node = o.https?.clientCa ? nodeFromSocket(req.raw.socket) : undefined;
+    if (!node) {
       await sendStatus(reply, new UnauthorizedError('Unauthorized'));
+      return reply;
+    }
+    identities.set(req, { kind: 'node', user: `system:node:${node}`, node });
+    // Only the Kubernetes API (under the node restriction) and discovery are for nodes.
+    if (!path.startsWith('/api/') && !['/api', '/apis', '/version', '/metrics', '/openapi/v2'].includes(path)) {
+      await sendStatus(reply, forbidNodeOnAdminPath(node, req.method, path));
       return reply;
     }
   });
@@ -284,6 +312,10 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       if (i) {
         i.verb = verb;
         i.resource = t.subresource ? `${t.res.plural}/${t.subresource}` : t.res.plural;
+      }
+      const who = identities.get(req);
+      if (who?.kind === 'node') {
+        await authorizeNode(who.node, verb, t, () => api.get({ res: t.res, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { name: t.name } : {}) }) as Promise<Pod>);
       }
       const body = req.body as Buffer | undefined;
       const dryRun = q1(query, 'dryRun') === 'All';
