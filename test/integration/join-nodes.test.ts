@@ -206,6 +206,21 @@ describe('[join] node restriction: a node credential writes only what is its own
     expect(no.body.message).toMatch(/not bound to node "node-a"/);
   });
 
+  it('a node credential replayed for another node name, or a call with missing fields, is refused and writes nothing', async () => {
+    const client = new ControllerClient(cred);
+    try {
+      const impostor: Node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-ghost' }, spec: {}, status: {} };
+      await expect(client.registerNode(impostor)).rejects.toThrow(/node "node-a" may only register itself, not "node-ghost"/);
+      await expect(client.acquireSubnetLease({ publicIP: 'not-an-ip', backendType: 'vxlan', backendData: { vtepMAC: '02:00:00:00:00:01' } })).rejects.toThrow(
+        /public_ip: invalid IPv4 address "not-an-ip"/,
+      );
+      await expect(client.updatePodStatus(podManifest('') as Pod, {})).rejects.toThrow(/pod.namespace and pod.name are required/);
+    } finally {
+      client.close();
+    }
+    expect((await api(`/api/v1/nodes/node-ghost`)).status).toBe(404);
+  });
+
   it('a request with neither a token nor a client certificate is 401', async () => {
     const res = await request(`${ctl.server}/api/v1/pods`, { dispatcher: new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } }) });
     expect(res.statusCode).toBe(401);
