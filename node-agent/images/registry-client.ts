@@ -22,6 +22,12 @@ export interface RegistryClientOptions {
   fetch?: FetchLike;
   /** Registries (`host` or `host:port`) spoken to over plain HTTP. */
   insecureRegistries?: string[];
+  /**
+   * Where to pull a registry's images from instead, as containerd's mirrors:
+   * `{ 'docker.io': '10.200.0.1:5000' }` makes `busybox:1.35` come from the lab
+   * registry. The image keeps its name; only the endpoint changes.
+   */
+  mirrors?: Record<string, string>;
   credentials?: (registry: string) => RegistryCredentials | undefined;
   clock?: Clock;
   /** Extra attempts after the first on 5xx/429/network errors. */
@@ -105,7 +111,7 @@ export class RegistryClient {
   }
 
   baseUrl(registry: string): string {
-    const host = registryEndpoint(registry);
+    const host = this.opts.mirrors?.[registry] ?? registryEndpoint(registry);
     const bare = host.replace(/:\d+$/, '');
     const scheme = this.insecure.has(host) || this.insecure.has(registry) || this.insecure.has(bare) ? 'http' : 'https';
     return `${scheme}://${host}`;

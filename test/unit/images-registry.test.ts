@@ -32,6 +32,13 @@ describe('[images] registry client', () => {
     expect(c.baseUrl('docker.io')).toBe('https://registry-1.docker.io');
   });
 
+  it('pulls a mirrored registry from its mirror, over HTTP when the mirror is insecure', () => {
+    const c = new RegistryClient({ insecureRegistries: ['10.200.0.1:5000'], mirrors: { 'docker.io': '10.200.0.1:5000' } });
+    expect(c.baseUrl('docker.io')).toBe('http://10.200.0.1:5000');
+    expect(c.urlFor({ registry: 'docker.io', repository: 'library/busybox', path: 'manifests/1.35' })).toBe('http://10.200.0.1:5000/v2/library/busybox/manifests/1.35');
+    expect(c.baseUrl('quay.io')).toBe('https://quay.io');
+  });
+
   it('parses Bearer challenges with quoted and bare values', () => {
     expect(parseWwwAuthenticate('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"')).toEqual({
       scheme: 'bearer',
