@@ -349,6 +349,16 @@ export class ContainerManager {
     fs.rmSync(bundle, { recursive: true, force: true });
   }
 
+  /** The container's record (labels, log path, cgroup) without asking the runtime; undefined when unknown. */
+  metadata(id: string): ContainerMeta | undefined {
+    return readJson<ContainerMeta>(join(this.bundleDir(id), 'meta.json'));
+  }
+
+  /** The runtime that runs container ID (for callers that drive it directly, e.g. a streaming exec). */
+  runtimeFor(id: string): OciRuntime {
+    return this.runtimeOf(this.meta(id));
+  }
+
   /** The runtime that created the container: it may predate a change of the agent's `--runtime`. */
   private runtimeOf(meta: ContainerMeta): OciRuntime {
     if (meta.runtime === this.runtime.name) return this.runtime;
