@@ -15,7 +15,6 @@ import { ControllerClient } from './controller-client.js';
 import { HollowRuntime } from './hollow-runtime.js';
 import { createNodeCsr } from './join/credentials.js';
 import { credentialFor } from './join/join.js';
-import type { PodRuntime } from './pod-runtime.js';
 import { createNodeRuntime } from './runtime-factory.js';
 
 interface Flags {
@@ -27,6 +26,8 @@ interface Flags {
   stateDir: string;
   runDir: string;
   runtime: string;
+  insecureRegistry: string[];
+  cgroupParent?: string;
   hollow?: string;
   healthPort: string;
   heartbeatSeconds: string;
@@ -40,20 +41,30 @@ function firstIPv4(): string {
   return '127.0.0.1';
 }
 
+/** Closers of what runOne started besides the agent (the pod runtime's helpers), run after the agent stops. */
+const onShutdown: Array<() => Promise<void>> = [];
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<Agent[]> {
   const nodeName = (f.nodeName ?? os.hostname()).toLowerCase();
   const cred = await credentialFor({ server: f.server, token: f.token, caHash: f.caHash, nodeName, stateDir: f.stateDir, log });
   const client = new ControllerClient(cred);
   const nodeIP = f.nodeIp ?? firstIPv4();
-  const runtime: PodRuntime = await createNodeRuntime({
+  const { runtime, close } = await createNodeRuntime({
     client,
     nodeName: cred.nodeName,
     nodeIP,
     stateDir: f.stateDir,
     runDir: f.runDir,
     runtimeName: f.runtime,
+    insecureRegistries: f.insecureRegistry,
+    cgroupParent: f.cgroupParent,
     log,
   });
+  onShutdown.push(close);
   const agent = new Agent({ client, runtime, nodeIP, log, heartbeatMs: Number(f.heartbeatSeconds) * 1000 });
   await agent.start();
   return [agent];
@@ -119,6 +130,8 @@ async function main(argv: string[]): Promise<void> {
       .option('--state-dir <dir>', 'state directory (credential, images, pod state)', '/var/lib/flotilla-agent')
       .option('--run-dir <dir>', 'run directory (namespaces, sockets)', '/run/flotilla-agent')
       .addOption(new Option('--runtime <name>', 'OCI runtime').choices(['crun', 'runc']).default('crun'))
+      .option('--insecure-registry <host:port>', 'registry to pull from over plain HTTP (repeatable)', collect, [] as string[])
+      .option('--cgroup-parent <path>', 'absolute cgroup parent of this agent\'s pods (default /flotilla/<node-name>)')
       .option('--hollow <n>', 'simulate N nodes in this process (control-plane scale tests)')
       .option('--health-port <port>', 'port of /healthz and /metrics on 127.0.0.1 (0 = any)', '10248')
       .option('--heartbeat-seconds <s>', 'node lease renewal period', '10')
@@ -147,6 +160,7 @@ async function main(argv: string[]): Promise<void> {
     });
     log.info('shutting down (running containers are left running)');
     await Promise.allSettled(agents.map((a) => a.stop()));
+    for (const close of onShutdown) await close().catch((e: unknown) => log.warn({ err: toFlotillaError(e).message }, 'shutdown step failed'));
     await http.close();
   };
   common(program.command('join').description('join a cluster, then run'))
