@@ -1,36 +1,211 @@
 #!/usr/bin/env bash
-# One command from a fresh clone to a running multi-host lab cluster.
+# One command from a fresh clone to a running multi-host lab cluster with pods:
+# dependencies, build, the lab hosts, the controller (with its managed etcd), a
+# local OCI registry holding the test image, one agent per lab host joined with a
+# bootstrap token, the demo pods Running, and the cross-host network check.
+# Running it again keeps what is up and starts what is missing.
 #
 # Usage: hack/up.sh [--nodes N]
-# Example: ./hack/up.sh --nodes 3 && ./hack/down.sh
+# Examples:
+#   ./hack/up.sh                       # 3 nodes
+#   ./hack/up.sh --nodes 4
+#   LAB_PREFIX=demo2 LAB_NET=10.200.7 API_PORT=7443 ./hack/up.sh   # a second, separate cluster
+# Remove everything with ./hack/down.sh (same environment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 
-# Number of lab hosts (nodes).
+# Number of lab hosts (nodes); the demo pins a web server to each of h1..h3.
 NODES=${NODES:-3}
-# Name prefix and underlay of the lab this cluster lives in.
+# Name prefix and underlay /24 of the lab (project-owned range, never this machine's own subnet).
 export LAB_PREFIX=${LAB_PREFIX:-flt}
 export LAB_NET=${LAB_NET:-10.200.0}
+# The lab's own records (pids, logs); removed by down.
+export LAB_STATE=${LAB_STATE:-/run/flotilla-lab/$LAB_PREFIX}
+# Controller, registry and agent state (etcd data, images); removed by down.
+CLUSTER_DIR=${CLUSTER_DIR:-/var/lib/flotilla-lab/$LAB_PREFIX}
+# Ports on the lab gateway address: API, agent bootstrap, agent node service, registry.
+API_PORT=${API_PORT:-6443}
+BOOTSTRAP_PORT=${BOOTSTRAP_PORT:-$((API_PORT + 1))}
+NODE_PORT=${NODE_PORT:-$((API_PORT + 2))}
+REGISTRY_PORT=${REGISTRY_PORT:-5000}
+# OCI runtime of the agents (crun or runc).
+RUNTIME=${RUNTIME:-crun}
+# Skip apt/npm/build (already done, e.g. by hack/test.sh).
+SKIP_BUILD=${SKIP_BUILD:-0}
+# Apply manifests/demo.yaml and wait for it.
+DEMO=${DEMO:-1}
+# How long to wait for nodes and pods (seconds).
+WAIT_SECONDS=${WAIT_SECONDS:-300}
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) NODES=${2:?--nodes needs a number}; shift 2 ;;
     --nodes=*) NODES=${1#--nodes=}; shift ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "up: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
-[[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] || { echo "up: --nodes must be a positive number, got '$NODES'" >&2; exit 2; }
+[[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] && [ "$NODES" -le 50 ] || { echo "up: --nodes must be a number in 1..50, got '$NODES'" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "up: must run as root (network namespaces, mounts, cgroups)" >&2; exit 1; }
 
-./hack/deps.sh
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "up: npm ci"
-  npm ci --no-fund --no-audit --loglevel=error
+GW="${LAB_NET}.1"
+REGISTRY="${GW}:${REGISTRY_PORT}"
+CTL_DIR="$CLUSTER_DIR/controller"
+KUBECONFIG_FILE="$CTL_DIR/admin.kubeconfig"
+BIN="$CLUSTER_DIR/bin"
+step() { printf '\nup: %s\n' "$*"; }
+note() { printf 'up:   %s\n' "$*"; }
+die() { printf 'up: %s\n' "$*" >&2; exit 1; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+flotctl() { node "$ROOT/dist/cli/main.js" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+if [ "$SKIP_BUILD" != 1 ]; then
+  step "dependencies"
+  ./hack/deps.sh
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    step "npm ci"
+    npm ci --no-fund --no-audit --loglevel=error
+  fi
+  step "build"
+  npm run -s build
 fi
-echo "up: build"
-npm run -s build
+
+step "lab: $NODES hosts on ${LAB_NET}.0/24 (prefix $LAB_PREFIX)"
 ./hack/lab.sh up "$NODES"
-./hack/lab.sh status
+mkdir -p "$LAB_STATE/pids" "$LAB_STATE/logs" "$CLUSTER_DIR" "$BIN"
+for tool in flotctl:cli/main.js flotilla-controller:controller/main.js flotilla-agent:node-agent/main.js; do
+  printf '#!/bin/sh\nexec node %s "$@"\n' "$ROOT/dist/${tool#*:}" >"$BIN/${tool%%:*}"
+  chmod +x "$BIN/${tool%%:*}"
+done
+
+step "controller on https://$GW:$API_PORT (managed etcd, state in $CTL_DIR)"
+if [ ! -f "$CTL_DIR/pki/ca.crt" ]; then
+  node dist/controller/main.js init --state-dir "$CTL_DIR" --advertise-address "$GW" --api-port "$API_PORT" \
+    --bootstrap-port "$BOOTSTRAP_PORT" --node-port "$NODE_PORT" | sed 's/^/up:   /'
+fi
+if alive "$LAB_STATE/pids/controller.pid"; then
+  note "already running (pid $(cat "$LAB_STATE/pids/controller.pid"))"
+else
+  setsid node dist/controller/main.js run --state-dir "$CTL_DIR" --listen "$GW:$API_PORT" \
+    >"$LAB_STATE/logs/controller.out" 2>"$LAB_STATE/logs/controller.log" </dev/null &
+  echo $! >"$LAB_STATE/pids/controller.pid"
+  for _ in $(seq 1 150); do
+    grep -q 'serving https://' "$LAB_STATE/logs/controller.out" 2>/dev/null && break
+    kill -0 "$(cat "$LAB_STATE/pids/controller.pid")" 2>/dev/null || { tail -20 "$LAB_STATE/logs/controller.log" >&2; die "the controller exited; log: $LAB_STATE/logs/controller.log"; }
+    sleep 0.2
+  done
+  grep -q 'serving https://' "$LAB_STATE/logs/controller.out" || die "the controller did not start in 30 s; log: $LAB_STATE/logs/controller.log"
+  note "started (pid $(cat "$LAB_STATE/pids/controller.pid")), log $LAB_STATE/logs/controller.log"
+fi
+
+step "registry on http://$REGISTRY with the test image as busybox:1.35"
+if alive "$LAB_STATE/pids/registry.pid"; then
+  note "already running"
+else
+  mkdir -p "$CLUSTER_DIR/registry"
+  cat >"$CLUSTER_DIR/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $CLUSTER_DIR/registry/data
+http:
+  addr: $REGISTRY
+  secret: $(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+EOF
+  setsid /usr/bin/docker-registry serve "$CLUSTER_DIR/registry/config.yml" >"$LAB_STATE/logs/registry.log" 2>&1 </dev/null &
+  echo $! >"$LAB_STATE/pids/registry.pid"
+  for _ in $(seq 1 100); do curl -sf "http://$REGISTRY/v2/" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://$REGISTRY/v2/" >/dev/null || die "the registry did not start; log: $LAB_STATE/logs/registry.log"
+fi
+if ! curl -sf -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REGISTRY/v2/library/busybox/manifests/1.35"; then
+  node hack/test-image.mjs "$CLUSTER_DIR/test-image" --push "$REGISTRY/library/busybox:1.35" >/dev/null
+  note "pushed $REGISTRY/library/busybox:1.35"
+fi
+
+step "agents: one per lab host, joined with a fresh bootstrap token"
+JOIN=$(flotctl token create --ttl 1h --description "hack/up.sh" --print-join-command)
+read -r -a JOIN_ARGS <<<"${JOIN#flotilla-agent }"
+for i in $(seq 1 "$NODES"); do
+  h="h$i"
+  if alive "$LAB_STATE/pids/$h-agent.pid"; then
+    note "$h: already running"
+    continue
+  fi
+  ip=$(./hack/lab.sh ip "$h")
+  # After a first join the credential in the state dir is used and the token ignored.
+  ./hack/lab.sh spawn "$h" agent node "$ROOT/dist/node-agent/main.js" "${JOIN_ARGS[@]}" \
+    --node-name "$h" --node-ip "$ip" \
+    --state-dir "$CLUSTER_DIR/$h" --run-dir "$LAB_STATE/$h" --cgroup-parent "/flotilla-$LAB_PREFIX/$h" \
+    --runtime "$RUNTIME" --insecure-registry "$REGISTRY" --registry-mirror "docker.io=$REGISTRY" \
+    --health-port 0 >/dev/null
+  note "$h ($ip): agent started, log $LAB_STATE/logs/$h-agent.log"
+done
+
+wait_for() { # wait_for WHAT CHECK-COMMAND... ; prints progress lines while waiting
+  local what=$1; shift
+  local until=$((SECONDS + WAIT_SECONDS)) last=""
+  while :; do
+    local out
+    if out=$("$@" 2>&1); then printf '%s\n' "$out" | sed 's/^/up:   /'; return 0; fi
+    if [ "$out" != "$last" ]; then printf '%s\n' "$out" | sed 's/^/up:   … /'; last=$out; fi
+    [ $SECONDS -lt $until ] || die "timed out after ${WAIT_SECONDS}s waiting for $what"
+    sleep 1
+  done
+}
+nodes_ready() {
+  local out ready
+  out=$(flotctl get nodes --no-headers 2>&1) || { echo "$out"; return 1; }
+  ready=$(awk '$2 == "Ready"' <<<"$out" | wc -l)
+  echo "$ready/$NODES nodes Ready"
+  [ "$ready" -ge "$NODES" ]
+}
+step "waiting for $NODES nodes to be Ready"
+wait_for "nodes" nodes_ready
+
+if [ "$DEMO" = 1 ]; then
+  step "demo: flotctl apply -f manifests/demo.yaml"
+  [ "$NODES" -ge 3 ] || die "the demo puts a web server on each of h1..h3: use --nodes 3 or more (or DEMO=0)"
+  flotctl apply -f manifests/demo.yaml | sed 's/^/up:   /'
+  pods_running() {
+    local out total running
+    out=$(flotctl get pods -n demo --no-headers 2>&1) || { echo "$out"; return 1; }
+    total=$(wc -l <<<"$out")
+    running=$(awk '$3 == "Running"' <<<"$out" | wc -l)
+    echo "$running/$total pods Running: $(awk '{printf "%s=%s ", $1, $3}' <<<"$out")"
+    [ "$total" -ge 4 ] && [ "$running" -eq "$total" ]
+  }
+  wait_for "the demo pods" pods_running
+fi
+
+step "the cluster"
+flotctl get nodes -o wide
 echo
-echo "up: lab '$LAB_PREFIX' is up with $NODES hosts. Run commands in a host with: ./hack/lab.sh exec h1 CMD"
-echo "up: remove everything with: ./hack/down.sh"
+flotctl get pods -A -o wide
+echo
+flotctl get subnets
+step "network check: every node's pods to every other node's (flotctl net check)"
+flotctl net check
+if [ "$DEMO" = 1 ]; then
+  step "the client fetches from each web server across hosts"
+  for w in web-h1 web-h2 web-h3; do
+    ipaddr=$(flotctl get pod -n demo "$w" -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).status.podIP))')
+    printf 'up:   %s (%s): ' "$w" "$ipaddr"
+    flotctl exec -n demo client -- wget -qO- -T 5 "http://$ipaddr:8080/" || echo "(failed)"
+  done
+fi
+
+cat <<EOF
+
+up: the cluster is up.
+  export PATH=$BIN:\$PATH KUBECONFIG=$KUBECONFIG_FILE
+  flotctl get pods -A -o wide          # also: kubectl (e.g. /opt/flotilla/kubernetes-client/usr/bin/kubectl)
+  flotctl apply -f manifests/pod.yaml && flotctl logs hello
+  flotctl exec -n demo client -- ping -c1 <pod IP>
+  ./hack/lab.sh exec h1 ip route       # look inside a host
+  ./hack/down.sh                       # remove everything (same LAB_PREFIX/LAB_NET)
+EOF
