@@ -124,6 +124,21 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     expect((await execIn(fx.runtime, pod, 'writer', ['no-such-tool'])).code).toBe(127);
   });
 
+  it('container logs: all lines, the last N, timestamps, and a follow that ends when the container exits', async () => {
+    const pod = fx.pod('logs', [{ name: 'talker', command: ['sh', '-c', 'for i in 1 2 3; do echo line-$i; done; echo err-line >&2; sleep 1; echo last; exit 0'] }], { restartPolicy: 'Never' });
+    await startPod(fx.runtime, pod);
+    let followed = '';
+    for await (const b of fx.runtime.containerLogs(pod, 'talker', { follow: true })) followed += Buffer.from(b).toString('utf8');
+    expect(followed).toBe('line-1\nline-2\nline-3\nerr-line\nlast\n');
+    expect(await logsOf(fx.runtime, pod, 'talker')).toBe(followed);
+    let tail = '';
+    for await (const b of fx.runtime.containerLogs(pod, 'talker', { tailLines: 2, timestamps: true })) tail += Buffer.from(b).toString('utf8');
+    expect(tail).toMatch(/^\d{4}-\d\d-\d\dT\S+ err-line\n\S+ last\n$/);
+    expect(() => fx.runtime.containerLogs(pod, 'talker', { previous: true })).toThrow(/previous terminated container "talker"/);
+    expect(() => fx.runtime.containerLogs(pod, 'nosuch', {})).toThrow(/container "nosuch" in pod/);
+    await fx.runtime.killPod(pod, 0);
+  });
+
   it('a missing image fails with ErrImagePull and the registry’s message', async () => {
     const pod = fx.pod('noimage', [{ name: 'c', image: `${fx.registry.host}/library/nosuch:1.0`, command: SLEEP }]);
     const sandbox = await fx.runtime.createSandbox(pod);
