@@ -78,7 +78,7 @@ export class NodeRuntime implements PodRuntime {
   private readonly pidsLimit: number;
 
   private constructor(opts: NodeRuntimeOptions, images: ImageService) {
-    this.log = opts.log ?? componentLogger('pod-runtime');
+    this.log = opts.log!;
     this.clock = opts.clock ?? realClock;
     this.layout = new NodeLayout(opts.stateDir, opts.runDir);
     this.images = images;
@@ -102,9 +102,10 @@ export class NodeRuntime implements PodRuntime {
     });
   }
 
-  /** Builds the runtime and its image store (initialised); nothing running is touched. */
+  /** Builds the runtime and its image store (initialised); nothing running is touched. LOG is the agent's. */
   static async create(opts: NodeRuntimeOptions): Promise<NodeRuntime> {
-    const log = opts.log ?? componentLogger('pod-runtime');
+    // One `pod-runtime` component logger; images, containers and sandboxes are its children.
+    const log = componentLogger('pod-runtime', opts.log);
     const images =
       opts.images ??
       (await new ImageService({

@@ -2,7 +2,7 @@
 // network), containers on crun/runc under conmon, images from the content store.
 // Checks the host first, so a missing binary or a cgroup layout crun refuses is
 // one clear sentence at start-up instead of a failure at the first pod.
-import { componentLogger, UnavailableError, type Logger } from '../api/index.js';
+import { UnavailableError, type Logger } from '../api/index.js';
 import type { PodNetwork } from '../netplugin/index.js';
 import type { ControllerClient } from './controller-client.js';
 import { NodeRuntime } from './node-runtime.js';
@@ -36,7 +36,6 @@ export interface NodeRuntimeHandle {
 export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<NodeRuntimeHandle> {
   const problems = runtimeHostProblems(o.runtimeName);
   if (problems.length > 0) throw new UnavailableError(`this host cannot run containers: ${problems.join('; ')}`);
-  const log = componentLogger('pod-runtime', o.log);
   const runtime = await NodeRuntime.create({
     stateDir: o.stateDir,
     runDir: o.runDir,
@@ -44,8 +43,8 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
     cgroupParent: o.cgroupParent ?? `/flotilla/${o.nodeName}`,
     insecureRegistries: o.insecureRegistries,
     podNetwork: o.podNetwork,
-    log,
+    log: o.log,
   });
-  log.info({ runtime: o.runtimeName, podNetwork: o.podNetwork ? 'given' : 'loopback only' }, 'pod runtime ready');
+  o.log.info({ runtime: o.runtimeName, podNetwork: o.podNetwork ? 'given' : 'loopback only' }, 'pod runtime ready');
   return { runtime, close: async () => undefined };
 }

@@ -2,6 +2,7 @@
 // image pulled from a real local registry: what a pod on a node must be.
 import { readlinkSync, statSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pod } from '../../api/index.js';
 import { ContainerStartError } from '../../node-agent/pod-runtime.js';
@@ -36,9 +37,27 @@ const SLEEP = ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'];
 
 describe('[node runtime] pods on crun with sandboxes', () => {
   let fx: RuntimeFixture;
+  const logLines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    fx = await startRuntimeFixture('the node runtime suite');
+    const log = pino({ level: 'info' }, { write: (s: string) => void logLines.push(JSON.parse(s) as Record<string, unknown>) });
+    fx = await startRuntimeFixture('the node runtime suite', { log });
+  });
+
+  it("the first pod's image is pulled from the registry and the pull shows in the agent's log", async () => {
+    const pod = fx.pod('first', [{ name: 'c', command: SLEEP }]);
+    await startPod(fx.runtime, pod);
+    const msgs = logLines.map((l) => [l.msg, l.image]);
+    expect(msgs).toContainEqual(['pulling image', fx.image]);
+    expect(msgs).toContainEqual(['image pulled', fx.image]);
+    expect(logLines.find((l) => l.msg === 'container started')).toMatchObject({ component: 'pod-runtime', container: 'c', restartCount: 0 });
+    // A cached image is not pulled again.
+    const before = logLines.length;
+    const again = fx.pod('second', [{ name: 'c', command: SLEEP }]);
+    await startPod(fx.runtime, again);
+    expect(logLines.slice(before).some((l) => l.msg === 'pulling image')).toBe(false);
+    await fx.runtime.killPod(pod, 0);
+    await fx.runtime.killPod(again, 0);
   });
 
   afterAll(async () => {
