@@ -140,6 +140,28 @@ describe('[node runtime] pod lifecycle', () => {
     await restarted.killPod(pod, 0);
   });
 
+  it('a sandbox whose pause died is replaced: the old one is torn down and the containers restart in the new one', async () => {
+    const pod = fx.pod('phoenix', [{ name: 'c', command: SLEEP, resources: { limits: { cpu: '250m' } } }]);
+    await syncOnce(fx.runtime, pod, Date.now());
+    const before = await fx.runtime.podStatus(pod);
+    const cg = fx.runtime.containerRuntime.cgroups;
+    expect(cg.read('cpu', cg.containerPath(pod.metadata.uid!, before.containers[0]!.id), 'cpu.cfs_quota_us')).toBe('25000');
+    const oldSandbox = before.sandbox!;
+    const pausePid = (await fx.runtime.containerRuntime.containers.status(oldSandbox.id)).pid!;
+    process.kill(pausePid, 'SIGKILL');
+    await waitFor('the sandbox to be reported not ready', async () => (await fx.runtime.podStatus(pod)).sandbox?.state === 'notready');
+
+    const plan = await syncOnce(fx.runtime, pod, Date.now());
+    expect(plan).toMatchObject({ killPod: true, createSandbox: true, containersToStart: [{ name: 'c', restartCount: 1 }] });
+    const after = await fx.runtime.podStatus(pod);
+    expect(after.sandbox).toMatchObject({ state: 'ready' });
+    expect(after.sandbox!.id).not.toBe(oldSandbox.id);
+    expect(after.containers).toMatchObject([{ name: 'c', state: 'running', restartCount: 1, sandboxId: after.sandbox!.id }]);
+    expect(existsSync(fx.runtime.layout.netnsPin(oldSandbox.id))).toBe(false);
+    expect(fx.runtime.sandboxes.records(pod.metadata.uid!).map((r) => r.id)).toEqual([after.sandbox!.id]);
+    await fx.runtime.killPod(pod, 0);
+  });
+
   it('removing a pod leaves no namespace pin, mount, cgroup, rootfs, file or process of it behind', async () => {
     const pod = fx.pod(
       'leak',
