@@ -185,6 +185,23 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     await fx.runtime.killPod(pod, 0);
   });
 
+  it('with --runtime runc the same pod runs on runc, and containers made by crun stay managed by crun', async () => {
+    const onRunc = await fx.reopen({ runtimeName: 'runc' });
+    const pod = fx.pod('runc', [{ name: 'a', command: SLEEP }, { name: 'b', command: SLEEP }]);
+    await startPod(onRunc, pod);
+    const st = await onRunc.podStatus(pod);
+    expect(st.sandbox?.state).toBe('ready');
+    for (const c of st.containers) expect(onRunc.containerRuntime.containers.metadata(c.id)?.runtime).toBe('runc');
+    const n1 = await execIn(onRunc, pod, 'a', ['readlink', '/proc/self/ns/net']);
+    const n2 = await execIn(onRunc, pod, 'b', ['readlink', '/proc/self/ns/net']);
+    expect(n1.out).toBe(n2.out);
+    expect((await execIn(onRunc, pod, 'b', ['hostname'])).out.trim()).toBe(pod.metadata.name);
+    // A crun pod made earlier by this fixture is still seen (and would be stopped) through crun.
+    const others = (await onRunc.listPods()).filter((p) => p.uid !== pod.metadata.uid && p.containers.some((c) => c.state === 'running'));
+    expect(others.length).toBeGreaterThan(0);
+    await onRunc.killPod(pod, 0);
+  });
+
   it('a hostNetwork pod runs in the host network namespace with the host’s name', async () => {
     const pod = fx.pod('hostnet', [{ name: 'c', command: SLEEP }], { hostNetwork: true });
     const sandbox = await startPod(fx.runtime, pod);
