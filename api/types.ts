@@ -237,6 +237,8 @@ export interface NodeStatus {
   phase?: string;
   conditions?: NodeCondition[];
   addresses?: NodeAddress[];
+  /** Where the node agent serves logs/exec to the controller (the kubelet port). */
+  daemonEndpoints?: { kubeletEndpoint?: { Port: number } };
   nodeInfo?: NodeSystemInfo;
 }
 
