@@ -25,6 +25,8 @@ export interface AgentOptions {
   podCIDR?: string;
   version?: string;
   runtimeVersion?: string;
+  /** The port of the agent's logs/exec server, advertised in the Node (0 or absent: none). */
+  streamPort?: number;
 }
 
 export const AGENT_VERSION = 'v0.1.0-flotilla';
@@ -85,7 +87,13 @@ export class Agent {
         },
       },
       spec: this.opts.podCIDR ? { podCIDR: this.opts.podCIDR, podCIDRs: [this.opts.podCIDR] } : {},
-      status: { capacity: cap, allocatable: cap, ...this.nodeStatus(), nodeInfo: this.nodeInfo() },
+      status: {
+        capacity: cap,
+        allocatable: cap,
+        ...this.nodeStatus(),
+        ...(this.opts.streamPort ? { daemonEndpoints: { kubeletEndpoint: { Port: this.opts.streamPort } } } : {}),
+        nodeInfo: this.nodeInfo(),
+      },
     };
   }
 
@@ -124,6 +132,12 @@ export class Agent {
 
   get healthy(): boolean {
     return this.clock.now() - this.lastHeartbeatOk < (this.opts.heartbeatMs ?? 10_000) * 4;
+  }
+
+  /** A pod bound to this node, by namespace and name (the logs/exec server looks pods up here). */
+  findPod(namespace: string, name: string): Pod | undefined {
+    for (const p of this.pods.values()) if (p.metadata.namespace === namespace && p.metadata.name === name) return p;
+    return undefined;
   }
 
   get podCount(): number {

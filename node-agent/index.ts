@@ -9,3 +9,6 @@ export * from './runtime/index.js';
 // Image store (issue [5/8]): OCI content store, registry pulls, import/export,
 // overlay snapshotter, GC.
 export * from './images/index.js';
+
+// Logs/exec server the controller dials (issue [6/8]).
+export * from './streams/index.js';

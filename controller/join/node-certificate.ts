@@ -1,6 +1,8 @@
 // Node credentials: the controller signs a node's CSR with the cluster CA after
 // the node proved a bootstrap token. The certificate names the node
-// (CN=system:node:<name>, O=system:nodes) and is good only as a TLS client.
+// (CN=system:node:<name>, O=system:nodes). It is a TLS client certificate (the
+// agent calls the controller) and a server one (the controller calls the
+// agent's logs/exec port, checking the CN instead of a host name).
 import forge from 'node-forge';
 import { randomBytes } from 'node:crypto';
 import { BadRequestError, ForbiddenError } from '../../api/index.js';
@@ -51,7 +53,7 @@ export function signNodeCsr(csrPem: string, nodeName: string, ca: CaMaterial, no
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-    { name: 'extKeyUsage', clientAuth: true },
+    { name: 'extKeyUsage', clientAuth: true, serverAuth: true },
   ]);
   cert.sign(caKey, forge.md.sha256.create());
   return forge.pki.certificateToPem(cert);

@@ -1,0 +1,2 @@
+// The agent's logs/exec server for the controller (the kubelet's port 10250).
+export { startStreamServer, streamHandlers, resolveTarget, logOptionsOf, type PodLookup, type StreamServer, type StreamServerOptions } from './server.js';
