@@ -1,6 +1,7 @@
 // The REST client: Kubernetes paths over HTTPS with the kubeconfig's CA, bearer
 // token or client certificate. Error replies become ApiStatusError (the server's
 // Status message), transport failures become ConnectionError with kubectl's wording.
+import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { WatchEvent, KubeObject, Status } from '../api/index.js';
 import type { ConnectionConfig } from './kubeconfig.js';
@@ -14,6 +15,8 @@ export interface RequestOptions {
   query?: Query;
   /** A JSON-serialisable body, or a string sent as is. */
   body?: unknown;
+  /** A body streamed as it is produced (exec -i); takes the place of `body`. */
+  bodyStream?: AsyncIterable<Uint8Array>;
   contentType?: string;
   accept?: string;
   signal?: AbortSignal;
@@ -135,12 +138,12 @@ export class RestClient implements Transport {
     else if (this.conn.username !== undefined) {
       h.authorization = `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ''}`).toString('base64')}`;
     }
-    if (opts.body !== undefined) h['content-type'] = opts.contentType ?? 'application/json';
+    if (opts.body !== undefined || opts.bodyStream !== undefined) h['content-type'] = opts.contentType ?? 'application/json';
     return h;
   }
 
   private async send(method: string, path: string, opts: RequestOptions): Promise<Dispatcher.ResponseData> {
-    const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const body = opts.bodyStream ? Readable.from(opts.bodyStream, { objectMode: false }) : (opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
     try {
       return await request(buildUrl(this.server, path, opts.query), {
         method: method as Dispatcher.HttpMethod,

@@ -11,6 +11,11 @@ export interface Io {
   err(text: string): void;
   /** All of stdin, for `apply -f -`. */
   readStdin(): Promise<string>;
+  /** Raw bytes to stdout/stderr (exec output need not be text); absent: decoded as UTF-8. */
+  writeOut?(chunk: Uint8Array): void;
+  writeErr?(chunk: Uint8Array): void;
+  /** Stdin as it arrives (exec -i); close() lets the process exit while stdin is still open. */
+  openStdin?(): { chunks: AsyncIterable<Uint8Array>; close(): void };
 }
 
 export const processIo: Io = {
@@ -21,6 +26,9 @@ export const processIo: Io = {
     for await (const c of process.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
     return Buffer.concat(chunks).toString('utf8');
   },
+  writeOut: (c) => void process.stdout.write(c),
+  writeErr: (c) => void process.stderr.write(c),
+  openStdin: () => ({ chunks: process.stdin, close: () => process.stdin.destroy() }),
 };
 
 export interface GlobalFlags extends ConnectionFlags {

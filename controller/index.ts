@@ -22,7 +22,19 @@ export {
   type ApiServerOptions,
   type ApiServerHealth,
 } from './apiserver/app.js';
-export { ResourceApi, SYSTEM_NAMESPACES, type Target, type PatchType, type LogProvider, type ListQuery } from './apiserver/resource-api.js';
+export {
+  ResourceApi,
+  SYSTEM_NAMESPACES,
+  type Target,
+  type PatchType,
+  type LogProvider,
+  type ExecProvider,
+  type ExecOptions,
+  type ExecEvent,
+  type ListQuery,
+} from './apiserver/resource-api.js';
+// logs and exec through the node agents' stream ports
+export { createNodeStreams, issueControllerClientCert, type NodeStreams, type NodeStreamsOptions } from './streams/index.js';
 export { statusFromError, successStatus, httpFor } from './apiserver/status.js';
 export { toTable, wantsTable, shortAge, type Table } from './apiserver/table.js';
 export { EMPTY_OPENAPI_PROTOBUF, coreResourceList, versionInfo } from './apiserver/discovery.js';

@@ -32,7 +32,9 @@ import {
   patchTypeOf,
 } from './body.js';
 import { EMPTY_OPENAPI_PROTOBUF, apiGroupList, apiVersions, coreResourceList, versionInfo } from './discovery.js';
-import { ResourceApi, type ListQuery, type LogProvider, type Target } from './resource-api.js';
+import { ResourceApi, type ExecProvider, type ListQuery, type LogProvider, type Target } from './resource-api.js';
+import { EXEC_STDIN_CONTENT_TYPE } from '../../api/exec-framing.js';
+import { serveExec } from './exec-route.js';
 import { authorizeNode, forbidNodeOnAdminPath, nodeFromSocket, type Identity } from './authz.js';
 import { statusFromError, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
@@ -52,6 +54,8 @@ export interface ApiServerOptions {
   metrics?: MetricsRegistry;
   health?: ApiServerHealth;
   logs?: LogProvider;
+  /** Runs commands in containers (POST pods/NAME/exec) through the node agents. */
+  exec?: ExecProvider;
   /** Served as APIVersions.serverAddressByClientCIDRs. */
   serverAddress?: string;
   /**
@@ -174,7 +178,8 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   metrics.gauge('apiserver_watch_streams', 'Watch streams open now.', () => watches.size);
   metrics.gauge('flotilla_etcd_up', '1 when etcd answers.', () => (o.health?.etcdUp?.() ?? true ? 1 : 0));
   metrics.gauge('flotilla_leader', '1 when this replica holds the leader lease.', () => (o.health?.leader?.() ? 1 : 0));
-  const api = new ResourceApi({ store: o.store, clock, log, ...(o.logs ? { logs: o.logs } : {}) });
+  const api = new ResourceApi({ store: o.store, clock, log, ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}) });
+  const execs = new Set<AbortController>();
   const maxWatchMs = (o.maxWatchSeconds ?? 1800) * 1000;
 
   const app = Fastify({
@@ -209,6 +214,8 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // An exec's stdin is streamed as the command reads it, never buffered whole.
+  app.addContentTypeParser(EXEC_STDIN_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
 
   const sendStatus = (reply: FastifyReply, err: unknown) => {
     const st = statusFromError(err);
@@ -262,6 +269,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
 
   const endWatches = () => {
     for (const w of watches) w.abort();
+    for (const x of execs) x.abort();
   };
   app.addHook('preClose', async () => {
     api.stop();
@@ -289,6 +297,26 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   app.get('/openapi/v2', async (_req, reply) => reply.type('application/octet-stream').send(EMPTY_OPENAPI_PROTOBUF));
 
   o.extraRoutes?.(app);
+
+  // GET too: kubectl 1.30+ asks with a WebSocket upgrade first (answered with a clear 400).
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/api/v1/namespaces/:namespace/pods/:name/exec',
+    handler: async (req, reply) => {
+      const i = info.get(req);
+      if (i) {
+        i.verb = 'create';
+        i.resource = 'pods/exec';
+      }
+      await serveExec(api, req, reply, {
+        done: record,
+        track: (ac) => {
+          execs.add(ac);
+          return () => execs.delete(ac);
+        },
+      });
+    },
+  });
 
   // ------------------------------------------------------------ resources
 

@@ -66,6 +66,28 @@ const MAX_CAS_RETRIES = 16;
 /** Produces pod log output once the node agents serve it; absent until then. */
 export type LogProvider = (pod: Pod, query: Record<string, string | undefined>) => Promise<AsyncIterable<Uint8Array> | string>;
 
+/** POST pods/NAME/exec, parsed. */
+export interface ExecOptions {
+  /** Absent: the pod's only container. */
+  container?: string;
+  command: string[];
+  /** The command's stdin; absent: empty. */
+  stdin?: AsyncIterable<Uint8Array>;
+  tty?: boolean;
+  /** Aborted when the client goes away: the command's session ends. */
+  signal?: AbortSignal;
+}
+
+/** Output of an exec; `exitCode` comes last, once. */
+export type ExecEvent = { stream: 'stdout' | 'stderr'; data: Uint8Array } | { exitCode: number };
+
+/**
+ * Runs a command in a container of the pod through its node agent. Resolves once
+ * the agent has started it (errors before that are the HTTP answer); failures
+ * after that are thrown by the iteration.
+ */
+export type ExecProvider = (pod: Pod, opts: ExecOptions) => Promise<AsyncIterable<ExecEvent>>;
+
 export function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -94,6 +116,7 @@ export interface ResourceApiOptions {
   clock: Clock;
   log: Logger;
   logs?: LogProvider;
+  exec?: ExecProvider;
 }
 
 export class ResourceApi {
@@ -104,12 +127,14 @@ export class ResourceApi {
   private readonly namespaces: NamespaceCache;
   private stopped = false;
   logs: LogProvider | undefined;
+  exec: ExecProvider | undefined;
 
   constructor(o: ResourceApiOptions) {
     this.store = o.store;
     this.clock = o.clock;
     this.log = o.log;
     this.logs = o.logs;
+    this.exec = o.exec;
     this.namespaces = new NamespaceCache(o.store, o.clock, o.log);
   }
 
@@ -530,6 +555,18 @@ export class ResourceApi {
       );
     }
     return this.logs(pod, query);
+  }
+
+  /** POST pods/NAME/exec: through the exec provider (the node agent's stream port). */
+  async podExec(t: Target, opts: ExecOptions): Promise<AsyncIterable<ExecEvent>> {
+    const pod = (await this.get(t)) as Pod;
+    const name = t.name ?? '';
+    if (opts.command.length === 0) throw new BadRequestError('you must specify at least one command for the container');
+    if (!pod.spec?.nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
+    if (!this.exec) {
+      throw new UnavailableError(`cannot exec in pod ${name} on node ${pod.spec.nodeName}: this controller has no exec path to the node agent`);
+    }
+    return this.exec(pod, opts);
   }
 }
 

@@ -1,0 +1,368 @@
+// The controller's side of logs and exec: find the pod's node, dial its agent's
+// stream port (kube-apiserver → kubelet:10250), and relay. The agent must prove
+// it is that node — a cluster-CA certificate with CN=system:node:<node> — since
+// the address comes from the Node object, which any node could have pointed
+// elsewhere; host names do not matter, the CN does.
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import {
+  BadRequestError,
+  FlotillaError,
+  UnavailableError,
+  realClock,
+  type Clock,
+  type Logger,
+  type Node,
+  type Pod,
+} from '../../api/index.js';
+import {
+  podStreamsDefinition,
+  streamErrorFromGrpc,
+  type ExecInputMsg,
+  type ExecOutputMsg,
+  type LogChunkMsg,
+  type LogsRequestMsg,
+} from '../../api/streams-protocol.js';
+import type { ExecEvent, ExecOptions, ExecProvider, LogProvider } from '../apiserver/index.js';
+import type { CertAndKey } from '../pki/index.js';
+import type { Store } from '../storage/store.js';
+import { checkExecTarget, checkLogTarget, pickContainer } from './checks.js';
+import { issueControllerClientCert } from './client-cert.js';
+
+const NODE_CN_PREFIX = 'system:node:';
+
+export interface NodeStreamsOptions {
+  store: Store;
+  /** The cluster CA: trusts the agents and issues the controller's client certificate. */
+  ca: CertAndKey;
+  log: Logger;
+  clock?: Clock;
+  /** How long to wait for a node's agent to accept the connection; default 5 s. */
+  connectTimeoutMs?: number;
+  /** A ready-made client certificate (tests use one the agent must refuse); default one issued now. */
+  clientCert?: CertAndKey;
+}
+
+export interface NodeStreams {
+  logs: LogProvider;
+  exec: ExecProvider;
+  /** Closes the connections to the agents. */
+  close(): void;
+}
+
+interface NodeConn {
+  key: string;
+  target: string;
+  client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
+  /** Why the last TLS handshake was refused by our identity check, for the error message. */
+  refused?: string;
+}
+
+/**
+ * A pull-based reader over a gRPC stream of messages: `return()` cancels the
+ * call at once (a client leaving a quiet `logs -f` must not wait for a line),
+ * and a full queue pauses the call so a slow HTTP client slows the agent.
+ */
+class CallReader<T> implements AsyncIterableIterator<T> {
+  private readonly queue: T[] = [];
+  private finished = false;
+  private error: unknown;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>,
+    private readonly convert: (e: unknown) => FlotillaError,
+  ) {
+    call.on('data', (m: T) => {
+      this.queue.push(m);
+      if (this.queue.length >= 64) call.pause();
+      this.notify();
+    });
+    call.on('end', () => {
+      this.finished = true;
+      this.notify();
+    });
+    call.on('error', (e: unknown) => {
+      if (!this.finished) this.error = e;
+      this.finished = true;
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    for (;;) {
+      if (this.queue.length > 0) {
+        const value = this.queue.shift()!;
+        if (this.queue.length < 16) this.call.resume();
+        return { value, done: false };
+      }
+      if (this.error !== undefined) {
+        const e = this.error;
+        this.error = undefined;
+        throw this.convert(e);
+      }
+      if (this.finished) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    if (!this.finished) {
+      this.finished = true;
+      this.call.cancel();
+    }
+    this.queue.length = 0;
+    this.error = undefined;
+    this.notify();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v === 'true' || v === '1';
+}
+
+function intQuery(q: Record<string, string | undefined>, name: string, min: number): number | undefined {
+  const v = q[name];
+  if (v === undefined || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw new BadRequestError(`invalid ${name} "${v}": must be an integer`);
+  const n = Number(v);
+  if (n < min) {
+    // Kubernetes treats a negative tailLines as "all"; the other limits must be positive.
+    if (name === 'tailLines') return undefined;
+    throw new BadRequestError(`${name} must be greater than ${min - 1}, got ${n}`);
+  }
+  return n;
+}
+
+/** The LogsRequest for a GET …/log query (Kubernetes' PodLogOptions). */
+export function logsRequestOf(pod: Pod, container: string, q: Record<string, string | undefined>): LogsRequestMsg {
+  const req: LogsRequestMsg = {
+    pod: { namespace: pod.metadata.namespace ?? '', name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' },
+    container,
+    follow: isTrue(q.follow),
+    previous: isTrue(q.previous),
+    timestamps: isTrue(q.timestamps),
+  };
+  const tail = intQuery(q, 'tailLines', 0);
+  const since = intQuery(q, 'sinceSeconds', 1);
+  const limit = intQuery(q, 'limitBytes', 1);
+  if (tail !== undefined) req.tailLines = tail;
+  if (since !== undefined) req.sinceSeconds = since;
+  if (limit !== undefined) req.limitBytes = limit;
+  return req;
+}
+
+/** The node's address for the controller and its agent's stream port. */
+export function streamEndpointOf(node: Node): { address: string; port: number } {
+  const name = node.metadata.name ?? '';
+  const addrs = node.status?.addresses ?? [];
+  const address = (addrs.find((a) => a.type === 'InternalIP') ?? addrs.find((a) => a.type === 'ExternalIP'))?.address;
+  if (!address) throw new UnavailableError(`node "${name}" has no InternalIP address to reach its agent at`);
+  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
+  if (!port) throw new UnavailableError(`node "${name}" does not serve logs or exec: its agent advertises no stream port (was it started with --stream-port 0?)`);
+  return { address, port };
+}
+
+export function createNodeStreams(o: NodeStreamsOptions): NodeStreams {
+  const clock = o.clock ?? realClock;
+  const log = o.log;
+  const connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
+  // Issued lazily: a controller that never streams never pays for an RSA key.
+  let clientCert = o.clientCert;
+  const conns = new Map<string, NodeConn>();
+  const { Client } = podStreamsDefinition();
+
+  function dial(nodeName: string, address: string, port: number): NodeConn {
+    const target = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+    const key = `${nodeName}|${target}`;
+    const have = conns.get(nodeName);
+    if (have && have.key === key) return have;
+    if (have) have.client.close();
+    clientCert ??= issueControllerClientCert(o.ca, { nowMs: clock.now() });
+    const want = `${NODE_CN_PREFIX}${nodeName}`;
+    const conn = { key, target } as NodeConn;
+    const creds = grpc.credentials.createSsl(Buffer.from(o.ca.certPem), Buffer.from(clientCert.keyPem), Buffer.from(clientCert.certPem), {
+      // The chain was verified against the CA already; the identity is the node's CN, not a host name.
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+        const cn = cert.subject?.CN;
+        const got = Array.isArray(cn) ? cn[0] : cn;
+        if (got === want) return undefined;
+        conn.refused = `the agent at ${target} presented a certificate for "${got ?? ''}", not for node "${nodeName}" (${want})`;
+        return new Error(conn.refused);
+      },
+    });
+    conn.client = new Client(target, creds, {
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    }) as NodeConn['client'];
+    conns.set(nodeName, conn);
+    return conn;
+  }
+
+  function drop(nodeName: string, conn: NodeConn): void {
+    if (conns.get(nodeName) === conn) conns.delete(nodeName);
+    conn.client.close();
+  }
+
+  async function connect(nodeName: string): Promise<NodeConn> {
+    let node: Node;
+    try {
+      node = await o.store.get<Node>({ resource: 'nodes', name: nodeName });
+    } catch (e) {
+      if (e instanceof FlotillaError && e.code === 'NotFound') throw new UnavailableError(`node "${nodeName}" of the pod is not registered`);
+      throw e;
+    }
+    const { address, port } = streamEndpointOf(node);
+    const conn = dial(nodeName, address, port);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        conn.client.waitForReady(clock.now() + connectTimeoutMs, (err?: Error) => (err ? reject(err) : resolve())),
+      );
+    } catch (e) {
+      // A failed channel backs off for a long time: the next request dials afresh.
+      drop(nodeName, conn);
+      const why = conn.refused ?? `no answer within ${connectTimeoutMs} ms (${(e as Error).message})`;
+      log.warn({ node: nodeName, target: conn.target, err: why }, 'cannot reach a node agent for logs/exec');
+      throw new UnavailableError(`cannot reach the agent of node "${nodeName}" at ${conn.target}: ${why}`);
+    }
+    return conn;
+  }
+
+  const convertFor = (nodeName: string, conn: NodeConn) => (e: unknown) => {
+    const fe = streamErrorFromGrpc(e, `node "${nodeName}" at ${conn.target}`);
+    if (fe.code === 'Unavailable') drop(nodeName, conn);
+    return fe;
+  };
+
+  const logs: LogProvider = async (pod, query) => {
+    const container = pickContainer(pod, query.container);
+    const nodeName = checkLogTarget(pod, container, isTrue(query.previous));
+    const req = logsRequestOf(pod, container, query);
+    const conn = await connect(nodeName);
+    const call = (conn.client.Logs as (r: unknown) => grpc.ClientReadableStream<LogChunkMsg>).call(conn.client, req);
+    const reader = new CallReader<LogChunkMsg>(call, convertFor(nodeName, conn));
+    // The agent's first (empty) message says the pod and container exist: until
+    // then, errors are still the HTTP answer.
+    const first = await reader.next();
+    if (first.done) return '';
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Uint8Array>> => {
+          for (;;) {
+            const r = await reader.next();
+            if (r.done) return { value: undefined, done: true };
+            if (r.value.data && r.value.data.length > 0) return { value: r.value.data, done: false };
+          }
+        },
+        return: async (): Promise<IteratorResult<Uint8Array>> => {
+          await reader.return();
+          return { value: undefined, done: true };
+        },
+      }),
+    };
+  };
+
+  const exec: ExecProvider = async (pod, opts: ExecOptions) => {
+    const container = pickContainer(pod, opts.container);
+    const nodeName = checkExecTarget(pod, container);
+    if (opts.command.length === 0) throw new BadRequestError('you must specify at least one command for the container');
+    const conn = await connect(nodeName);
+    const call = (conn.client.Exec as () => grpc.ClientDuplexStream<ExecInputMsg, ExecOutputMsg>).call(conn.client);
+    const reader = new CallReader<ExecOutputMsg>(call, convertFor(nodeName, conn));
+    const onAbort = () => void reader.return();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    call.write({
+      start: {
+        pod: { namespace: pod.metadata.namespace ?? '', name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' },
+        container,
+        command: opts.command,
+        stdin: opts.stdin !== undefined,
+        tty: opts.tty ?? false,
+      },
+    });
+    void pumpStdin(call, opts.stdin, log);
+    let first: IteratorResult<ExecOutputMsg>;
+    try {
+      first = await reader.next();
+    } catch (e) {
+      opts.signal?.removeEventListener('abort', onAbort);
+      throw e;
+    }
+    if (first.done || !('started' in first.value)) {
+      await reader.return();
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (opts.signal?.aborted) throw new UnavailableError('the client went away before the command started');
+      throw new UnavailableError(`the agent of node "${nodeName}" ended the exec before starting the command`);
+    }
+    async function* events(): AsyncGenerator<ExecEvent> {
+      try {
+        for (;;) {
+          const r = await reader.next();
+          if (r.done) {
+            if (opts.signal?.aborted) return;
+            throw new UnavailableError(`the agent of node "${nodeName}" ended the exec without an exit code`);
+          }
+          const m = r.value as { stdout?: Buffer; stderr?: Buffer; exitCode?: number };
+          if (m.stdout !== undefined && m.stdout !== null) yield { stream: 'stdout', data: m.stdout };
+          else if (m.stderr !== undefined && m.stderr !== null) yield { stream: 'stderr', data: m.stderr };
+          else if (m.exitCode !== undefined && m.exitCode !== null) {
+            yield { exitCode: m.exitCode };
+            return;
+          }
+        }
+      } finally {
+        opts.signal?.removeEventListener('abort', onAbort);
+        await reader.return();
+      }
+    }
+    return events();
+  };
+
+  return {
+    logs,
+    exec,
+    close() {
+      for (const c of conns.values()) c.client.close();
+      conns.clear();
+    },
+  };
+}
+
+/** Sends the client's stdin to the agent, then EOF; stops when the call ends. */
+async function pumpStdin(call: grpc.ClientDuplexStream<ExecInputMsg, ExecOutputMsg>, stdin: AsyncIterable<Uint8Array> | undefined, log: Logger): Promise<void> {
+  let over = false;
+  const end = () => (over = true);
+  call.once('close', end);
+  call.once('error', end);
+  try {
+    if (stdin) {
+      for await (const chunk of stdin) {
+        if (over) return;
+        if (chunk.length === 0) continue;
+        if (!call.write({ stdin: Buffer.from(chunk) })) {
+          await new Promise<void>((resolve) => {
+            call.once('drain', resolve);
+            call.once('close', resolve);
+          });
+        }
+      }
+      if (!over) call.write({ stdinClose: true });
+    }
+  } catch (e) {
+    // The HTTP client hung up mid-body: the command sees EOF.
+    log.debug({ err: (e as Error).message }, 'exec stdin ended early');
+  } finally {
+    if (!over) call.end();
+  }
+}

@@ -1,0 +1,450 @@
+// Logs and exec from user to container, the Kubernetes way: flotctl/kubectl →
+// API server → (mutual TLS, gRPC) → the node agent's stream port → PodRuntime.
+//
+// The controller is the real compiled one (join, node service, pod watch, status);
+// the agent is the real Agent + stream server with its real joined credential.
+// The API server that serves logs/exec runs in this process on the same etcd,
+// built with buildApiServer + createNodeStreams — the wiring runController gets.
+//
+// The runtime end here is a double (ScriptedRuntime: the hollow runtime plus a
+// scripted log and exec) so these tests exercise the transport only: framing,
+// follow/tail/-c, stdin, exit codes, errors, and certificate checks both ways.
+// The proof against containers run by crun is in node-streams-crun.test.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent as HttpAgent, request } from 'undici';
+import { NotFoundError, silentLogger, type Pod } from '../../api/index.js';
+import { buildApiServer, generateCa, loadStateDir, renderKubeconfig, TokenAuthenticator, EtcdStore, type ApiServer, type ControllerState } from '../../controller/index.js';
+import { createNodeStreams, issueControllerClientCert, type NodeStreams } from '../../controller/streams/index.js';
+import { signNodeCsr } from '../../controller/join/node-certificate.js';
+import { Agent } from '../../node-agent/agent.js';
+import { ControllerClient } from '../../node-agent/controller-client.js';
+import { HollowRuntime } from '../../node-agent/hollow-runtime.js';
+import { createNodeCsr, type NodeCredential } from '../../node-agent/join/credentials.js';
+import { joinCluster } from '../../node-agent/join/join.js';
+import type { ContainerLogOptions, ExecRequest } from '../../node-agent/pod-runtime.js';
+import { startStreamServer, type StreamServer } from '../../node-agent/streams/index.js';
+import { freeTcpPort, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
+import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { requireBinaries } from '../helpers/require.js';
+
+const CLI = join(REPO_ROOT, 'dist/cli/main.js');
+const KUBECTLS: [string, string][] = [
+  ['kubectl 1.20 (Debian)', '/opt/flotilla/kubernetes-client/usr/bin/kubectl'],
+  ['kubectl on PATH', '/usr/bin/kubectl'],
+];
+const NODE = `streams-${process.pid}`;
+const NS = 'default';
+
+/** The transport's runtime double: hollow pods, a scripted log per container, scripted commands. */
+class ScriptedRuntime extends HollowRuntime {
+  private readonly logs = new Map<string, string[]>();
+  private readonly previous = new Map<string, string[]>();
+  private readonly waiters = new Set<() => void>();
+  followsEnded = 0;
+
+  append(pod: Pod, container: string, line: string): void {
+    const k = `${pod.metadata.uid}/${container}`;
+    this.logs.set(k, [...(this.logs.get(k) ?? []), line]);
+    for (const w of [...this.waiters]) w();
+  }
+
+  setPrevious(pod: Pod, container: string, lines: string[]): void {
+    this.previous.set(`${pod.metadata.uid}/${container}`, lines);
+  }
+
+  override containerLogs(pod: Pod, container: string, opts: ContainerLogOptions): AsyncIterable<Uint8Array> {
+    const k = `${pod.metadata.uid}/${container}`;
+    const self = this;
+    return (async function* () {
+      const lines = () => (opts.previous ? self.previous.get(k) : self.logs.get(k)) ?? [];
+      const fmt = (l: string) => Buffer.from(`${opts.timestamps ? '2026-11-23T07:00:00.000000000Z ' : ''}${l}\n`);
+      let at = opts.tailLines !== undefined ? Math.max(0, lines().length - opts.tailLines) : 0;
+      for (; at < lines().length; at++) yield fmt(lines()[at]!);
+      if (!opts.follow) return;
+      try {
+        while (!opts.signal?.aborted) {
+          await new Promise<void>((resolve) => {
+            const w = () => {
+              self.waiters.delete(w);
+              resolve();
+            };
+            self.waiters.add(w);
+            opts.signal?.addEventListener('abort', w, { once: true });
+          });
+          for (; at < lines().length; at++) yield fmt(lines()[at]!);
+        }
+      } finally {
+        self.followsEnded++;
+      }
+    })();
+  }
+
+  override async exec(_pod: Pod, _container: string, req: ExecRequest): Promise<number> {
+    const [cmd, ...args] = req.command;
+    switch (cmd) {
+      case 'echo':
+        req.onStdout(Buffer.from(`${args.join(' ')}\n`));
+        return 0;
+      case 'cat':
+        for await (const c of req.stdin ?? []) req.onStdout(c);
+        return 0;
+      case 'fail':
+        req.onStdout(Buffer.from('some output\n'));
+        req.onStderr(Buffer.from('it failed\n'));
+        return Number(args[0]);
+      default:
+        throw new NotFoundError(`exec: "${cmd}": executable file not found in $PATH`);
+    }
+  }
+}
+
+let etcd: TestEtcd;
+let ctl: StartedController;
+let state: ControllerState;
+let work: string;
+let cred: NodeCredential;
+let runtime: ScriptedRuntime;
+let agent: Agent;
+let streamServer: StreamServer;
+let store: EtcdStore;
+let streams: NodeStreams;
+let api: ApiServer;
+let server: string;
+let kubeconfig: string;
+let http: HttpAgent;
+const extras: { stop(): Promise<void> | void }[] = [];
+
+async function rest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const r = await request(`${server}${path}`, {
+    method: method as 'GET',
+    dispatcher: http,
+    headers: { authorization: `Bearer ${state.adminToken}`, 'content-type': 'application/json', ...headers },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await r.body.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.statusCode, text, json };
+}
+
+function run(bin: string, args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: kubeconfig, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+const flotctl = (args: string[], opts: { stdin?: string } = {}) => run(process.execPath, [CLI, ...args], opts);
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function runningPod(name: string, containers: string[], nodeName = NODE): Promise<Pod> {
+  const created = await rest('POST', `/api/v1/namespaces/${NS}/pods`, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { containers: containers.map((c) => ({ name: c, image: 'busybox' })) },
+  });
+  expect(created.status).toBe(201);
+  const bound = await rest('POST', `/api/v1/namespaces/${NS}/pods/${name}/binding`, { kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: nodeName } });
+  expect(bound.status).toBe(201);
+  return until(`pod ${name} running`, async () => {
+    const p = (await rest('GET', `/api/v1/namespaces/${NS}/pods/${name}`)).json as Pod;
+    return p.status?.phase === 'Running' && p.status.containerStatuses?.every((c) => c.state?.running) ? p : undefined;
+  });
+}
+
+beforeAll(async () => {
+  requireBinaries('node streams integration', 'etcd');
+  for (const [, bin] of KUBECTLS) if (!existsSync(bin)) throw new Error(`node streams integration needs ${bin}: run hack/deps.sh first`);
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: compile first with "npx tsc -p tsconfig.json"`);
+  work = mkdtempSync(join(tmpdir(), 'flotilla-streams-'));
+  etcd = await startEtcd();
+  ctl = await startController({ etcdEndpoints: etcd.endpoints, runArgs: ['--no-scheduler'] });
+  state = loadStateDir(ctl.stateDir);
+  cred = await joinCluster({ server: ctl.bootstrapAddress, token: ctl.joinToken, caHash: ctl.caHash, nodeName: NODE, stateDir: join(work, 'agent'), log: silentLogger() });
+
+  runtime = new ScriptedRuntime();
+  let a: Agent | undefined;
+  streamServer = await startStreamServer({
+    host: '127.0.0.1',
+    port: 0,
+    credential: cred,
+    runtime,
+    pods: { nodeName: NODE, findPod: (ns, name) => a?.findPod(ns, name) },
+    log: silentLogger(),
+  });
+  a = new Agent({ client: new ControllerClient(cred), runtime, nodeIP: '127.0.0.1', log: silentLogger(), heartbeatMs: 2_000, relistMs: 1_000, streamPort: streamServer.port });
+  agent = a;
+  await agent.start();
+
+  store = new EtcdStore({ endpoints: etcd.endpoints, log: silentLogger() });
+  streams = createNodeStreams({ store, ca: state.ca, log: silentLogger(), connectTimeoutMs: 2_000 });
+  api = buildApiServer({
+    store,
+    auth: new TokenAuthenticator([{ token: state.adminToken, user: 'admin' }]),
+    log: silentLogger(),
+    https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem },
+    logs: streams.logs,
+    exec: streams.exec,
+  });
+  await api.api.bootstrap();
+  const address = await api.app.listen({ host: '127.0.0.1', port: 0 });
+  server = `https://127.0.0.1:${new URL(address).port}`;
+  kubeconfig = join(work, 'kubeconfig');
+  writeFileSync(kubeconfig, renderKubeconfig({ server, caPem: state.ca.certPem, token: state.adminToken }));
+  http = new HttpAgent({ connect: { ca: state.ca.certPem } });
+});
+
+afterAll(async () => {
+  for (const x of extras) await x.stop();
+  await http?.close();
+  await api?.app.close();
+  streams?.close();
+  await agent?.stop();
+  await streamServer?.stop();
+  await store?.close();
+  await ctl?.stop();
+  await etcd?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('[transport, runtime double] logs through the node agent', () => {
+  let web: Pod;
+  let duo: Pod;
+  beforeAll(async () => {
+    web = await runningPod('web', ['main']);
+    duo = await runningPod('duo', ['main', 'side']);
+    for (const l of ['one', 'two', 'three']) runtime.append(web, 'main', l);
+    runtime.append(duo, 'side', 'from the sidecar');
+  });
+
+  it('the Node advertises the agent stream port', async () => {
+    const node = (await rest('GET', `/api/v1/nodes/${NODE}`)).json;
+    expect(node.status.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: streamServer.port } });
+  });
+
+  it('flotctl logs prints the log; --tail, --timestamps and -c pick what is shown', async () => {
+    expect(await flotctl(['logs', 'web'])).toEqual({ code: 0, stdout: 'one\ntwo\nthree\n', stderr: '' });
+    expect((await flotctl(['logs', 'web', '--tail', '1'])).stdout).toBe('three\n');
+    expect((await flotctl(['logs', 'web', '--tail', '0'])).stdout).toBe('');
+    expect((await flotctl(['logs', 'web', '--tail', '1', '--timestamps'])).stdout).toBe('2026-11-23T07:00:00.000000000Z three\n');
+    expect((await flotctl(['logs', 'duo', '-c', 'side'])).stdout).toBe('from the sidecar\n');
+    const noContainer = await flotctl(['logs', 'duo']);
+    expect(noContainer.code).toBe(1);
+    expect(noContainer.stderr).toBe('Error from server (BadRequest): a container name must be specified for pod duo, choose one of: [main side]\n');
+  });
+
+  it('flotctl logs --previous asks for the last terminated instance, refused while there is none', async () => {
+    runtime.setPrevious(web, 'main', ['before the restart']);
+    const r = await flotctl(['logs', 'web', '--previous']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('Error from server (BadRequest): previous terminated container "main" in pod "web" not found\n');
+  });
+
+  it('flotctl logs -f prints lines written after it started, and stopping it ends the follow on the agent', async () => {
+    const child: ChildProcess = spawn(process.execPath, [CLI, 'logs', '-f', '--tail', '1', 'web'], {
+      env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await until('the tail line', async () => (out === 'three\n' ? true : undefined));
+      const ended = runtime.followsEnded;
+      runtime.append(web, 'main', 'four');
+      await until('the new line', async () => (out === 'three\nfour\n' ? true : undefined));
+      child.kill('SIGTERM');
+      // The client's going away reaches the agent's follow at once, not at the next line.
+      await until('the agent to end the follow', async () => (runtime.followsEnded > ended ? true : undefined));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it.each(KUBECTLS)('%s logs prints the log, with --tail and -c', async (_name, bin) => {
+    expect(await run(bin, ['logs', 'web'])).toMatchObject({ code: 0, stdout: 'one\ntwo\nthree\nfour\n' });
+    expect((await run(bin, ['logs', 'web', '--tail=2'])).stdout).toBe('three\nfour\n');
+    expect((await run(bin, ['logs', 'duo', '-c', 'side'])).stdout).toBe('from the sidecar\n');
+  });
+});
+
+describe('[transport, runtime double] exec through the node agent', () => {
+  beforeAll(async () => {
+    await runningPod('shell', ['main']);
+  });
+
+  it('flotctl exec writes stdout and exits 0', async () => {
+    expect(await flotctl(['exec', 'shell', '--', 'echo', 'hello', 'world'])).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
+  });
+
+  it("flotctl exec keeps stdout and stderr apart and exits with the command's exit code", async () => {
+    expect(await flotctl(['exec', 'shell', '--', 'fail', '7'])).toEqual({
+      code: 7,
+      stdout: 'some output\n',
+      stderr: 'it failed\ncommand terminated with exit code 7\n',
+    });
+  });
+
+  it('flotctl exec -i streams stdin to the command', async () => {
+    const input = 'line one\nline two\n'.repeat(5000);
+    const r = await flotctl(['exec', '-i', 'shell', '--', 'cat'], { stdin: input });
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBe(input.length);
+    expect(r.stdout === input).toBe(true);
+  });
+
+  it('without -i the command reads an empty stdin', async () => {
+    expect(await flotctl(['exec', 'shell', '--', 'cat'], { stdin: 'ignored' })).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('a command the runtime cannot run is an error line, not an exit code', async () => {
+    const r = await flotctl(['exec', 'shell', '--', 'nope']);
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'Error from server (NotFound): exec: "nope": executable file not found in $PATH\n' });
+  });
+});
+
+describe('[transport, runtime double] errors are Kubernetes Status objects', () => {
+  it('an unknown pod is 404, an unscheduled one 400, an unknown container 400', async () => {
+    const missing = await rest('POST', `/api/v1/namespaces/${NS}/pods/ghost/exec?command=ls`);
+    expect(missing.status).toBe(404);
+    expect(missing.json).toMatchObject({ kind: 'Status', reason: 'NotFound', message: 'pods "ghost" not found' });
+    await rest('POST', `/api/v1/namespaces/${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unbound' }, spec: { containers: [{ name: 'main', image: 'busybox' }] } });
+    for (const path of ['exec?command=ls', 'log']) {
+      const r = await rest(path === 'log' ? 'GET' : 'POST', `/api/v1/namespaces/${NS}/pods/unbound/${path}`);
+      expect(r.status).toBe(400);
+      expect(r.json.message).toBe('pod unbound does not have a host assigned');
+    }
+    const badContainer = await rest('POST', `/api/v1/namespaces/${NS}/pods/shell/exec?command=ls&container=nope`);
+    expect(badContainer.status).toBe(400);
+    expect(badContainer.json.message).toBe('container nope is not valid for pod shell');
+    const noCommand = await rest('POST', `/api/v1/namespaces/${NS}/pods/shell/exec`);
+    expect(noCommand.status).toBe(400);
+  });
+
+  it.each(KUBECTLS)('%s exec is refused with a message naming the missing upgrade', async (_name, bin) => {
+    const r = await run(bin, ['exec', 'shell', '--', 'ls']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('SPDY/3.1 or WebSocket upgrade');
+    expect(r.stderr).toContain('flotctl exec');
+  });
+
+  it('the agent answers NOT_FOUND for a pod it does not hold', async () => {
+    const stranger: Pod = {
+      metadata: { name: 'stranger', namespace: NS, uid: 'not-here' },
+      spec: { nodeName: NODE, containers: [{ name: 'main', image: 'busybox' }] },
+      status: { phase: 'Running', containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'busybox', state: { running: {} } }] },
+    } as Pod;
+    await expect(streams.logs(stranger, {})).rejects.toMatchObject({ code: 'NotFound', message: `pod "stranger" in namespace "${NS}" is not on node "${NODE}"` });
+  });
+
+  it('a node whose agent does not answer is 503 naming the node', async () => {
+    const port = await freeTcpPort();
+    await store.create('nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'silent' },
+      status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: port } } },
+    });
+    await podOnNode('on-silent', 'silent');
+    const r = await rest('POST', `/api/v1/namespaces/${NS}/pods/on-silent/exec?command=ls`);
+    expect(r.status).toBe(503);
+    expect(r.json.message).toMatch(new RegExp(`^cannot reach the agent of node "silent" at 127.0.0.1:${port}: `));
+  });
+});
+
+/** A pod bound to `node` whose status says Running (written directly: no agent runs it). */
+async function podOnNode(name: string, node: string): Promise<Pod> {
+  await rest('POST', `/api/v1/namespaces/${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'main', image: 'busybox' }] } });
+  await rest('POST', `/api/v1/namespaces/${NS}/pods/${name}/binding`, { kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: node } });
+  const cur = (await rest('GET', `/api/v1/namespaces/${NS}/pods/${name}`)).json as Pod;
+  const st = await rest('PUT', `/api/v1/namespaces/${NS}/pods/${name}/status`, {
+    ...cur,
+    status: { phase: 'Running', containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'busybox', containerID: 'x://1', state: { running: {} } }] },
+  });
+  expect(st.status).toBe(200);
+  return st.json as Pod;
+}
+
+describe('[transport] mutual TLS between the controller and the agent', () => {
+  it("the agent refuses a cluster-CA client certificate that is not the controller's", async () => {
+    const impostor = createNodeStreams({
+      store,
+      ca: state.ca,
+      log: silentLogger(),
+      clientCert: issueControllerClientCert(state.ca, { nowMs: Date.now(), commonName: `system:node:${NODE}` }),
+    });
+    try {
+      const web = (await rest('GET', `/api/v1/namespaces/${NS}/pods/web`)).json as Pod;
+      await expect(impostor.logs(web, {})).rejects.toMatchObject({
+        code: 'Forbidden',
+        message: `"system:node:${NODE}" may not read logs or exec on node "${NODE}": only system:flotilla-controller may`,
+      });
+    } finally {
+      impostor.close();
+    }
+  });
+
+  it('the agent refuses a client certificate from another CA during the handshake', async () => {
+    const otherCa = generateCa({ nowMs: Date.now() });
+    const outsider = createNodeStreams({
+      store,
+      ca: state.ca,
+      log: silentLogger(),
+      connectTimeoutMs: 2_000,
+      clientCert: issueControllerClientCert(otherCa, { nowMs: Date.now() }),
+    });
+    try {
+      const web = (await rest('GET', `/api/v1/namespaces/${NS}/pods/web`)).json as Pod;
+      await expect(outsider.logs(web, {})).rejects.toMatchObject({ code: 'Unavailable' });
+    } finally {
+      outsider.close();
+    }
+  });
+
+  it("the controller refuses an agent that presents another node's certificate", async () => {
+    // An agent serving node A's credential, while the Node object of "forger" points at it.
+    const { csrPem, keyPem } = createNodeCsr('someone-else');
+    const other = { caPem: state.ca.certPem, keyPem, certPem: signNodeCsr(csrPem, 'someone-else', state.ca, Date.now()) };
+    const fake = await startStreamServer({ host: '127.0.0.1', port: 0, credential: other, runtime, pods: { nodeName: 'someone-else', findPod: () => undefined }, log: silentLogger() });
+    extras.push(fake);
+    await store.create('nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'forger' },
+      status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: fake.port } } },
+    });
+    await podOnNode('on-forger', 'forger');
+    const r = await rest('POST', `/api/v1/namespaces/${NS}/pods/on-forger/exec?command=ls`);
+    expect(r.status).toBe(503);
+    expect(r.json.message).toBe(
+      `cannot reach the agent of node "forger" at 127.0.0.1:${fake.port}: the agent at 127.0.0.1:${fake.port} presented a certificate for "system:node:someone-else", not for node "forger" (system:node:forger)`,
+    );
+  });
+});
