@@ -138,12 +138,14 @@ export class NodeRuntime implements PodRuntime {
     return this.found().get(uid) ?? [];
   }
 
-  private instances(uid: string): Map<string, Instance<FoundContainer>[]> {
-    return instancesByName(this.podContainers(uid).map((c) => ({ labels: c.labels, createdAt: c.createdAt, value: c })));
+  private instances(uid: string, found = this.podContainers(uid)): Map<string, Instance<FoundContainer>[]> {
+    return instancesByName(found.map((c) => ({ labels: c.labels, createdAt: c.createdAt, value: c })));
   }
 
   async listPods(): Promise<PodRuntimeStatus[]> {
-    const uids = new Set(this.found().keys());
+    // One scan of the container records for all pods (not one per pod).
+    const found = this.found();
+    const uids = new Set(found.keys());
     for (const dir of [this.layout.podRunDirs(), this.layout.podStateDirs()]) {
       try {
         for (const u of fs.readdirSync(dir)) uids.add(u);
@@ -152,7 +154,7 @@ export class NodeRuntime implements PodRuntime {
       }
     }
     const out: PodRuntimeStatus[] = [];
-    for (const uid of uids) out.push(await this.statusOf(uid));
+    for (const uid of uids) out.push(await this.statusOf(uid, found.get(uid) ?? []));
     return out;
   }
 
@@ -160,12 +162,12 @@ export class NodeRuntime implements PodRuntime {
     return this.statusOf(pod.metadata.uid!);
   }
 
-  private async statusOf(uid: string): Promise<PodRuntimeStatus> {
+  private async statusOf(uid: string, found = this.podContainers(uid)): Promise<PodRuntimeStatus> {
     const recs = this.sandboxes.records(uid);
     const latest = recs[recs.length - 1];
     const sandbox: RuntimeSandbox | undefined = latest ? await this.sandboxes.runtimeSandbox(latest) : undefined;
     const containers: RuntimeContainer[] = [];
-    for (const [, list] of this.instances(uid)) {
+    for (const [, list] of this.instances(uid, found)) {
       const c = list[0]!.value;
       let st: ContainerStatus;
       try {

@@ -14,7 +14,7 @@ import type { PodNetwork, PodNetworkAttachment } from '../../netplugin/index.js'
 import { cgroupResources, podCgroupLimits, type CgroupManager, type ContainerManager } from '../runtime/index.js';
 import type { RuntimeSandbox } from '../sync/types.js';
 import { pauseSpec, podHostname, podHostsFile, PAUSE_IN_ROOTFS, type EtcFiles, type SandboxPlacement } from './container-spec.js';
-import { formatLabels, SANDBOX_CONTAINER_NAME, type PodRef } from './labels.js';
+import { formatLabels, LABELS, SANDBOX_CONTAINER_NAME, type PodRef } from './labels.js';
 import type { NodeLayout } from './layout.js';
 import { createPodNetns, deletePodNetns, podNetnsAlive } from './pod-netns.js';
 import { UndoStack } from './undo.js';
@@ -137,7 +137,11 @@ export class SandboxManager {
     try {
       // 1. The record first: from here on, teardown knows what may exist.
       this.writeRecord(rec);
-      undo.push('sandbox record', () => fs.rmSync(this.layout.sandboxRecord(uid, id), { force: true }));
+      undo.push('sandbox record', () => {
+        fs.rmSync(this.layout.sandboxRecord(uid, id), { force: true });
+        // A pod that has nothing else on the node (no other sandbox, no container) leaves no dirs either.
+        if (this.records(uid).length === 0 && !this.podHasContainers(uid)) this.removePodFiles(uid);
+      });
 
       // 2. The pod cgroup with the sum of its containers' limits.
       const podCgroupExisted = this.cgroups.existing(this.cgroups.podPath(uid)).length > 0;
@@ -248,6 +252,10 @@ export class SandboxManager {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  private podHasContainers(uid: string): boolean {
+    return this.containers.ids().some((id) => this.containers.metadata(id)?.labels[LABELS.podUid] === uid);
+  }
 
   private writeRecord(rec: SandboxRecord): void {
     const p = this.layout.sandboxRecord(rec.pod.uid, rec.id);

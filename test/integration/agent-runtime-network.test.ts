@@ -115,5 +115,6 @@ describe('[node runtime] sandboxes on a pod network', () => {
     expect(processesMentioning(id)).toEqual([]);
     expect(existsSync(rt.layout.etcDir(pod.metadata.uid!))).toBe(false);
     expect((await rt.podStatus(pod))).toEqual({ uid: pod.metadata.uid, containers: [] });
+    expect((await rt.listPods()).map((p) => p.uid)).not.toContain(pod.metadata.uid);
   });
 });

@@ -1,6 +1,7 @@
 // The node runtime on real crun, conmon, namespaces and cgroups, with the test
 // image pulled from a real local registry: what a pod on a node must be.
-import { readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,10 +170,11 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     await fx.runtime.killPod(pod, 0);
   });
 
-  it('a command that does not exist and a hostPath that does not exist are clear start errors', async () => {
+  it('a command that does not exist, a hostPath that does not exist and a memory limit too low to start are clear start errors', async () => {
     const pod = fx.pod('bad', [
       { name: 'nocmd', command: ['/no/such/binary'] },
       { name: 'nohostpath', command: SLEEP, volumeMounts: [{ name: 'h', mountPath: '/h' }] },
+      { name: 'lowmem', command: SLEEP, resources: { limits: { memory: '100Ki' } } },
     ], { volumes: [{ name: 'h', hostPath: { path: `/nonexistent-${fx.prefix}` } }] });
     const sandbox = await fx.runtime.createSandbox(pod);
     const e1 = (await fx.runtime.startContainer(pod, sandbox, pod.spec.containers[0]!, 0).catch((e: unknown) => e)) as ContainerStartError;
@@ -182,7 +184,21 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     const e2 = (await fx.runtime.startContainer(pod, sandbox, pod.spec.containers[1]!, 0).catch((e: unknown) => e)) as ContainerStartError;
     expect(e2.reason).toBe('CreateContainerConfigError');
     expect(e2.message).toContain(`/nonexistent-${fx.prefix} does not exist`);
+    const e3 = (await fx.runtime.startContainer(pod, sandbox, pod.spec.containers[2]!, 0).catch((e: unknown) => e)) as ContainerStartError;
+    expect(e3.reason).toBe('RunContainerError');
+    expect(e3.message).toMatch(/memory limit could be too low/);
+    // Nothing of the failed containers stays: no record, no rootfs.
+    expect((await fx.runtime.podStatus(pod)).containers).toEqual([]);
+    const rootfsDirs = readdirSync(join(fx.stateDir, 'images', 'rootfs'));
+    expect(rootfsDirs.filter((id) => !fx.runtime.containerRuntime.containers.metadata(id))).toEqual([]);
     await fx.runtime.killPod(pod, 0);
+
+    // The pod cgroup's limit is the sum of its containers' limits, as in Kubernetes: too low even for pause.
+    const tiny = fx.pod('tiny', [{ name: 'c', command: SLEEP, resources: { limits: { memory: '100Ki' } } }]);
+    await expect(fx.runtime.createSandbox(tiny)).rejects.toThrow(/memory limit could be too low/);
+    expect(await fx.runtime.podStatus(tiny)).toEqual({ uid: tiny.metadata.uid, containers: [] });
+    expect(fx.runtime.sandboxes.records(tiny.metadata.uid!)).toEqual([]);
+    expect((await fx.runtime.listPods()).map((p) => p.uid)).not.toContain(tiny.metadata.uid);
   });
 
   it('with --runtime runc the same pod runs on runc, and containers made by crun stay managed by crun', async () => {
