@@ -9,6 +9,7 @@ import type { Pod } from '../../api/index.js';
 import { ContainerStartError } from '../../node-agent/pod-runtime.js';
 import type { NodeRuntime } from '../../node-agent/node-runtime.js';
 import { startRuntimeFixture, waitFor, type RuntimeFixture } from '../helpers/node-runtime.js';
+import { podRuntimeConformance } from '../helpers/pod-runtime-conformance.js';
 
 async function execIn(rt: NodeRuntime, pod: Pod, container: string, command: string[], stdin?: string) {
   let out = '';
@@ -227,4 +228,15 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     expect((await execIn(fx.runtime, pod, 'c', ['hostname'])).out.trim()).toBe(osHostname());
     await fx.runtime.killPod(pod, 0);
   });
+});
+
+describe('[node runtime] the PodRuntime contract', () => {
+  let fx: RuntimeFixture;
+  beforeAll(async () => {
+    fx = await startRuntimeFixture('the PodRuntime contract suite on the node runtime');
+  });
+  afterAll(async () => {
+    await fx?.cleanup();
+  });
+  podRuntimeConformance(() => ({ runtime: fx.runtime, image: fx.image, eventually: (what, fn) => waitFor(what, fn) }));
 });
