@@ -54,6 +54,8 @@ export interface NodeRuntimeOptions {
   insecureRegistries?: string[];
   /** pids limit of each container's cgroup. */
   pidsLimit?: number;
+  /** A container's log file is truncated by its monitor beyond this size (the kubelet's containerLogMaxSize; default 10 MiB). */
+  containerLogMaxBytes?: number;
   pauseBinary?: string;
   clock?: Clock;
   log?: Logger;
@@ -76,6 +78,7 @@ export class NodeRuntime implements PodRuntime {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly pidsLimit: number;
+  private readonly logSizeMax: number;
 
   private constructor(opts: NodeRuntimeOptions, images: ImageService) {
     this.log = opts.log!;
@@ -91,6 +94,7 @@ export class NodeRuntime implements PodRuntime {
     });
     this.containers = this.containerRuntime.containers;
     this.pidsLimit = opts.pidsLimit ?? 4096;
+    this.logSizeMax = opts.containerLogMaxBytes ?? 10 * 1024 * 1024;
     this.sandboxes = new SandboxManager({
       layout: this.layout,
       containers: this.containers,
@@ -252,7 +256,7 @@ export class NodeRuntime implements PodRuntime {
         imageId: image.manifestDigest,
       });
       try {
-        await this.containers.run({ id, spec, logPath: this.layout.logPath(uid, c.name, restartCount, id), labels });
+        await this.containers.run({ id, spec, logPath: this.layout.logPath(uid, c.name, restartCount, id), labels, logSizeMax: this.logSizeMax });
       } catch (e) {
         // crun's own words (`executable file not found in $PATH`…) are what the user needs.
         if (e instanceof RuntimeCommandError) throw new ContainerStartError('RunContainerError', e.message);
