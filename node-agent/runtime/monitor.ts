@@ -91,6 +91,8 @@ export async function createUnderConmon(input: MonitorCreateInput, binary = CONM
     child = spawn(binary, conmonArgs(input), {
       stdio: ['ignore', errFd, errFd, 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      // conmon also drops an `oom` marker in its working directory: keep it in the bundle.
+      cwd: input.bundle,
       detached: true,
     });
   } finally {
