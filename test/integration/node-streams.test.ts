@@ -11,31 +11,18 @@
 // follow/tail/-c, stdin, exit codes, errors, and certificate checks both ways.
 // The proof against containers run by crun is in node-streams-crun.test.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent as HttpAgent, request } from 'undici';
 import { NotFoundError, silentLogger, type Pod } from '../../api/index.js';
-import { buildApiServer, generateCa, loadStateDir, renderKubeconfig, TokenAuthenticator, EtcdStore, type ApiServer, type ControllerState } from '../../controller/index.js';
-import { createNodeStreams, issueControllerClientCert, type NodeStreams } from '../../controller/streams/index.js';
+import { generateCa } from '../../controller/index.js';
+import { createNodeStreams, issueControllerClientCert } from '../../controller/streams/index.js';
 import { signNodeCsr } from '../../controller/join/node-certificate.js';
-import { Agent } from '../../node-agent/agent.js';
-import { ControllerClient } from '../../node-agent/controller-client.js';
 import { HollowRuntime } from '../../node-agent/hollow-runtime.js';
-import { createNodeCsr, type NodeCredential } from '../../node-agent/join/credentials.js';
-import { joinCluster } from '../../node-agent/join/join.js';
+import { createNodeCsr } from '../../node-agent/join/credentials.js';
 import type { ContainerLogOptions, ExecRequest } from '../../node-agent/pod-runtime.js';
-import { startStreamServer, type StreamServer } from '../../node-agent/streams/index.js';
-import { freeTcpPort, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
-import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { requireBinaries } from '../helpers/require.js';
+import { startStreamServer } from '../../node-agent/streams/index.js';
+import { freeTcpPort } from '../helpers/controller.js';
+import { CLI, KUBECTLS, startStreamsCluster, until, type StreamsCluster } from '../helpers/streams-cluster.js';
 
-const CLI = join(REPO_ROOT, 'dist/cli/main.js');
-const KUBECTLS: [string, string][] = [
-  ['kubectl 1.20 (Debian)', '/opt/flotilla/kubernetes-client/usr/bin/kubectl'],
-  ['kubectl on PATH', '/usr/bin/kubectl'],
-];
 const NODE = `streams-${process.pid}`;
 const NS = 'default';
 
@@ -102,137 +89,22 @@ class ScriptedRuntime extends HollowRuntime {
   }
 }
 
-let etcd: TestEtcd;
-let ctl: StartedController;
-let state: ControllerState;
-let work: string;
-let cred: NodeCredential;
+let c: StreamsCluster;
 let runtime: ScriptedRuntime;
-let agent: Agent;
-let streamServer: StreamServer;
-let store: EtcdStore;
-let streams: NodeStreams;
-let api: ApiServer;
-let server: string;
-let kubeconfig: string;
-let http: HttpAgent;
 const extras: { stop(): Promise<void> | void }[] = [];
-
-async function rest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const r = await request(`${server}${path}`, {
-    method: method as 'GET',
-    dispatcher: http,
-    headers: { authorization: `Bearer ${state.adminToken}`, 'content-type': 'application/json', ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await r.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.statusCode, text, json };
-}
-
-function run(bin: string, args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: kubeconfig, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
-
-const flotctl = (args: string[], opts: { stdin?: string } = {}) => run(process.execPath, [CLI, ...args], opts);
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function runningPod(name: string, containers: string[], nodeName = NODE): Promise<Pod> {
-  const created = await rest('POST', `/api/v1/namespaces/${NS}/pods`, {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: { containers: containers.map((c) => ({ name: c, image: 'busybox' })) },
-  });
-  expect(created.status).toBe(201);
-  const bound = await rest('POST', `/api/v1/namespaces/${NS}/pods/${name}/binding`, { kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: nodeName } });
-  expect(bound.status).toBe(201);
-  return until(`pod ${name} running`, async () => {
-    const p = (await rest('GET', `/api/v1/namespaces/${NS}/pods/${name}`)).json as Pod;
-    return p.status?.phase === 'Running' && p.status.containerStatuses?.every((c) => c.state?.running) ? p : undefined;
-  });
-}
+const rest = (method: string, path: string, body?: unknown) => c.rest(method, path, body);
+const run = (bin: string, args: string[], opts: { stdin?: string } = {}) => c.run(bin, args, opts);
+const flotctl = (args: string[], opts: { stdin?: string } = {}) => c.flotctl(args, opts);
+const runningPod = (name: string, containers: string[]) => c.runningPod(name, containers.map((n) => ({ name: n })));
 
 beforeAll(async () => {
-  requireBinaries('node streams integration', 'etcd');
-  for (const [, bin] of KUBECTLS) if (!existsSync(bin)) throw new Error(`node streams integration needs ${bin}: run hack/deps.sh first`);
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: compile first with "npx tsc -p tsconfig.json"`);
-  work = mkdtempSync(join(tmpdir(), 'flotilla-streams-'));
-  etcd = await startEtcd();
-  ctl = await startController({ etcdEndpoints: etcd.endpoints, runArgs: ['--no-scheduler'] });
-  state = loadStateDir(ctl.stateDir);
-  cred = await joinCluster({ server: ctl.bootstrapAddress, token: ctl.joinToken, caHash: ctl.caHash, nodeName: NODE, stateDir: join(work, 'agent'), log: silentLogger() });
-
   runtime = new ScriptedRuntime();
-  let a: Agent | undefined;
-  streamServer = await startStreamServer({
-    host: '127.0.0.1',
-    port: 0,
-    credential: cred,
-    runtime,
-    pods: { nodeName: NODE, findPod: (ns, name) => a?.findPod(ns, name) },
-    log: silentLogger(),
-  });
-  a = new Agent({ client: new ControllerClient(cred), runtime, nodeIP: '127.0.0.1', log: silentLogger(), heartbeatMs: 2_000, relistMs: 1_000, streamPort: streamServer.port });
-  agent = a;
-  await agent.start();
-
-  store = new EtcdStore({ endpoints: etcd.endpoints, log: silentLogger() });
-  streams = createNodeStreams({ store, ca: state.ca, log: silentLogger(), connectTimeoutMs: 2_000 });
-  api = buildApiServer({
-    store,
-    auth: new TokenAuthenticator([{ token: state.adminToken, user: 'admin' }]),
-    log: silentLogger(),
-    https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem },
-    logs: streams.logs,
-    exec: streams.exec,
-  });
-  await api.api.bootstrap();
-  const address = await api.app.listen({ host: '127.0.0.1', port: 0 });
-  server = `https://127.0.0.1:${new URL(address).port}`;
-  kubeconfig = join(work, 'kubeconfig');
-  writeFileSync(kubeconfig, renderKubeconfig({ server, caPem: state.ca.certPem, token: state.adminToken }));
-  http = new HttpAgent({ connect: { ca: state.ca.certPem } });
+  c = await startStreamsCluster({ suite: 'node streams integration', nodeName: NODE, runtime });
 });
 
 afterAll(async () => {
   for (const x of extras) await x.stop();
-  await http?.close();
-  await api?.app.close();
-  streams?.close();
-  await agent?.stop();
-  await streamServer?.stop();
-  await store?.close();
-  await ctl?.stop();
-  await etcd?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await c?.stop();
 });
 
 describe('[transport, runtime double] logs through the node agent', () => {
@@ -247,7 +119,7 @@ describe('[transport, runtime double] logs through the node agent', () => {
 
   it('the Node advertises the agent stream port', async () => {
     const node = (await rest('GET', `/api/v1/nodes/${NODE}`)).json;
-    expect(node.status.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: streamServer.port } });
+    expect(node.status.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: c.streamServer.port } });
   });
 
   it('flotctl logs prints the log; --tail, --timestamps and -c pick what is shown', async () => {
@@ -270,7 +142,7 @@ describe('[transport, runtime double] logs through the node agent', () => {
 
   it('flotctl logs -f prints lines written after it started, and stopping it ends the follow on the agent', async () => {
     const child: ChildProcess = spawn(process.execPath, [CLI, 'logs', '-f', '--tail', '1', 'web'], {
-      env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: kubeconfig },
+      env: { PATH: process.env.PATH, HOME: c.work, KUBECONFIG: c.kubeconfig },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -361,12 +233,12 @@ describe('[transport, runtime double] errors are Kubernetes Status objects', () 
       spec: { nodeName: NODE, containers: [{ name: 'main', image: 'busybox' }] },
       status: { phase: 'Running', containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'busybox', state: { running: {} } }] },
     } as Pod;
-    await expect(streams.logs(stranger, {})).rejects.toMatchObject({ code: 'NotFound', message: `pod "stranger" in namespace "${NS}" is not on node "${NODE}"` });
+    await expect(c.streams.logs(stranger, {})).rejects.toMatchObject({ code: 'NotFound', message: `pod "stranger" in namespace "${NS}" is not on node "${NODE}"` });
   });
 
   it('a node whose agent does not answer is 503 naming the node', async () => {
     const port = await freeTcpPort();
-    await store.create('nodes', {
+    await c.store.create('nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: 'silent' },
@@ -395,10 +267,10 @@ async function podOnNode(name: string, node: string): Promise<Pod> {
 describe('[transport] mutual TLS between the controller and the agent', () => {
   it("the agent refuses a cluster-CA client certificate that is not the controller's", async () => {
     const impostor = createNodeStreams({
-      store,
-      ca: state.ca,
+      store: c.store,
+      ca: c.state.ca,
       log: silentLogger(),
-      clientCert: issueControllerClientCert(state.ca, { nowMs: Date.now(), commonName: `system:node:${NODE}` }),
+      clientCert: issueControllerClientCert(c.state.ca, { nowMs: Date.now(), commonName: `system:node:${NODE}` }),
     });
     try {
       const web = (await rest('GET', `/api/v1/namespaces/${NS}/pods/web`)).json as Pod;
@@ -414,8 +286,8 @@ describe('[transport] mutual TLS between the controller and the agent', () => {
   it('the agent refuses a client certificate from another CA during the handshake', async () => {
     const otherCa = generateCa({ nowMs: Date.now() });
     const outsider = createNodeStreams({
-      store,
-      ca: state.ca,
+      store: c.store,
+      ca: c.state.ca,
       log: silentLogger(),
       connectTimeoutMs: 2_000,
       clientCert: issueControllerClientCert(otherCa, { nowMs: Date.now() }),
@@ -431,10 +303,10 @@ describe('[transport] mutual TLS between the controller and the agent', () => {
   it("the controller refuses an agent that presents another node's certificate", async () => {
     // An agent serving node A's credential, while the Node object of "forger" points at it.
     const { csrPem, keyPem } = createNodeCsr('someone-else');
-    const other = { caPem: state.ca.certPem, keyPem, certPem: signNodeCsr(csrPem, 'someone-else', state.ca, Date.now()) };
+    const other = { caPem: c.state.ca.certPem, keyPem, certPem: signNodeCsr(csrPem, 'someone-else', c.state.ca, Date.now()) };
     const fake = await startStreamServer({ host: '127.0.0.1', port: 0, credential: other, runtime, pods: { nodeName: 'someone-else', findPod: () => undefined }, log: silentLogger() });
     extras.push(fake);
-    await store.create('nodes', {
+    await c.store.create('nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: 'forger' },
