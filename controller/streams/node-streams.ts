@@ -145,8 +145,8 @@ function intQuery(q: Record<string, string | undefined>, name: string, min: numb
   return n;
 }
 
-/** The LogsRequest for a GET …/log query (Kubernetes' PodLogOptions). */
-export function logsRequestOf(pod: Pod, container: string, q: Record<string, string | undefined>): LogsRequestMsg {
+/** The LogsRequest for a GET …/log query (Kubernetes' PodLogOptions); `nowMs` turns sinceTime into seconds. */
+export function logsRequestOf(pod: Pod, container: string, q: Record<string, string | undefined>, nowMs = Date.now()): LogsRequestMsg {
   const req: LogsRequestMsg = {
     pod: { namespace: pod.metadata.namespace ?? '', name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' },
     container,
@@ -155,7 +155,14 @@ export function logsRequestOf(pod: Pod, container: string, q: Record<string, str
     timestamps: isTrue(q.timestamps),
   };
   const tail = intQuery(q, 'tailLines', 0);
-  const since = intQuery(q, 'sinceSeconds', 1);
+  let since = intQuery(q, 'sinceSeconds', 1);
+  if (q.sinceTime !== undefined && q.sinceTime !== '') {
+    if (since !== undefined) throw new BadRequestError('at most one of sinceTime or sinceSeconds may be specified');
+    const t = Date.parse(q.sinceTime);
+    if (Number.isNaN(t)) throw new BadRequestError(`invalid sinceTime "${q.sinceTime}": must be an RFC 3339 time`);
+    // The agent filters by age; a time in the future asks for nothing older than now.
+    since = Math.max(1, Math.ceil((nowMs - t) / 1000));
+  }
   const limit = intQuery(q, 'limitBytes', 1);
   if (tail !== undefined) req.tailLines = tail;
   if (since !== undefined) req.sinceSeconds = since;
@@ -248,7 +255,7 @@ export function createNodeStreams(o: NodeStreamsOptions): NodeStreams {
   const logs: LogProvider = async (pod, query) => {
     const container = pickContainer(pod, query.container);
     const nodeName = checkLogTarget(pod, container, isTrue(query.previous));
-    const req = logsRequestOf(pod, container, query);
+    const req = logsRequestOf(pod, container, query, clock.now());
     const conn = await connect(nodeName);
     const call = (conn.client.Logs as (r: unknown) => grpc.ClientReadableStream<LogChunkMsg>).call(conn.client, req);
     const reader = new CallReader<LogChunkMsg>(call, convertFor(nodeName, conn));

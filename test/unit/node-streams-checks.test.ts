@@ -76,6 +76,10 @@ describe('logs and exec targets', () => {
     expect(logsRequestOf(p, 'main', { tailLines: '-1' }).tailLines).toBeUndefined();
     expect(() => logsRequestOf(p, 'main', { tailLines: 'ten' })).toThrow('invalid tailLines "ten": must be an integer');
     expect(() => logsRequestOf(p, 'main', { sinceSeconds: '0' })).toThrow('sinceSeconds must be greater than 0');
+    const now = Date.parse('2026-11-23T08:00:00Z');
+    expect(logsRequestOf(p, 'main', { sinceTime: '2026-11-23T07:58:59.5Z' }, now).sinceSeconds).toBe(61);
+    expect(() => logsRequestOf(p, 'main', { sinceTime: 'yesterday' }, now)).toThrow('invalid sinceTime "yesterday": must be an RFC 3339 time');
+    expect(() => logsRequestOf(p, 'main', { sinceTime: '2026-11-23T07:00:00Z', sinceSeconds: '5' }, now)).toThrow('at most one of sinceTime or sinceSeconds may be specified');
   });
 
   it('reaches a node at its InternalIP and advertised port, and says why not otherwise', () => {
