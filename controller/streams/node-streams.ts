@@ -210,6 +210,9 @@ export function createNodeStreams(o: NodeStreamsOptions): NodeStreams {
       },
     });
     conn.client = new Client(target, creds, {
+      // TLS names a host, never an IP (RFC 6066); the node name is one, and the CN check ignores it anyway.
+      'grpc.ssl_target_name_override': nodeName,
+      'grpc.default_authority': nodeName,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
     }) as NodeConn['client'];
