@@ -8,3 +8,5 @@ export * from './subnet/watcher.js';
 export * from './ipam/host-local.js';
 export * from './netlink/index.js';
 export * from './podnet/types.js';
+export * from './podnet/errors.js';
+export * from './podnet/bridge.js';
