@@ -61,6 +61,9 @@ export interface NodeRuntimeOptions {
   log?: Logger;
 }
 
+/** A container still `created` this long after its create was never started (create and start run back to back). */
+const STUCK_CREATED_MS = 60_000;
+
 type PodLike = Pod | { metadata: { uid?: string; name?: string; namespace?: string } };
 
 interface FoundContainer {
@@ -179,6 +182,19 @@ export class NodeRuntime implements PodRuntime {
       } catch (e) {
         this.log.warn({ id: c.id, err: toFlotillaError(e).message }, 'container status unreadable');
         containers.push({ ...runtimeContainerBase(c.labels, c.id), state: 'unknown' });
+        continue;
+      }
+      if (st.state === 'created' && st.startedAt === undefined && this.clock.now() - st.createdAt > STUCK_CREATED_MS) {
+        // Created but never started: the agent stopped between create and start. Reported as a
+        // failed run so the planner replaces it, instead of "ContainerCreating" forever.
+        containers.push({
+          ...runtimeContainerBase(c.labels, c.id),
+          state: 'exited',
+          exitCode: 128,
+          reason: 'Error',
+          message: 'the container was created but never started (the agent stopped while starting it)',
+          finishedAt: st.createdAt,
+        });
         continue;
       }
       containers.push({

@@ -1,10 +1,13 @@
 // Pod lifecycle on the real node runtime: restarts planned by computePodActions,
 // OOM kills, an agent restart that re-adopts what runs, and a pod removal that
 // leaves nothing behind (the leak audit).
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Pod } from '../../api/index.js';
+import { realClock, type Pod } from '../../api/index.js';
+import type { OciSpec } from '../../node-agent/runtime/index.js';
+import { LABELS } from '../../node-agent/sandbox/labels.js';
 import type { NodeRuntime } from '../../node-agent/node-runtime.js';
 import { mountsUnder } from '../../node-agent/sandbox/sandbox-manager.js';
 import { computePodActions } from '../../node-agent/sync/plan.js';
@@ -138,6 +141,29 @@ describe('[node runtime] pod lifecycle', () => {
     const code = await restarted.exec(pod, 'b', { command: ['echo', 'still here'], onStdout: (b) => (out += Buffer.from(b).toString()), onStderr: () => undefined });
     expect([code, out]).toEqual([0, 'still here\n']);
     await restarted.killPod(pod, 0);
+  });
+
+  it('a container left created but never started (agent stopped mid-start) is reported failed after a minute and replaced', async () => {
+    const pod = fx.pod('stuck', [{ name: 'c', command: SLEEP }]);
+    await syncOnce(fx.runtime, pod, Date.now());
+    const cm = fx.runtime.containerRuntime.containers;
+    const first = (await fx.runtime.podStatus(pod)).containers[0]!;
+    // What a crash between `create` and `start` leaves: a created instance, the latest by its restart count.
+    const spec = JSON.parse(readFileSync(join(cm.bundleDir(first.id), 'config.json'), 'utf8')) as OciSpec;
+    const id = randomBytes(32).toString('hex');
+    spec.linux.cgroupsPath = fx.runtime.containerRuntime.cgroups.containerPath(pod.metadata.uid!, id);
+    const labels = { ...cm.metadata(first.id)!.labels, [LABELS.restartCount]: '1' };
+    await cm.create({ id, spec, logPath: join(fx.tmp, `stuck-${id.slice(0, 8)}.log`), labels });
+    expect((await fx.runtime.podStatus(pod)).containers[0]).toMatchObject({ id, state: 'created' });
+
+    const later = await fx.reopen({ clock: { ...realClock, now: () => Date.now() + 120_000 } });
+    const c = (await later.podStatus(pod)).containers[0]!;
+    expect(c).toMatchObject({ id, state: 'exited', exitCode: 128, reason: 'Error' });
+    expect(c.message).toMatch(/never started/);
+    const plan = computePodActions(pod, await later.podStatus(pod), Date.now() + 3_600_000);
+    expect(plan.containersToStart).toEqual([{ name: 'c', restartCount: 2 }]);
+    await later.killPod(pod, 0);
+    expect(cm.metadata(id)).toBeUndefined();
   });
 
   it('a sandbox whose pause died is replaced: the old one is torn down and the containers restart in the new one', async () => {
