@@ -32,6 +32,7 @@ class ScriptedRuntime extends HollowRuntime {
   private readonly previous = new Map<string, string[]>();
   private readonly waiters = new Set<() => void>();
   followsEnded = 0;
+  execsAborted = 0;
 
   append(pod: Pod, container: string, line: string): void {
     const k = `${pod.metadata.uid}/${container}`;
@@ -79,6 +80,11 @@ class ScriptedRuntime extends HollowRuntime {
       case 'cat':
         for await (const c of req.stdin ?? []) req.onStdout(c);
         return 0;
+      case 'wait':
+        req.onStdout(Buffer.from('waiting\n'));
+        await new Promise<void>((resolve) => req.signal?.addEventListener('abort', () => resolve(), { once: true }));
+        this.execsAborted++;
+        return 137;
       case 'fail':
         req.onStdout(Buffer.from('some output\n'));
         req.onStderr(Buffer.from('it failed\n'));
@@ -190,6 +196,22 @@ describe('[transport, runtime double] exec through the node agent', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(input.length);
     expect(r.stdout === input).toBe(true);
+  });
+
+  it("a user who goes away cancels the command's session on the agent", async () => {
+    const child = spawn(process.execPath, [CLI, 'exec', 'shell', '--', 'wait'], {
+      env: { PATH: process.env.PATH, HOME: c.work, KUBECONFIG: c.kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const before = runtime.execsAborted;
+    try {
+      await until('the command to start', async () => (out === 'waiting\n' ? true : undefined));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await until('the runtime to see the abort', async () => (runtime.execsAborted > before ? true : undefined));
   });
 
   it('without -i the command reads an empty stdin', async () => {
