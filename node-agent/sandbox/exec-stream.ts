@@ -1,6 +1,7 @@
 // A streaming exec: `<runtime> exec` with its stdio as pipes, so output reaches
 // the caller as it is written and stdin flows in as it arrives (the buffered
-// ContainerManager.exec holds everything until the command ends).
+// ContainerManager.exec holds everything until the command ends); with a tty,
+// on a pseudo-terminal through script(1).
 import { spawn } from 'node:child_process';
 import type { ExecRequest } from '../pod-runtime.js';
 import type { OciRuntime } from '../runtime/index.js';
@@ -8,16 +9,41 @@ import type { OciRuntime } from '../runtime/index.js';
 /** The runtime's own words when it could not start the command at all (exit 255). */
 const EXEC_FAILED = /executable file .*not found|exec failed|no such file or directory|permission denied/i;
 
+/** util-linux script(1): runs a command on a new pseudo-terminal and relays it over plain pipes. */
+export const SCRIPT_BINARY = '/usr/bin/script';
+
+/** A POSIX shell word for S. */
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command line of an exec. With a tty, `<runtime> exec` runs under
+ * script(1), which gives it a pseudo-terminal as stdio that the process in the
+ * container inherits (`<runtime> exec --tty` would need a console socket to
+ * pass the terminal's fd back, which node cannot receive); output then arrives
+ * as a terminal writes it (CRLF, stdout and stderr merged), as with kubectl -t.
+ */
+export function execCommandLine(runtime: OciRuntime, id: string, command: string[], tty: boolean): { file: string; args: string[] } {
+  const argv = [runtime.binary, ...runtime.globalArgs(), 'exec', id, ...command];
+  if (!tty) return { file: argv[0]!, args: argv.slice(1) };
+  return { file: SCRIPT_BINARY, args: ['-qefc', argv.map(shellQuote).join(' '), '/dev/null'] };
+}
+
 /** Runs REQ.command in container ID; resolves to its exit code (127/126 when it could not be started, as a shell says). */
 export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(runtime.binary, [...runtime.globalArgs(), 'exec', id, ...req.command], {
+    const cmd = execCommandLine(runtime, id, req.command, req.tty === true);
+    const child = spawn(cmd.file, cmd.args, {
       stdio: [req.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let stdoutSeen = false;
     let stderrTail = '';
+    // On a terminal the runtime's own error arrives on stdout with everything else.
+    let ttyTail = '';
     child.stdout!.on('data', (b: Buffer) => {
       stdoutSeen = true;
+      if (req.tty) ttyTail = (ttyTail + b.toString('utf8')).slice(-2000);
       req.onStdout(b);
     });
     child.stderr!.on('data', (b: Buffer) => {
@@ -50,8 +76,9 @@ export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest)
         resolve(128 + (signal ? signalNumber(signal) : 9));
         return;
       }
-      if (code === 255 && !stdoutSeen && EXEC_FAILED.test(stderrTail)) {
-        resolve(/not found|no such file/i.test(stderrTail) ? 127 : 126);
+      const runtimeSaid = req.tty ? ttyTail : stdoutSeen ? '' : stderrTail;
+      if (code === 255 && EXEC_FAILED.test(runtimeSaid)) {
+        resolve(/not found|no such file/i.test(runtimeSaid) ? 127 : 126);
         return;
       }
       resolve(code);

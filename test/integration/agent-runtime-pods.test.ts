@@ -143,6 +143,16 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     expect((await execIn(fx.runtime, pod, 'writer', ['cat', '/data/back'])).out).toBe('from stdin\n');
     expect((await execIn(fx.runtime, pod, 'writer', ['sh', '-c', 'echo oops >&2; exit 7']))).toMatchObject({ code: 7, err: 'oops\n' });
     expect((await execIn(fx.runtime, pod, 'writer', ['no-such-tool'])).code).toBe(127);
+
+    // With a tty the command runs on a terminal (kubectl exec -t): stdout and stderr merged, CRLF, exit code kept.
+    let tty = '';
+    const code = await fx.runtime.exec(pod, 'writer', {
+      command: ['sh', '-c', "test -t 0 && test -t 1 && echo on-a-tty; echo 'it''s' >&2; exit 5"],
+      tty: true,
+      onStdout: (b) => (tty += Buffer.from(b).toString('utf8')),
+      onStderr: (b) => (tty += Buffer.from(b).toString('utf8')),
+    });
+    expect([code, tty]).toEqual([5, 'on-a-tty\r\nits\r\n']);
   });
 
   it('container logs: all lines, the last N, timestamps, and a follow that ends when the container exits', async () => {

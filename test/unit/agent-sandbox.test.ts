@@ -19,6 +19,8 @@ import {
 import { formatLabels, instancesByName, LABELS, parseLabels, type ContainerLabels } from '../../node-agent/sandbox/labels.js';
 import { NodeLayout } from '../../node-agent/sandbox/layout.js';
 import { UndoStack } from '../../node-agent/sandbox/undo.js';
+import { execCommandLine, shellQuote } from '../../node-agent/sandbox/exec-stream.js';
+import { createOciRuntime } from '../../node-agent/runtime/index.js';
 import { ensureHostPath, podVolumes, resolvedVolumes } from '../../node-agent/sandbox/volumes.js';
 
 const labels: ContainerLabels = {
@@ -215,5 +217,31 @@ describe('[node runtime] undo stack', () => {
     u.commit();
     await u.rollback();
     expect(ran).toBe(false);
+  });
+});
+
+describe('[node runtime] exec command line', () => {
+  const rt = createOciRuntime('crun', { root: '/run/a/runtime/crun' });
+
+  it('runs the runtime directly without a tty', () => {
+    expect(execCommandLine(rt, 'abc', ['sh', '-c', 'echo hi'], false)).toEqual({ file: '/usr/bin/crun', args: ['--root=/run/a/runtime/crun', 'exec', 'abc', 'sh', '-c', 'echo hi'] });
+  });
+
+  it('runs it under script(1) with a tty, every word quoted for the shell', () => {
+    expect(execCommandLine(rt, 'abc', ['sh', '-c', "echo 'a b' $HOME"], true)).toEqual({
+      file: '/usr/bin/script',
+      args: ['-qefc', `/usr/bin/crun --root=/run/a/runtime/crun exec abc sh -c 'echo '\\''a b'\\'' $HOME'`, '/dev/null'],
+    });
+  });
+
+  it.each([
+    ['plain', 'plain'],
+    ['', "''"],
+    ['a b', "'a b'"],
+    ["it's", `'it'\\''s'`],
+    ['$(rm -rf /)', "'$(rm -rf /)'"],
+    ['--root=/x/y', '--root=/x/y'],
+  ])('quotes %j as %s', (word, want) => {
+    expect(shellQuote(word)).toBe(want);
   });
 });
