@@ -1,7 +1,12 @@
 // The agent's side of logs/exec before the runtime is asked: which pod and
 // container a call names, and what the log options mean.
+import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Pod } from '../../api/index.js';
+import { generateCa } from '../../controller/index.js';
+import { signNodeCsr } from '../../controller/join/node-certificate.js';
+import { issueControllerClientCert } from '../../controller/streams/index.js';
+import { createNodeCsr } from '../../node-agent/join/credentials.js';
 import { logOptionsOf, resolveTarget, type PodLookup } from '../../node-agent/streams/index.js';
 
 const web: Pod = {
@@ -44,5 +49,19 @@ describe('agent stream targets', () => {
       sinceSeconds: 30,
       limitBytes: 10,
     });
+  });
+});
+
+describe('certificates of the logs/exec path', () => {
+  it('a node certificate serves TLS as well as authenticating the node, and the controller gets a client-only one', () => {
+    const ca = generateCa({ nowMs: Date.now() });
+    const csr = createNodeCsr('n1');
+    const node = new X509Certificate(signNodeCsr(csr.csrPem, 'n1', ca, Date.now()));
+    expect(node.subject).toContain('CN=system:node:n1');
+    expect(node.keyUsage).toEqual(expect.arrayContaining(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'])); // serverAuth, clientAuth
+    const ctl = new X509Certificate(issueControllerClientCert(ca, { nowMs: Date.now() }).certPem);
+    expect(ctl.subject).toBe('CN=system:flotilla-controller\nO=system:masters');
+    expect(ctl.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    expect(ctl.checkIssued(new X509Certificate(ca.certPem))).toBe(true);
   });
 });
