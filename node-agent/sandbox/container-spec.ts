@@ -17,11 +17,12 @@ export interface SandboxPlacement {
   shareProcessNamespace: boolean;
 }
 
-/** The pod's files bind-mounted over /etc/{hostname,hosts,resolv.conf}. */
+/** The pod's files bind-mounted over /etc/{hostname,hosts,resolv.conf}, and its /dev/shm (one per pod, as its IPC namespace). */
 export interface EtcFiles {
   hostname: string;
   hosts: string;
   resolvConf: string;
+  shm?: string;
 }
 
 /** The pod's hostname as its containers see it (Kubernetes: spec.hostname, else the pod name, at most 63 characters). */
@@ -76,7 +77,7 @@ export function containerSpecInput(a: ContainerSpecArgs): OciSpecInput {
     hostname: a.hostname,
     namespaces: containerNamespaces(a.sandbox),
     volumes: a.volumes,
-    sandboxFiles: { hostname: a.etc.hostname, hosts: a.etc.hosts, resolvConf: a.etc.resolvConf },
+    sandboxFiles: { hostname: a.etc.hostname, hosts: a.etc.hosts, resolvConf: a.etc.resolvConf, ...(a.etc.shm ? { shm: a.etc.shm } : {}) },
     cgroupsPath: a.cgroupsPath,
     maxOpenFiles: a.maxOpenFiles,
     ...(a.pidsLimit !== undefined ? { pidsLimit: a.pidsLimit } : {}),

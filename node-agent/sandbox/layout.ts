@@ -6,6 +6,7 @@
 //   <runDir>/netns/<sandboxId>                      pinned network namespace
 //   <runDir>/pods/<uid>/sandboxes/<sandboxId>.json  sandbox record (written before anything is acquired)
 //   <runDir>/pods/<uid>/etc/{hostname,hosts,resolv.conf}
+//   <runDir>/pods/<uid>/shm/                        the pod's /dev/shm (a tmpfs)
 //   <runDir>/pause-rootfs/                          the pause container's tiny rootfs (shared)
 //   <stateDir>/pods/<uid>/volumes/<name>/           emptyDir volumes
 //   <stateDir>/pods/<uid>/logs/<container>/<restartCount>-<id12>.log
@@ -51,6 +52,10 @@ export class NodeLayout {
 
   etcDir(uid: string): string {
     return join(this.podRunDir(uid), 'etc');
+  }
+
+  shmDir(uid: string): string {
+    return join(this.podRunDir(uid), 'shm');
   }
 
   volumeDir(uid: string, volume: string): string {

@@ -49,6 +49,8 @@ export interface SandboxManagerOptions {
 }
 
 const POD_IFNAME = 'eth0';
+/** Size of a pod's /dev/shm tmpfs (the runtimes' default). */
+const SHM_SIZE = '64m';
 
 export class SandboxManager {
   private readonly layout: NodeLayout;
@@ -104,7 +106,8 @@ export class SandboxManager {
 
   etcFiles(uid: string): EtcFiles {
     const d = this.layout.etcDir(uid);
-    return { hostname: join(d, 'hostname'), hosts: join(d, 'hosts'), resolvConf: join(d, 'resolv.conf') };
+    const shm = this.layout.shmDir(uid);
+    return { hostname: join(d, 'hostname'), hosts: join(d, 'hosts'), resolvConf: join(d, 'resolv.conf'), ...(fs.existsSync(shm) ? { shm } : {}) };
   }
 
   attachment(rec: SandboxRecord): PodNetworkAttachment {
@@ -161,6 +164,14 @@ export class SandboxManager {
       fs.writeFileSync(etc.hostname, `${hostNetwork ? osHostname() : rec.hostname}\n`);
       fs.writeFileSync(etc.hosts, hostNetwork ? readOr('/etc/hosts', podHostsFile(rec.hostname)) : podHostsFile(rec.hostname));
       fs.writeFileSync(etc.resolvConf, readOr(this.opts.resolvConf ?? '/etc/resolv.conf', ''));
+      // One /dev/shm for the pod: its containers share an IPC namespace, so POSIX shared memory must be shared too.
+      const shm = this.layout.shmDir(uid);
+      fs.mkdirSync(shm, { recursive: true, mode: 0o1777 });
+      native.mount('shm', shm, 'tmpfs', native.MS_NOSUID | native.MS_NODEV | native.MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
+      undo.push('pod /dev/shm', () => {
+        native.umount(shm, native.MNT_DETACH);
+        fs.rmSync(shm, { recursive: true, force: true });
+      });
       for (const v of podVolumes(pod, this.layout)) {
         if (v.kind !== 'emptyDir') continue;
         this.makeEmptyDir(v);

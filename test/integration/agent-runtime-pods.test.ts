@@ -92,6 +92,9 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     const ipc2 = await execIn(fx.runtime, pod, 'client', ['readlink', '/proc/self/ns/ipc']);
     expect(ipc2.out).toBe(ipc1.out);
     expect(ipc1.out.trim()).not.toBe(readlinkSync('/proc/self/ns/ipc'));
+    // …and one /dev/shm.
+    expect((await execIn(fx.runtime, pod, 'server', ['sh', '-c', 'echo shared-memory > /dev/shm/token'])).code).toBe(0);
+    expect((await execIn(fx.runtime, pod, 'client', ['cat', '/dev/shm/token'])).out).toBe('shared-memory\n');
 
     // One network namespace: the client reaches the server on loopback.
     const page = await waitFor('the server to answer on 127.0.0.1:8080', async () => {
