@@ -106,6 +106,17 @@ describe('[agent] pods on a joined node with the real runtime', () => {
     expect(pod.status?.containerStatuses?.every((c) => c.imageID.startsWith('sha256:'))).toBe(true);
   });
 
+  it('a hostNetwork pod reports the node IP as its pod IP', async () => {
+    await createPod('hostnet', [{ name: 'c', image: fx.image, command: SLEEP }], { hostNetwork: true });
+    const pod = await waitFor('pod hostnet Running', async () => {
+      const p = await getPod('hostnet');
+      return p.status?.phase === 'Running' ? p : undefined;
+    }, 60_000);
+    expect(pod.status).toMatchObject({ podIP: '127.0.0.1', hostIP: '127.0.0.1' });
+    const r = await api(`/api/v1/namespaces/default/pods/hostnet`, { method: 'DELETE' });
+    expect([200, 202]).toContain(r.status);
+  });
+
   it('a crashing container is restarted by the agent and its restart count goes up', async () => {
     await createPod('crasher', [{ name: 'c', image: fx.image, command: ['sh', '-c', 'echo bye; exit 2'] }]);
     // First start, then one restart at once (back-off 0 for the first), then CrashLoopBackOff.
