@@ -166,9 +166,29 @@ describe('[transport, runtime double] logs through the node agent', () => {
     }
   });
 
+  it.each(KUBECTLS)('%s logs -f follows the log', async (_name, bin) => {
+    const child: ChildProcess = spawn(bin, ['logs', '-f', '--tail=1', 'web'], {
+      env: { PATH: process.env.PATH, HOME: c.work, KUBECONFIG: c.kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await until('the last line', async () => (out !== '' ? true : undefined));
+      const last = out;
+      const line = `followed by ${bin}`;
+      runtime.append(web, 'main', line);
+      await until('the new line', async () => (out === `${last}${line}\n` ? true : undefined));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it.each(KUBECTLS)('%s logs prints the log, with --tail and -c', async (_name, bin) => {
-    expect(await run(bin, ['logs', 'web'])).toMatchObject({ code: 0, stdout: 'one\ntwo\nthree\nfour\n' });
-    expect((await run(bin, ['logs', 'web', '--tail=2'])).stdout).toBe('three\nfour\n');
+    const all = (await flotctl(['logs', 'web'])).stdout;
+    expect(all.startsWith('one\ntwo\nthree\nfour\n')).toBe(true);
+    expect(await run(bin, ['logs', 'web'])).toMatchObject({ code: 0, stdout: all });
+    expect((await run(bin, ['logs', 'web', '--tail=2'])).stdout).toBe(all.split('\n').slice(-3).join('\n'));
     expect((await run(bin, ['logs', 'duo', '-c', 'side'])).stdout).toBe('from the sidecar\n');
   });
 });
