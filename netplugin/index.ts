@@ -10,3 +10,7 @@ export * from './netlink/index.js';
 export * from './podnet/types.js';
 export * from './podnet/errors.js';
 export * from './podnet/bridge.js';
+export * from './backend/masquerade.js';
+export * from './backend/vxlan/device.js';
+export * from './backend/vxlan/reconcile.js';
+export * from './backend/vxlan/network.js';

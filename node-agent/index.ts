@@ -12,3 +12,6 @@ export * from './images/index.js';
 
 // Logs/exec server the controller dials (issue [6/8]).
 export * from './streams/index.js';
+
+// Pod network of the node (issue [7/8]): subnet lease, VXLAN backend, bridge PodNetwork.
+export * from './network/node-network.js';
