@@ -14,3 +14,4 @@ export * from './backend/masquerade.js';
 export * from './backend/vxlan/device.js';
 export * from './backend/vxlan/reconcile.js';
 export * from './backend/vxlan/network.js';
+export * from './cni/plugin.js';
