@@ -179,6 +179,27 @@ describe('[network] bridge pod network', () => {
     expect(inNs(hostNs, ['ip', 'link', 'show', net.hostIfName('pod-h')]).code).not.toBe(0);
   });
 
+  it('an exhausted per-node range is a clear error and the failed ADD leaves no link behind', async () => {
+    // A /29 holds .2 … .6: five pods.
+    const small = new BridgePodNetwork({ bridge: `${prefix}s`, subnet: '10.244.9.0/29', mtu: 1450, ipamDir: join(work, 'ipam-small'), hostNetns: `/run/netns/${hostNs}`, log: silentLogger() });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const ns = `${prefix}-s${i}`;
+        netnsAdd(ns);
+        await small.add(att(`pod-s${i}`, ns));
+      }
+      const ns = `${prefix}-s5`;
+      netnsAdd(ns);
+      await expect(small.add(att('pod-s5', ns))).rejects.toThrow('no free IP left in 10.244.9.0/29 on this node');
+      expect(inNs(hostNs, ['ip', 'link', 'show', small.hostIfName('pod-s5')]).code).not.toBe(0);
+      expect(inNs(ns, ['ip', 'link', 'show', 'eth0']).code).not.toBe(0);
+      await small.del(att('pod-s0', `${prefix}-s0`));
+      expect((await small.add(att('pod-s5', ns))).ip).toMatch(/^10\.244\.9\.[2-6]$/);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('a host-side device called like the bridge but of another kind is reported, not reused', async () => {
     const ns = `${prefix}-i`;
     netnsAdd(ns);
