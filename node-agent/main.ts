@@ -1,5 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // flotilla-agent: the node agent daemon.
+// (The shebang caps V8's young generation at 1 MB a semi-space: the agent's
+// allocation is many small short-lived objects, and the default 16 MB
+// semi-spaces alone cost it ~30 MB of RSS with 30 pods — see BENCHMARKS.md,
+// pod-running. Start it with the same flag when not through the bin.)
 //   flotilla-agent join --server HOST:PORT --token T --ca-hash sha256:H [--node-name N] [--node-ip IP]
 //   flotilla-agent run  [--state-dir DIR]          (after a join: the credential is in the state dir)
 //   flotilla-agent join … --hollow N               (N simulated nodes in one process, for scale tests)
