@@ -168,6 +168,13 @@ describe('[node runtime] pods on crun with sandboxes', () => {
     let tail = '';
     for await (const b of fx.runtime.containerLogs(pod, 'talker', { tailLines: 2, timestamps: true })) tail += Buffer.from(b).toString('utf8');
     expect(tail).toMatch(/^\d{4}-\d\d-\d\dT\S+ err-line\n\S+ last\n$/);
+    const read = async (opts: Parameters<NodeRuntime['containerLogs']>[2]) => {
+      let out = '';
+      for await (const b of fx.runtime.containerLogs(pod, 'talker', opts)) out += Buffer.from(b).toString('utf8');
+      return out;
+    };
+    expect(await read({ sinceSeconds: 3600 })).toBe(followed);
+    expect(await read({ limitBytes: 10 })).toBe('line-1\nlin');
     expect(() => fx.runtime.containerLogs(pod, 'talker', { previous: true })).toThrow(/previous terminated container "talker"/);
     expect(() => fx.runtime.containerLogs(pod, 'nosuch', {})).toThrow(/container "nosuch" in pod/);
     await fx.runtime.killPod(pod, 0);
