@@ -35,6 +35,7 @@ import { EMPTY_OPENAPI_PROTOBUF, apiGroupList, apiVersions, coreResourceList, ve
 import { ResourceApi, type ExecProvider, type ListQuery, type LogProvider, type Target } from './resource-api.js';
 import { EXEC_STDIN_CONTENT_TYPE } from '../../api/exec-framing.js';
 import { serveExec } from './exec-route.js';
+import { handleUpgrade } from './exec-websocket.js';
 import { authorizeNode, forbidNodeOnAdminPath, nodeFromSocket, type Identity } from './authz.js';
 import { statusFromError, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
@@ -298,7 +299,16 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
 
   o.extraRoutes?.(app);
 
-  // GET too: kubectl 1.30+ asks with a WebSocket upgrade first (answered with a clear 400).
+  const trackExec = (ac: AbortController) => {
+    execs.add(ac);
+    return () => execs.delete(ac);
+  };
+  // kubectl exec: WebSocket (kubectl 1.30+) is served; other upgrades get a Status.
+  app.server.on('upgrade', (req, socket, head) =>
+    handleUpgrade({ api, authenticate: (h) => o.auth.authenticate(h) !== undefined, track: trackExec }, req, socket, head),
+  );
+
+  // flotctl's exec (plain HTTP). GET too, as Kubernetes allows.
   app.route({
     method: ['GET', 'POST'],
     url: '/api/v1/namespaces/:namespace/pods/:name/exec',
@@ -310,10 +320,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       }
       await serveExec(api, req, reply, {
         done: record,
-        track: (ac) => {
-          execs.add(ac);
-          return () => execs.delete(ac);
-        },
+        track: trackExec,
       });
     },
   });

@@ -1,7 +1,7 @@
 // POST /api/v1/namespaces/{ns}/pods/{name}/exec for flotctl: plain HTTP with
 // the framing of api/exec-framing.ts (stdin as the request body, stdout/stderr/
-// status frames back). kubectl's exec needs a SPDY/3.1 or WebSocket upgrade,
-// which this server does not speak: it gets a 400 Status saying so.
+// status frames back). kubectl's exec upgrades the connection instead: WebSocket
+// (kubectl 1.30+) is served by exec-websocket.ts, SPDY/3.1 gets a 400 Status.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { BadRequestError, RESOURCES, type Status } from '../../api/index.js';
@@ -24,7 +24,7 @@ function flag(q: Query, name: string): boolean {
 }
 
 export const KUBECTL_EXEC_UNSUPPORTED =
-  'exec over a SPDY/3.1 or WebSocket upgrade (kubectl exec, attach, port-forward) is not supported by the Flotilla API server; use "flotctl exec POD -- COMMAND", which runs the command over plain HTTP';
+  'exec, attach and port-forward over a SPDY/3.1 upgrade (kubectl before 1.30) are not supported by the Flotilla API server; use kubectl 1.30 or newer (exec over WebSocket) or "flotctl exec POD -- COMMAND"';
 
 /** The request body as the command's stdin: a stream (flotctl -i) or bytes already read. */
 function stdinOf(body: unknown): AsyncIterable<Uint8Array> {

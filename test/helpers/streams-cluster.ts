@@ -28,6 +28,12 @@ export const KUBECTLS: [string, string][] = [
   ['kubectl on PATH', '/usr/bin/kubectl'],
 ];
 
+/**
+ * kubectl 1.30+ for exec over WebSocket: /usr/bin/kubectl dispatches to the release
+ * matching the server's minor version (1.28, SPDY only), so this one is called by name.
+ */
+export const KUBECTL_WS = '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
+
 export interface Run {
   code: number | null;
   stdout: string;
@@ -68,7 +74,7 @@ export async function until<T>(what: string, f: () => Promise<T | undefined>, ms
 
 export async function startStreamsCluster(o: { suite: string; nodeName: string; runtime: PodRuntime }): Promise<StreamsCluster> {
   requireBinaries(o.suite, 'etcd');
-  for (const [, bin] of KUBECTLS) if (!existsSync(bin)) throw new Error(`${o.suite} needs ${bin}: run hack/deps.sh first`);
+  for (const bin of [...KUBECTLS.map(([, b]) => b), KUBECTL_WS]) if (!existsSync(bin)) throw new Error(`${o.suite} needs ${bin}: run hack/deps.sh first`);
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: compile first with "npx tsc -p tsconfig.json"`);
   const work = mkdtempSync(join(tmpdir(), 'flotilla-streams-'));
   const stops: Array<() => Promise<void> | void> = [() => rmSync(work, { recursive: true, force: true })];

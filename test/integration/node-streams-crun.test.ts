@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pod } from '../../api/index.js';
 import { startRuntimeFixture, type RuntimeFixture } from '../helpers/node-runtime.js';
-import { CLI, KUBECTLS, startStreamsCluster, until, type StreamsCluster } from '../helpers/streams-cluster.js';
+import { CLI, KUBECTL_WS, KUBECTLS, startStreamsCluster, until, type StreamsCluster } from '../helpers/streams-cluster.js';
 
 const NODE = `crun-streams-${process.pid}`;
 let fx: RuntimeFixture;
@@ -108,6 +108,15 @@ describe('[crun] exec in a container through the controller and the agent', () =
     expect((await c.flotctl(['exec', pod.metadata.name!, '-c', 'main', '--', 'sh', '-c', 'echo $WHO'])).stdout).toBe('main\n');
     const none = await c.flotctl(['exec', pod.metadata.name!, '--', 'true']);
     expect(none).toEqual({ code: 1, stdout: '', stderr: `Error from server (BadRequest): a container name must be specified for pod ${pod.metadata.name}, choose one of: [main side]\n` });
+  });
+
+  it('kubectl 1.32 exec (WebSocket) runs in the container, with stdin and the exit code', async () => {
+    expect(await c.run(KUBECTL_WS, ['exec', pod.metadata.name!, '-c', 'side', '--', 'sh', '-c', 'echo $WHO; echo oops >&2; exit 2'])).toEqual({
+      code: 2,
+      stdout: 'side\n',
+      stderr: 'oops\ncommand terminated with exit code 2\n',
+    });
+    expect(await c.run(KUBECTL_WS, ['exec', '-i', pod.metadata.name!, '-c', 'main', '--', 'wc', '-l'], { stdin: 'a\nb\nc\n' })).toEqual({ code: 0, stdout: '3\n', stderr: '' });
   });
 
   it('flotctl exec -i feeds stdin to the command', async () => {

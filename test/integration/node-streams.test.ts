@@ -21,7 +21,7 @@ import { createNodeCsr } from '../../node-agent/join/credentials.js';
 import type { ContainerLogOptions, ExecRequest } from '../../node-agent/pod-runtime.js';
 import { startStreamServer } from '../../node-agent/streams/index.js';
 import { freeTcpPort } from '../helpers/controller.js';
-import { CLI, KUBECTLS, startStreamsCluster, until, type StreamsCluster } from '../helpers/streams-cluster.js';
+import { CLI, KUBECTL_WS, KUBECTLS, startStreamsCluster, until, type StreamsCluster } from '../helpers/streams-cluster.js';
 
 const NODE = `streams-${process.pid}`;
 const NS = 'default';
@@ -244,6 +244,46 @@ describe('[transport, runtime double] exec through the node agent', () => {
   });
 });
 
+describe('[transport, runtime double] kubectl exec over WebSocket (kubectl 1.30+)', () => {
+  const kubectl = KUBECTL_WS;
+  beforeAll(async () => {
+    await runningPod('wsshell', ['main']);
+  });
+
+  it('prints stdout and exits 0', async () => {
+    const dbg = await run(kubectl, ['exec', 'wsshell', '-v=8', '--', 'echo', 'hello', 'websocket']);
+    console.error(dbg.stderr.split('\n').filter((l) => /websocket|Upgrade|Sec-|GET|POST|Response|fallback|error/i.test(l)).slice(0, 30).join('\n'));
+    expect(await run(kubectl, ['exec', 'wsshell', '--', 'echo', 'hello', 'websocket'])).toEqual({ code: 0, stdout: 'hello websocket\n', stderr: '' });
+  });
+
+  it("keeps stderr apart and exits with the command's exit code", async () => {
+    const r = await run(kubectl, ['exec', 'wsshell', '--', 'fail', '5']);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toBe('some output\n');
+    expect(r.stderr).toBe('it failed\ncommand terminated with exit code 5\n');
+  });
+
+  it('-i streams stdin and ends it at EOF', async () => {
+    const input = 'through kubectl\n'.repeat(20_000);
+    const r = await run(kubectl, ['exec', '-i', 'wsshell', '--', 'cat'], { stdin: input });
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBe(input.length);
+    expect(r.stdout === input).toBe(true);
+  });
+
+  it('a missing pod is the same 404 as over plain HTTP', async () => {
+    const r = await run(kubectl, ['exec', 'ghost', '--', 'ls']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('pods "ghost" not found');
+  });
+
+  it('a command the runtime cannot run is an error, not an exit code', async () => {
+    const r = await run(kubectl, ['exec', 'wsshell', '--', 'nope']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('exec: "nope": executable file not found in $PATH');
+  });
+});
+
 describe('[transport, runtime double] errors are Kubernetes Status objects', () => {
   it('an unknown pod is 404, an unscheduled one 400, an unknown container 400', async () => {
     const missing = await rest('POST', `/api/v1/namespaces/${NS}/pods/ghost/exec?command=ls`);
@@ -262,11 +302,13 @@ describe('[transport, runtime double] errors are Kubernetes Status objects', () 
     expect(noCommand.status).toBe(400);
   });
 
-  it.each(KUBECTLS)('%s exec is refused with a message naming the missing upgrade', async (_name, bin) => {
+  it.each(KUBECTLS)('%s exec (SPDY) is refused with a message naming the upgrade and flotctl exec', async (_name, bin) => {
     const r = await run(bin, ['exec', 'shell', '--', 'ls']);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('SPDY/3.1 or WebSocket upgrade');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('over a SPDY/3.1 upgrade (kubectl before 1.30) are not supported');
     expect(r.stderr).toContain('flotctl exec');
+    const missing = await run(bin, ['exec', 'ghost', '--', 'ls']);
+    expect(missing.stderr).toContain('pods "ghost" not found');
   });
 
   it('the agent answers NOT_FOUND for a pod it does not hold', async () => {
