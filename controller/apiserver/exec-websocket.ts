@@ -254,6 +254,10 @@ async function serveUpgrade(deps: UpgradeDeps, req: IncomingMessage, socket: Dup
     // A normal closure: kubectl reads it as EOF on every channel and then decodes the status.
     send(Op.close, Buffer.from([0x03, 0xe8]));
     closed = true;
-    if (!socket.destroyed) socket.end();
+    if (!socket.destroyed) {
+      socket.end();
+      // The client answers the close and hangs up; one that does not is cut off.
+      setTimeout(() => socket.destroy(), 5_000).unref();
+    }
   }
 }
