@@ -32,6 +32,8 @@ interface Flags {
   runtime: string;
   insecureRegistry: string[];
   cgroupParent?: string;
+  /** false with --no-pod-network. */
+  podNetwork: boolean;
   hollow?: string;
   healthPort: string;
   heartbeatSeconds: string;
@@ -57,7 +59,7 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
   const cred = await credentialFor({ server: f.server, token: f.token, caHash: f.caHash, nodeName, stateDir: f.stateDir, log });
   const client = new ControllerClient(cred);
   const nodeIP = f.nodeIp ?? firstIPv4();
-  const { runtime, close } = await createNodeRuntime({
+  const { runtime, podCIDR, close } = await createNodeRuntime({
     client,
     nodeName: cred.nodeName,
     nodeIP,
@@ -66,10 +68,11 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
     runtimeName: f.runtime,
     insecureRegistries: f.insecureRegistry,
     cgroupParent: f.cgroupParent,
+    startPodNetwork: f.podNetwork,
     log,
   });
   onShutdown.push(close);
-  const agent = new Agent({ client, runtime, nodeIP, log, heartbeatMs: Number(f.heartbeatSeconds) * 1000 });
+  const agent = new Agent({ client, runtime, nodeIP, log, heartbeatMs: Number(f.heartbeatSeconds) * 1000, ...(podCIDR ? { podCIDR } : {}) });
   await agent.start();
   return [agent];
 }
@@ -136,6 +139,7 @@ async function main(argv: string[]): Promise<void> {
       .addOption(new Option('--runtime <name>', 'OCI runtime').choices(['crun', 'runc']).default('crun'))
       .option('--insecure-registry <host:port>', 'registry to pull from over plain HTTP (repeatable)', collect, [] as string[])
       .option('--cgroup-parent <path>', 'absolute cgroup parent of this agent\'s pods (default /flotilla/<node-name>)')
+      .option('--no-pod-network', 'do not start the pod network (subnet lease, VXLAN, bridge): pods get loopback only')
       .option('--hollow <n>', 'simulate N nodes in this process (control-plane scale tests)')
       .option('--health-port <port>', 'port of /healthz and /metrics on 127.0.0.1 (0 = any)', '10248')
       .option('--heartbeat-seconds <s>', 'node lease renewal period', '10')

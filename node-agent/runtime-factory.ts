@@ -1,10 +1,13 @@
 // Builds the real PodRuntime of a node: sandboxes (pinned netns + pause + pod
 // network), containers on crun/runc under conmon, images from the content store.
 // Checks the host first, so a missing binary or a cgroup layout crun refuses is
-// one clear sentence at start-up instead of a failure at the first pod.
+// one clear sentence at start-up instead of a failure at the first pod. Starts
+// the node's pod network (subnet lease, VXLAN, bridge) unless told not to.
 import { UnavailableError, type Logger } from '../api/index.js';
 import type { PodNetwork } from '../netplugin/index.js';
 import type { ControllerClient } from './controller-client.js';
+import { startNodeNetwork, type NodeNetwork } from './network/node-network.js';
+import { ControllerSubnetManager } from './network/subnet-client.js';
 import { NodeRuntime } from './node-runtime.js';
 import { runtimeHostProblems } from './runtime/index.js';
 
@@ -20,31 +23,63 @@ export interface NodeRuntimeFactoryOptions {
   /** Absolute cgroup parent of this agent's pods (`--cgroup-parent`; default `/flotilla/<nodeName>`). */
   cgroupParent?: string;
   /**
-   * The pod network (bridge + host-local IPAM + VXLAN routes) the agent's
-   * network layer started; absent: sandboxes get loopback only.
+   * Start the node's pod network (subnet lease through the controller, VXLAN
+   * device and routes, bridge + host-local IPAM, masquerade); default true.
+   * false (`--no-pod-network`): sandboxes get loopback only and the host's
+   * network is not touched (development, or tests on a shared machine).
    */
+  startPodNetwork?: boolean;
+  /** A pod network to use instead of starting the node's (tests). */
   podNetwork?: PodNetwork;
   log: Logger;
 }
 
 export interface NodeRuntimeHandle {
   runtime: NodeRuntime;
-  /** Stops what the factory started for the runtime; running pods are left running. */
+  /** The node's pod subnet (its lease), when the pod network was started. */
+  podCIDR?: string;
+  /** Stops what the factory started for the runtime (lease renewal, route watch); pods and their network are left running. */
   close(): Promise<void>;
 }
 
 export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<NodeRuntimeHandle> {
   const problems = runtimeHostProblems(o.runtimeName);
   if (problems.length > 0) throw new UnavailableError(`this host cannot run containers: ${problems.join('; ')}`);
-  const runtime = await NodeRuntime.create({
-    stateDir: o.stateDir,
-    runDir: o.runDir,
-    runtimeName: o.runtimeName,
-    cgroupParent: o.cgroupParent ?? `/flotilla/${o.nodeName}`,
-    insecureRegistries: o.insecureRegistries,
-    podNetwork: o.podNetwork,
-    log: o.log,
-  });
-  o.log.info({ runtime: o.runtimeName, podNetwork: o.podNetwork ? 'given' : 'loopback only' }, 'pod runtime ready');
-  return { runtime, close: async () => undefined };
+  let network: NodeNetwork | undefined;
+  let podNetwork = o.podNetwork;
+  if (!podNetwork && (o.startPodNetwork ?? true)) {
+    network = await startNodeNetwork({
+      subnets: new ControllerSubnetManager(o.client),
+      nodeName: o.nodeName,
+      nodeIP: o.nodeIP,
+      stateDir: o.stateDir,
+      log: o.log,
+    });
+    podNetwork = network.podNetwork;
+  }
+  try {
+    const runtime = await NodeRuntime.create({
+      stateDir: o.stateDir,
+      runDir: o.runDir,
+      runtimeName: o.runtimeName,
+      cgroupParent: o.cgroupParent ?? `/flotilla/${o.nodeName}`,
+      insecureRegistries: o.insecureRegistries,
+      podNetwork,
+      log: o.log,
+    });
+    o.log.info(
+      { runtime: o.runtimeName, podNetwork: network ? network.lease.subnet : podNetwork ? 'given' : 'loopback only' },
+      'pod runtime ready',
+    );
+    return {
+      runtime,
+      ...(network ? { podCIDR: network.lease.subnet } : {}),
+      close: async () => {
+        await network?.stop();
+      },
+    };
+  } catch (e) {
+    await network?.stop().catch(() => undefined);
+    throw e;
+  }
 }

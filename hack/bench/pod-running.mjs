@@ -128,7 +128,7 @@ export async function run({ root }) {
     const agent = spawn(process.execPath, [
       ...nodeFlags, join(out, 'node-agent', 'main.js'), 'join', '--server', `127.0.0.1:${bootstrapPort}`, '--token', joinToken, '--ca-hash', caPinOf(Buffer.from(ca)),
       '--node-name', node, '--node-ip', '127.0.0.1', '--state-dir', agentState, '--run-dir', agentRun, '--cgroup-parent', cgroupParent,
-      '--health-port', '0', '--heartbeat-seconds', '2', '--log-level', 'warn',
+      '--health-port', '0', '--heartbeat-seconds', '2', '--log-level', 'warn', '--no-pod-network',
     ], { stdio: ['ignore', 'ignore', alog] });
     closeSync(alog);
     children.push(agent);

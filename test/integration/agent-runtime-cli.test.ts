@@ -1,6 +1,6 @@
 // The flotilla-agent binary with the real runtime: join with a bootstrap token,
 // pull from an insecure registry given by --insecure-registry, pods under
-// --cgroup-parent; on SIGTERM it exits and leaves the containers running, and
+// --cgroup-parent, loopback-only sandboxes (--no-pod-network); on SIGTERM it exits and leaves the containers running, and
 // `flotilla-agent run` re-adopts them.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,7 +49,9 @@ async function api<T>(path: string, init: { method?: string; body?: unknown } = 
 const getPod = async (name: string) => (await api<Pod>(`/api/v1/namespaces/default/pods/${name}`)).body;
 
 function startAgent(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [agentMain, ...args, '--node-name', NODE, '--node-ip', '127.0.0.1', '--state-dir', join(tmp, 'state'), '--run-dir', join(tmp, 'run'), '--health-port', '0', '--heartbeat-seconds', '1', '--cgroup-parent', cgroupParent, '--insecure-registry', registry.host, '--insecure-registry', '127.0.0.1:1'], {
+  const child = spawn(process.execPath, [agentMain, ...args, '--node-name', NODE, '--node-ip', '127.0.0.1', '--state-dir', join(tmp, 'state'), '--run-dir', join(tmp, 'run'), '--health-port', '0', '--heartbeat-seconds', '1', '--cgroup-parent', cgroupParent, '--insecure-registry', registry.host, '--insecure-registry', '127.0.0.1:1',
+    // This machine's own network must not change: no VXLAN device, bridge or masquerade rules here (the lab suites test those).
+    '--no-pod-network'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr!.on('data', (b: Buffer) => (agentLog = (agentLog + b.toString()).slice(-200_000)));
