@@ -3,9 +3,16 @@
 // O_EXCL, so two allocators (even two processes) can never hand out the same IP.
 // Allocation goes round-robin from the last reserved IP, so a just-freed address
 // is not reused at once.
-import { mkdir, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+//
+// Finding what an owner holds must not read every allocation (a pod ADD on a
+// full node would scan hundreds of files): `by-id/<hash of id+ifName>` names the
+// owner's IP. It is written before the IP is claimed and always checked against
+// the IP file's owner, so a crash between the two steps can neither lose an
+// allocation (the index already points at it) nor fake one (the IP file names
+// someone else, or nobody).
+import { access, mkdir, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { FlotillaError, InvalidError } from '../../api/index.js';
 import { cidrContains, formatIPv4, parseCidr, parseIPv4, type Cidr } from '../cidr.js';
 
@@ -20,9 +27,12 @@ export interface Allocation {
   /** Prefix length of the subnet, for `ip/len`. */
   prefix: number;
   gateway: string;
+  /** True when the owner already held this IP (a repeated allocate). */
+  existing?: boolean;
 }
 
 const LAST_RESERVED = 'last_reserved_ip';
+const BY_ID = 'by-id';
 
 export class HostLocalIpam {
   private readonly cidr: Cidr;
@@ -53,9 +63,9 @@ export class HostLocalIpam {
 
   /** Allocates one IP for `id` (a container/sandbox id). Returns the existing one if `id` already holds one. */
   async allocate(id: string, ifName = 'eth0'): Promise<Allocation> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(join(this.dir, BY_ID), { recursive: true });
     const held = await this.findById(id, ifName);
-    if (held) return { ip: held, prefix: this.cidr.prefix, gateway: this.gateway };
+    if (held) return { ip: held, prefix: this.cidr.prefix, gateway: this.gateway, existing: true };
     let start = this.first;
     try {
       const lastIp = parseIPv4((await readFile(join(this.dir, LAST_RESERVED), 'utf8')).trim());
@@ -67,6 +77,8 @@ export class HostLocalIpam {
     for (let i = 0; i < span; i++) {
       const n = this.first + ((start - this.first + i) % span);
       const ip = formatIPv4(n);
+      if (await this.exists(ip)) continue;
+      await this.writeIndex(id, ifName, ip);
       try {
         const fh = await open(this.path(ip), 'wx', 0o644);
         await fh.writeFile(`${id}\n${ifName}`);
@@ -80,6 +92,7 @@ export class HostLocalIpam {
       await rename(tmp, join(this.dir, LAST_RESERVED));
       return { ip, prefix: this.cidr.prefix, gateway: this.gateway };
     }
+    await unlink(this.indexPath(id, ifName)).catch(() => undefined);
     throw new RangeExhaustedError(this.subnet);
   }
 
@@ -87,14 +100,51 @@ export class HostLocalIpam {
   async release(id: string, ifName = 'eth0'): Promise<string | undefined> {
     const ip = await this.findById(id, ifName);
     if (ip) await unlink(this.path(ip)).catch(() => undefined);
+    await unlink(this.indexPath(id, ifName)).catch(() => undefined);
     return ip;
   }
 
   async findById(id: string, ifName = 'eth0'): Promise<string | undefined> {
-    for (const [ip, owner] of await this.allocations()) {
-      if (owner.id === id && owner.ifName === ifName) return ip;
+    let ip: string;
+    try {
+      ip = (await readFile(this.indexPath(id, ifName), 'utf8')).trim();
+    } catch {
+      return undefined;
     }
-    return undefined;
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return undefined;
+    const owner = await this.ownerOf(ip);
+    return owner && owner.id === id && owner.ifName === ifName ? ip : undefined;
+  }
+
+  private indexPath(id: string, ifName: string): string {
+    return join(this.dir, BY_ID, createHash('sha256').update(`${id}\n${ifName}`).digest('hex').slice(0, 32));
+  }
+
+  private async writeIndex(id: string, ifName: string, ip: string): Promise<void> {
+    const file = this.indexPath(id, ifName);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}`;
+    await writeFile(tmp, ip);
+    await rename(tmp, file);
+  }
+
+  private async exists(ip: string): Promise<boolean> {
+    try {
+      await access(this.path(ip));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async ownerOf(ip: string): Promise<{ id: string; ifName: string } | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path(ip), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const [id = '', ifName = 'eth0'] = text.split('\n');
+    return { id: id.trim(), ifName: ifName.trim() || 'eth0' };
   }
 
   /** ip → owner, for CHECK, garbage collection and leak audits. */

@@ -130,9 +130,9 @@ export class BridgePodNetwork implements PodNetwork {
     const pod = await RtnetlinkClient.open(a.netnsPath);
     try {
       await this.ensureBridge(host);
-      const heldBefore = await this.ipam.findById(a.containerId, a.ifName);
       const alloc = await this.ipam.allocate(a.containerId, a.ifName);
-      if (!heldBefore) undo.push('release IP', () => this.ipam.release(a.containerId, a.ifName));
+      // An IP held before this ADD stays held: the pod may still be using it.
+      if (!alloc.existing) undo.push('release IP', () => this.ipam.release(a.containerId, a.ifName));
       const address = `${alloc.ip}/${alloc.prefix}`;
 
       // A repeated ADD finds the pair it made: answer with what is there.
