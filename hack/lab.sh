@@ -141,7 +141,11 @@ cmd_spawn() {
   [[ "$name" =~ ^[a-zA-Z0-9_.-]+$ ]] || die "process name '$name' must be [a-zA-Z0-9_.-]"
   check_host "$h"
   mkdir -p "$LAB_STATE/pids" "$LAB_STATE/logs"
-  setsid ip netns exec "$(netns_of "$h")" "$@" >"$LAB_STATE/logs/$h-$name.log" 2>&1 </dev/null &
+  # nsenter switches only the network namespace: daemons (node agents) keep the
+  # machine's mount namespace, so the mounts they make (pinned pod namespaces,
+  # container root filesystems) outlive them and are seen by their next start.
+  # (`ip netns exec` would give each start a private mount namespace.)
+  setsid nsenter --net="/var/run/netns/$(netns_of "$h")" -- "$@" >"$LAB_STATE/logs/$h-$name.log" 2>&1 </dev/null &
   echo $! >"$LAB_STATE/pids/$h-$name.pid"
   echo $!
 }

@@ -37,6 +37,9 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 DEMO=${DEMO:-1}
 # How long to wait for nodes and pods (seconds).
 WAIT_SECONDS=${WAIT_SECONDS:-300}
+# Extra flags for `flotilla-controller run` and `flotilla-agent join` (tests shorten the heartbeat periods).
+CONTROLLER_ARGS=${CONTROLLER_ARGS:-}
+AGENT_ARGS=${AGENT_ARGS:-}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -87,7 +90,8 @@ fi
 if alive "$LAB_STATE/pids/controller.pid"; then
   note "already running (pid $(cat "$LAB_STATE/pids/controller.pid"))"
 else
-  setsid node dist/controller/main.js run --state-dir "$CTL_DIR" --listen "$GW:$API_PORT" \
+  # shellcheck disable=SC2086
+  setsid node dist/controller/main.js run --state-dir "$CTL_DIR" --listen "$GW:$API_PORT" $CONTROLLER_ARGS \
     >"$LAB_STATE/logs/controller.out" 2>"$LAB_STATE/logs/controller.log" </dev/null &
   echo $! >"$LAB_STATE/pids/controller.pid"
   for _ in $(seq 1 150); do
@@ -138,11 +142,12 @@ for i in $(seq 1 "$NODES"); do
   fi
   ip=$(./hack/lab.sh ip "$h")
   # After a first join the credential in the state dir is used and the token ignored.
+  # shellcheck disable=SC2086
   ./hack/lab.sh spawn "$h" agent node "$ROOT/dist/node-agent/main.js" "${JOIN_ARGS[@]}" \
     --node-name "$h" --node-ip "$ip" \
     --state-dir "$CLUSTER_DIR/$h" --run-dir "$LAB_STATE/$h" --cgroup-parent "/flotilla-$LAB_PREFIX/$h" \
     --runtime "$RUNTIME" --insecure-registry "$REGISTRY" --registry-mirror "docker.io=$REGISTRY" \
-    --health-port 0 >/dev/null
+    --health-port 0 $AGENT_ARGS >/dev/null
   note "$h ($ip): agent started, log $LAB_STATE/logs/$h-agent.log"
 done
 
