@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock, silentLogger } from '../../api/index.js';
 import { startNodeNetwork, type NodeNetwork } from '../../node-agent/index.js';
-import { SubnetPoolExhaustedError, type NetworkConfig } from '../../netplugin/index.js';
+import { Masquerade, MASQUERADE_CHAIN, SubnetPoolExhaustedError, type NetworkConfig } from '../../netplugin/index.js';
 import { FakeSubnetManager } from '../../netplugin/subnet/fake.js';
 import { eventually } from '../helpers/flotctl.js';
 import { Lab, labLeftovers } from '../helpers/lab.js';
@@ -44,7 +44,7 @@ function opts(subnets: FakeSubnetManager, clock: FakeClock, extra: Partial<Param
 
 beforeAll(() => {
   requireRoot(SUITE);
-  requireBinaries(SUITE, 'ip');
+  requireBinaries(SUITE, 'ip', 'nsenter', 'iptables-nft', 'iptables-nft-restore');
   work = mkdtempSync(join(tmpdir(), 'flotilla-nodenet-'));
   lab = new Lab('nn');
   labUp = true;
@@ -126,5 +126,19 @@ describe('[network] startNodeNetwork', () => {
     expect((err as Error).message).toBe('no free /24 subnet left in 10.244.0.0/23: all 2 are leased');
     expect((await subnets.acquireLease('other-a', attrs)).subnet).toBe(a.subnet);
     expect(b.subnet).not.toBe(a.subnet);
+  });
+  it('masquerade rules are applied once however often ensure runs, and remove takes jump and chain away', async () => {
+    const m = new Masquerade({ clusterCidr: '10.244.0.0/16', subnet: '10.244.3.0/24', netns: `/run/netns/${lab.netns('h1')}` });
+    await m.ensure();
+    await m.ensure();
+    const nat = onHost(['iptables-nft', '-t', 'nat', '-S']).out;
+    expect(nat.split('\n').filter((l) => l.includes(`-j ${MASQUERADE_CHAIN}`))).toHaveLength(1);
+    expect(nat.split('\n').filter((l) => l.startsWith(`-A ${MASQUERADE_CHAIN}`))).toEqual([
+      `-A ${MASQUERADE_CHAIN} -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment "flotilla: pod to pod is not masqueraded" -j RETURN`,
+      `-A ${MASQUERADE_CHAIN} -s 10.244.3.0/24 ! -d 224.0.0.0/4 -m comment --comment "flotilla: pod to outside" -j MASQUERADE --random-fully`,
+    ]);
+    await m.remove();
+    await m.remove();
+    expect(onHost(['iptables-nft', '-t', 'nat', '-S']).out).not.toContain(MASQUERADE_CHAIN);
   });
 });
