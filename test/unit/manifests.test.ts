@@ -28,8 +28,8 @@ describe('[manifests] examples', () => {
 
   it('demo.yaml puts one web server on each of h1, h2 and h3, and a client', () => {
     const pods = decodeManifests(readFileSync(join(dir, 'demo.yaml'), 'utf8'), 'demo.yaml')
-      .map((d) => d.object)
-      .filter((o): o is Pod => o.kind === 'Pod');
+      .map((d) => d.object as unknown as Pod)
+      .filter((o) => o.kind === 'Pod');
     const web = pods.filter((p) => p.metadata.labels?.app === 'web');
     expect(web.map((p) => p.spec.nodeSelector?.['kubernetes.io/hostname']).sort()).toEqual(['h1', 'h2', 'h3']);
     expect(pods.some((p) => p.metadata.name === 'client')).toBe(true);

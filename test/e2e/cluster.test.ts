@@ -1,0 +1,341 @@
+// The whole system as a user sees it: hack/up.sh brings up a 3-host lab cluster
+// (controller with its etcd, a registry, one agent per host, the demo pods), then
+// flotctl and kubectl drive it. Heartbeat periods are shortened so node failure
+// shows within seconds. Runs in file order; hack/down.sh ends it with a leak audit.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Node, Pod } from '../../api/index.js';
+import { LabCluster } from '../helpers/cluster.js';
+import { eventually } from '../helpers/flotctl.js';
+import { REPO_ROOT } from '../helpers/lab.js';
+import { requireBinaries, requireRoot } from '../helpers/require.js';
+
+let c: LabCluster;
+
+const KUBECTL = '/opt/flotilla/kubernetes-client/usr/bin/kubectl';
+const ipv4ToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+function inCidr(ip: string, cidr: string): boolean {
+  const [base, len] = cidr.split('/');
+  const mask = Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0;
+  return ((ipv4ToInt(ip) & mask) >>> 0) === ((ipv4ToInt(base!) & mask) >>> 0);
+}
+
+async function pod(name: string, ns = 'default'): Promise<Pod> {
+  return c.json<Pod>(['get', 'pod', name, '-n', ns]);
+}
+
+async function podWhen(name: string, what: string, ok: (p: Pod) => boolean, ns = 'default', ms = 90_000): Promise<Pod> {
+  return eventually(`pod ${ns}/${name} ${what}`, async () => {
+    const p = await pod(name, ns);
+    return ok(p) ? p : undefined;
+  }, ms, 500);
+}
+
+const running = (p: Pod) => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((s) => s.ready);
+
+async function apply(yaml: string): Promise<string> {
+  return c.ok(['apply', '-f', '-'], { stdin: yaml });
+}
+
+const podYaml = (name: string, spec: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+spec:
+${spec.replace(/^/gm, '  ')}
+`;
+
+beforeAll(async () => {
+  requireRoot('the e2e suite');
+  requireBinaries('the e2e suite', 'ip', 'nsenter', 'crun', 'conmon', 'etcd', 'docker-registry');
+  c = await LabCluster.up({
+    nodes: 3,
+    controllerArgs: ['--node-monitor-grace-period', '5', '--pod-eviction-timeout', '5'],
+    agentArgs: ['--heartbeat-seconds', '1'],
+  });
+}, 480_000);
+
+afterAll(async () => {
+  if (c) await c.down().catch(() => undefined);
+}, 200_000);
+
+describe('[cluster] hack/up.sh', () => {
+  it('brings every node Ready and every demo pod Running with an IP from its node subnet', async () => {
+    expect(c.upOutput).toMatch(/the cluster is up/);
+    const nodes = (await c.json<{ items: Node[] }>(['get', 'nodes'])).items;
+    expect(nodes.map((n) => n.metadata.name).sort()).toEqual(['h1', 'h2', 'h3']);
+    for (const n of nodes) {
+      expect(n.status?.conditions?.find((x) => x.type === 'Ready')?.status).toBe('True');
+      expect(n.spec?.podCIDR).toMatch(/^10\.244\.\d+\.0\/24$/);
+    }
+    const cidrOf = new Map(nodes.map((n) => [n.metadata.name!, n.spec!.podCIDR!]));
+    const pods = (await c.json<{ items: Pod[] }>(['get', 'pods', '-n', 'demo'])).items;
+    expect(pods.map((p) => p.metadata.name).sort()).toEqual(['client', 'web-h1', 'web-h2', 'web-h3']);
+    for (const p of pods) {
+      expect(p.status?.phase).toBe('Running');
+      expect(inCidr(p.status!.podIP!, cidrOf.get(p.spec.nodeName!)!)).toBe(true);
+      expect(p.status?.hostIP).toBe(c.hostIp(p.spec.nodeName!));
+    }
+    for (const h of ['h1', 'h2', 'h3']) expect((await pod(`web-${h}`, 'demo')).spec.nodeName).toBe(h);
+  });
+
+  it('running it again keeps what is up (idempotent) and changes nothing', async () => {
+    const before = (await c.json<{ items: Pod[] }>(['get', 'pods', '-n', 'demo'])).items.map((p) => `${p.metadata.name}:${p.metadata.uid}`).sort();
+    const out = await c.runUp(3);
+    expect(out).toMatch(/already running/);
+    expect(out).toMatch(/pod\/web-h1 unchanged/);
+    const after = (await c.json<{ items: Pod[] }>(['get', 'pods', '-n', 'demo'])).items.map((p) => `${p.metadata.name}:${p.metadata.uid}`).sort();
+    expect(after).toEqual(before);
+  }, 300_000);
+});
+
+describe('[network] the VXLAN overlay', () => {
+  it('pods on different hosts reach each other by IP: ping and HTTP', async () => {
+    for (const h of ['h1', 'h2', 'h3']) {
+      const web = await pod(`web-${h}`, 'demo');
+      const ping = await c.flotctl(['exec', '-n', 'demo', 'client', '--', 'ping', '-c', '1', '-W', '3', web.status!.podIP!]);
+      expect(ping.code, ping.stderr).toBe(0);
+      expect(ping.stdout).toMatch(/1 packets received/);
+      const http = await c.ok(['exec', '-n', 'demo', 'client', '--', 'wget', '-qO-', '-T', '5', `http://${web.status!.podIP}:8080/`]);
+      expect(http.trim()).toBe(`hello from web-${h}`);
+    }
+  });
+
+  it('a pod reaches its own host and a remote host; hosts reach remote pods', async () => {
+    const own = await c.flotctl(['exec', '-n', 'demo', 'web-h1', '--', 'ping', '-c', '1', '-W', '3', c.hostIp('h1')]);
+    expect(own.code, own.stderr).toBe(0);
+    const remote = await c.flotctl(['exec', '-n', 'demo', 'web-h1', '--', 'ping', '-c', '1', '-W', '3', c.hostIp('h3')]);
+    expect(remote.code, remote.stderr).toBe(0);
+    const web2 = await pod('web-h2', 'demo');
+    expect(c.hostExec('h1', ['ping', '-c', '1', '-W', '3', web2.status!.podIP!]).code).toBe(0);
+  });
+
+  it('flotctl net check reports every node pair reachable', async () => {
+    const r = await c.flotctl(['net', 'check'], { timeoutMs: 180_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/9\/9 pairs reachable/);
+  }, 200_000);
+
+  it('flotctl get subnets lists one lease per node with its underlay IP', async () => {
+    const out = await c.ok(['get', 'subnets']);
+    for (const h of ['h1', 'h2', 'h3']) expect(out).toMatch(new RegExp(`^${h}\\s+10\\.244\\.\\d+\\.0/24\\s+${c.hostIp(h).replace(/\./g, '\\.')}\\s`, 'm'));
+  });
+});
+
+describe('[workloads] logs, exec and the examples', () => {
+  it('logs show what a container wrote; exec returns stdout, stderr and the exit code', async () => {
+    await apply(podYaml('talker', `terminationGracePeriodSeconds: 1
+containers:
+- name: main
+  image: busybox:1.35
+  command: [/bin/sh, -c, 'for i in 1 2 3; do echo line $i; done; exec sleep 3600']`));
+    await podWhen('talker', 'to run', running);
+    const logs = await eventually('three log lines', async () => {
+      const out = await c.ok(['logs', 'talker']);
+      return out.includes('line 3') ? out : undefined;
+    });
+    expect(logs).toBe('line 1\nline 2\nline 3\n');
+    expect(await c.ok(['logs', 'talker', '--tail', '1'])).toBe('line 3\n');
+    const ex = await c.flotctl(['exec', 'talker', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect(ex).toMatchObject({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    const stdin = await c.flotctl(['exec', '-i', 'talker', '--', 'wc', '-l'], { stdin: 'a\nb\n' });
+    expect(stdin.stdout.trim()).toBe('2');
+  });
+
+  it('the real kubectl lists nodes and pods and reads logs', async () => {
+    if (!existsSync(KUBECTL)) throw new Error(`${KUBECTL} is missing: run hack/deps.sh`);
+    const kubectl = (args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(KUBECTL, args, { env: { PATH: process.env.PATH, HOME: c.clusterDir, KUBECONFIG: c.kubeconfig } }, (err, stdout, stderr) =>
+          err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
+        ),
+      );
+    expect(await kubectl(['get', 'nodes'])).toMatch(/^h2\s+Ready\s/m);
+    expect(await kubectl(['get', 'pods', '-n', 'demo', '-o', 'wide'])).toMatch(/^web-h3\s+1\/1\s+Running\s+0\s+\S+\s+10\.244\.\d+\.\d+\s+h3\s/m);
+    expect(await kubectl(['logs', 'talker'])).toBe('line 1\nline 2\nline 3\n');
+  });
+
+  it('every example in manifests/ applies and reaches Running', async () => {
+    for (const f of ['pod.yaml', 'multi-container.yaml', 'limits.yaml']) {
+      const out = await c.ok(['apply', '-f', join(REPO_ROOT, 'manifests', f)]);
+      expect(out).toMatch(/created|unchanged/);
+    }
+    for (const name of ['hello', 'shared', 'limited']) await podWhen(name, 'to run', running);
+    // The two containers of `shared` see one emptyDir and one localhost.
+    const served = await eventually('the reader to serve what the writer wrote', async () => {
+      const r = await c.flotctl(['exec', 'shared', '-c', 'writer', '--', 'wget', '-qO-', 'http://127.0.0.1:8080/log.txt']);
+      return r.code === 0 && r.stdout.trim().length > 0 ? r.stdout : undefined;
+    });
+    expect(served).toMatch(/\d{2}:\d{2}:\d{2}/);
+    expect(await c.ok(['logs', 'limited'])).toBe('hello from /tmp\n');
+    await c.ok(['delete', '-f', join(REPO_ROOT, 'manifests', 'multi-container.yaml')]);
+  }, 120_000);
+});
+
+describe('[lifecycle] restart policies, OOM and graceful deletion', () => {
+  it('a crashing container restarts with back-off and shows CrashLoopBackOff', async () => {
+    await apply(podYaml('crasher', `containers:
+- name: main
+  image: busybox:1.35
+  command: [/bin/sh, -c, 'echo boom; exit 1']`));
+    const p = await podWhen('crasher', 'to back off after restarts', (x) => {
+      const s = x.status?.containerStatuses?.[0];
+      return (s?.restartCount ?? 0) >= 1 && s?.state?.waiting?.reason === 'CrashLoopBackOff';
+    });
+    expect(p.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    expect(await c.ok(['get', 'pod', 'crasher'])).toMatch(/^crasher\s+0\/1\s+CrashLoopBackOff\s+\d+/m);
+    const events = await c.ok(['describe', 'pod', 'crasher']);
+    expect(events).toMatch(/BackOff.*Back-off restarting failed container/);
+  });
+
+  it('restartPolicy Never leaves a failed pod Failed; OnFailure after exit 0 is Succeeded', async () => {
+    await apply(podYaml('once-failed', `restartPolicy: Never
+containers:
+- name: main
+  image: busybox:1.35
+  command: [/bin/sh, -c, 'exit 2']`));
+    await apply(podYaml('once-ok', `restartPolicy: OnFailure
+containers:
+- name: main
+  image: busybox:1.35
+  command: [/bin/sh, -c, 'echo done']`));
+    const failed = await podWhen('once-failed', 'to fail', (p) => p.status?.phase === 'Failed');
+    expect(failed.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 2, reason: 'Error' });
+    expect(failed.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    const ok = await podWhen('once-ok', 'to succeed', (p) => p.status?.phase === 'Succeeded');
+    expect(ok.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect(await c.ok(['get', 'pod', 'once-ok'])).toMatch(/^once-ok\s+0\/1\s+Completed\s+0/m);
+  });
+
+  it('a container over its memory limit is OOMKilled with exit code 137', async () => {
+    await apply(podYaml('hog', `restartPolicy: Never
+containers:
+- name: main
+  image: busybox:1.35
+  command: [/bin/sh, -c, 'x=$(head -c 100000000 /dev/zero | tr "\\\\0" a); echo \${#x}']
+  resources:
+    limits: {memory: 16Mi}`));
+    const p = await podWhen('hog', 'to be OOMKilled', (x) => x.status?.containerStatuses?.[0]?.state?.terminated !== undefined);
+    expect(p.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+    expect(await c.ok(['get', 'pod', 'hog'])).toMatch(/^hog\s+0\/1\s+OOMKilled\s/m);
+  });
+
+  it('delete sends SIGTERM, waits the grace period for a container that ignores it, then kills it', async () => {
+    await apply(podYaml('stubborn', `terminationGracePeriodSeconds: 3
+containers:
+- name: main
+  image: busybox:1.35
+  command: [/bin/sh, -c, 'trap "echo got TERM" TERM; while true; do sleep 1; done']`));
+    await podWhen('stubborn', 'to run', running);
+    const t0 = Date.now();
+    await c.ok(['delete', 'pod', 'stubborn', '--wait'], { timeoutMs: 60_000 });
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(2500); // the grace period was honoured
+    const gone = await c.flotctl(['get', 'pod', 'stubborn']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/pods "stubborn" not found/);
+  });
+});
+
+describe('[resilience] agent and controller restarts, node failure', () => {
+  it('an agent restart with running pods restarts no pod and keeps traffic flowing', async () => {
+    const before = await pod('web-h2', 'demo');
+    const cmd = await c.stop('h2-agent');
+    // While the agent is down its containers keep serving: a host reaches the pod across VXLAN.
+    expect(c.hostExec('h1', ['ping', '-c', '1', '-W', '3', before.status!.podIP!]).code).toBe(0);
+    c.start('h2-agent', cmd);
+    await eventually('h2 to heartbeat again', async () => /^h2\s+Ready\s/m.test(await c.ok(['get', 'nodes'])), 60_000, 500);
+    await new Promise((r) => setTimeout(r, 3000)); // a sync pass of the restarted agent
+    const after = await pod('web-h2', 'demo');
+    expect(running(after)).toBe(true);
+    expect(after.status?.containerStatuses?.[0]?.restartCount).toBe(before.status?.containerStatuses?.[0]?.restartCount);
+    expect(after.status?.containerStatuses?.[0]?.containerID).toBe(before.status?.containerStatuses?.[0]?.containerID);
+    expect(after.status?.containerStatuses?.[0]?.state?.running?.startedAt).toBe(before.status?.containerStatuses?.[0]?.state?.running?.startedAt);
+    expect(after.status?.podIP).toBe(before.status?.podIP);
+    const http = await c.ok(['exec', '-n', 'demo', 'client', '--', 'wget', '-qO-', '-T', '5', `http://${after.status!.podIP}:8080/`]);
+    expect(http.trim()).toBe('hello from web-h2');
+  }, 120_000);
+
+  it('a controller restart loses nothing and new pods still run', async () => {
+    const before = (await c.json<{ items: Pod[] }>(['get', 'pods', '-A'])).items.map((p) => p.metadata.uid).sort();
+    const cmd = await c.stop('controller');
+    c.start('controller', cmd);
+    await eventually('the API to answer again', async () => (await c.flotctl(['get', 'nodes'])).code === 0, 60_000, 500);
+    const after = (await c.json<{ items: Pod[] }>(['get', 'pods', '-A'])).items.map((p) => p.metadata.uid).sort();
+    expect(after).toEqual(before);
+    await apply(podYaml('after-restart', `terminationGracePeriodSeconds: 1
+containers:
+- name: main
+  image: busybox:1.35
+  command: [sleep, '3600']`));
+    await podWhen('after-restart', 'to run', running);
+  }, 120_000);
+
+  it('a stopped agent makes its node NotReady and its pods lost; back, the node is Ready again', async () => {
+    await apply(podYaml('on-h3', `nodeSelector: {kubernetes.io/hostname: h3}
+terminationGracePeriodSeconds: 1
+containers:
+- name: main
+  image: busybox:1.35
+  command: [sleep, '3600']`));
+    await podWhen('on-h3', 'to run', running);
+    const cmd = await c.stop('h3-agent');
+    await eventually('h3 to turn NotReady', async () => / h3\s+NotReady/.test(` ${await c.ok(['get', 'nodes'])}`), 60_000, 500);
+    const lost = await podWhen('on-h3', 'to be marked lost', (p) => p.status?.phase === 'Failed', 'default', 60_000);
+    expect(lost.status?.reason).toBe('NodeLost');
+    c.start('h3-agent', cmd);
+    await eventually('h3 to be Ready again', async () => /^h3\s+Ready\s/m.test(await c.ok(['get', 'nodes'])), 60_000, 500);
+  }, 150_000);
+});
+
+describe('[network] nodes that join and leave', () => {
+  it('a node that joins later becomes reachable from the others; deleting it removes its routes everywhere', async () => {
+    await c.runUp(4);
+    const nodes = (await c.json<{ items: Node[] }>(['get', 'nodes'])).items;
+    const h4 = nodes.find((n) => n.metadata.name === 'h4')!;
+    expect(h4.spec?.podCIDR).toMatch(/^10\.244\.\d+\.0\/24$/);
+    await apply(podYaml('on-h4', `nodeSelector: {kubernetes.io/hostname: h4}
+terminationGracePeriodSeconds: 1
+containers:
+- name: main
+  image: busybox:1.35
+  command: [sleep, '3600']`));
+    const p = await podWhen('on-h4', 'to run', running);
+    const ping = await c.flotctl(['exec', '-n', 'demo', 'client', '--', 'ping', '-c', '1', '-W', '3', p.status!.podIP!]);
+    expect(ping.code, ping.stderr).toBe(0);
+    const subnet = h4.spec!.podCIDR!;
+    expect(c.hostExec('h1', ['ip', 'route', 'show', subnet]).stdout).toContain(subnet.split('/')[0]!);
+
+    await c.ok(['delete', 'pod', 'on-h4', '--wait']);
+    await c.stop('h4-agent');
+    await c.ok(['delete', 'node', 'h4']);
+    await eventually('h4 routes to vanish from h1 and h2', async () =>
+      ['h1', 'h2'].every((h) => c.hostExec(h, ['ip', 'route', 'show', subnet]).stdout.trim() === ''),
+      60_000,
+      500,
+    );
+    expect(await c.ok(['get', 'subnets'])).not.toMatch(/^h4\s/m);
+  }, 300_000);
+});
+
+describe('[cleanup] nothing is left behind', () => {
+  it('after every pod is deleted the hosts hold no pod namespaces, mounts or cgroups; down removes the rest', async () => {
+    await c.ok(['delete', 'pods', '--all', '-A', '--wait'], { timeoutMs: 120_000 });
+    await eventually('every pod to be gone', async () => (await c.json<{ items: Pod[] }>(['get', 'pods', '-A'])).items.length === 0, 60_000, 500);
+    // The agents tore their pods down: no pod netns pins, no rootfs mounts, no pod cgroups.
+    const mounts = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(`${c.clusterDir}/`) || m.startsWith(`${c.labState}/`));
+    expect(mounts).toEqual([]);
+    for (const h of ['h1', 'h2', 'h3']) {
+      const links = c.hostExec(h, ['ip', '-o', 'link', 'show', 'type', 'veth']).stdout.trim();
+      expect(links.split('\n').filter((l) => l && !/ eth0[@:]/.test(l)), `${h} veths`).toEqual([]);
+    }
+    const out = await c.down();
+    expect(out).toMatch(/removed/);
+    expect(c.leftovers()).toEqual([]);
+  }, 240_000);
+});
