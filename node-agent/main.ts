@@ -11,7 +11,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { componentLogger, createRootLogger, toFlotillaError, type Logger } from '../api/index.js';
+import { componentLogger, createRootLogger, InvalidError, toFlotillaError, type Logger } from '../api/index.js';
 import { MetricsRegistry } from '../api/metrics.js';
 import { startDaemonHttp } from '../api/daemon-http.js';
 import { Agent } from './agent.js';
@@ -31,6 +31,7 @@ interface Flags {
   runDir: string;
   runtime: string;
   insecureRegistry: string[];
+  registryMirror: string[];
   cgroupParent?: string;
   /** false with --no-pod-network. */
   podNetwork: boolean;
@@ -54,6 +55,17 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** `--registry-mirror docker.io=10.200.0.1:5000` (repeatable) as a registry → endpoint map. */
+function parseMirrors(flags: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of flags) {
+    const m = /^([^=\s]+)=([^=\s]+)$/.exec(f);
+    if (!m) throw new InvalidError(`--registry-mirror must be REGISTRY=HOST[:PORT] (e.g. docker.io=10.200.0.1:5000), got "${f}"`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
 async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<Agent[]> {
   const nodeName = (f.nodeName ?? os.hostname()).toLowerCase();
   const cred = await credentialFor({ server: f.server, token: f.token, caHash: f.caHash, nodeName, stateDir: f.stateDir, log });
@@ -67,6 +79,7 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
     runDir: f.runDir,
     runtimeName: f.runtime,
     insecureRegistries: f.insecureRegistry,
+    registryMirrors: parseMirrors(f.registryMirror),
     cgroupParent: f.cgroupParent,
     startPodNetwork: f.podNetwork,
     log,
@@ -138,6 +151,7 @@ async function main(argv: string[]): Promise<void> {
       .option('--run-dir <dir>', 'run directory (namespaces, sockets)', '/run/flotilla-agent')
       .addOption(new Option('--runtime <name>', 'OCI runtime').choices(['crun', 'runc']).default('crun'))
       .option('--insecure-registry <host:port>', 'registry to pull from over plain HTTP (repeatable)', collect, [] as string[])
+      .option('--registry-mirror <registry=host:port>', 'pull REGISTRY\'s images from HOST:PORT instead (repeatable), e.g. docker.io=10.200.0.1:5000', collect, [] as string[])
       .option('--cgroup-parent <path>', 'absolute cgroup parent of this agent\'s pods (default /flotilla/<node-name>)')
       .option('--no-pod-network', 'do not start the pod network (subnet lease, VXLAN, bridge): pods get loopback only')
       .option('--hollow <n>', 'simulate N nodes in this process (control-plane scale tests)')

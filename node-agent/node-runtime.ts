@@ -52,6 +52,8 @@ export interface NodeRuntimeOptions {
   images?: ImageService;
   /** Registries spoken to over plain HTTP (HOST:PORT), when the store is built here. */
   insecureRegistries?: string[];
+  /** Pull a registry's images from another endpoint (`{ 'docker.io': '10.200.0.1:5000' }`), when the store is built here. */
+  registryMirrors?: Record<string, string>;
   /** pids limit of each container's cgroup. */
   pidsLimit?: number;
   /** A container's log file is truncated by its monitor beyond this size (the kubelet's containerLogMaxSize; default 10 MiB). */
@@ -117,7 +119,7 @@ export class NodeRuntime implements PodRuntime {
       opts.images ??
       (await new ImageService({
         stateDir: `${opts.stateDir}/images`,
-        registry: { insecureRegistries: opts.insecureRegistries ?? [] },
+        registry: { insecureRegistries: opts.insecureRegistries ?? [], mirrors: opts.registryMirrors ?? {} },
         log: componentLogger('images', log),
         clock: opts.clock,
       }).init());

@@ -20,6 +20,8 @@ export interface NodeRuntimeFactoryOptions {
   runtimeName: string;
   /** Registries spoken to over plain HTTP (`--insecure-registry HOST:PORT`). */
   insecureRegistries?: string[];
+  /** `--registry-mirror REGISTRY=HOST:PORT`: where to pull REGISTRY's images from. */
+  registryMirrors?: Record<string, string>;
   /** Absolute cgroup parent of this agent's pods (`--cgroup-parent`; default `/flotilla/<nodeName>`). */
   cgroupParent?: string;
   /**
@@ -64,6 +66,7 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
       runtimeName: o.runtimeName,
       cgroupParent: o.cgroupParent ?? `/flotilla/${o.nodeName}`,
       insecureRegistries: o.insecureRegistries,
+      registryMirrors: o.registryMirrors,
       podNetwork,
       log: o.log,
     });

@@ -1,5 +1,5 @@
 // The flotilla-agent binary with the real runtime: join with a bootstrap token,
-// pull from an insecure registry given by --insecure-registry, pods under
+// pull docker.io images from a --registry-mirror on an --insecure-registry, pods under
 // --cgroup-parent, loopback-only sandboxes (--no-pod-network); on SIGTERM it exits and leaves the containers running, and
 // `flotilla-agent run` re-adopts them.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -50,6 +50,7 @@ const getPod = async (name: string) => (await api<Pod>(`/api/v1/namespaces/defau
 
 function startAgent(args: string[]): ChildProcess {
   const child = spawn(process.execPath, [agentMain, ...args, '--node-name', NODE, '--node-ip', '127.0.0.1', '--state-dir', join(tmp, 'state'), '--run-dir', join(tmp, 'run'), '--health-port', '0', '--heartbeat-seconds', '1', '--cgroup-parent', cgroupParent, '--insecure-registry', registry.host, '--insecure-registry', '127.0.0.1:1',
+    '--registry-mirror', `docker.io=${registry.host}`,
     // This machine's own network must not change: no VXLAN device, bridge or masquerade rules here (the lab suites test those).
     '--no-pod-network'], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -111,11 +112,11 @@ afterAll(async () => {
 }, 120_000);
 
 describe('[agent] flotilla-agent with the real runtime', () => {
-  it('joins, runs a pod from an --insecure-registry under --cgroup-parent, and leaves it running across a restart', async () => {
+  it('joins, runs a busybox:1.35 pod through a --registry-mirror on an --insecure-registry under --cgroup-parent, and leaves it running across a restart', async () => {
     agent = startAgent(['join', '--server', ctl.bootstrapAddress, '--token', ctl.joinToken, '--ca-hash', ctl.caHash]);
     const r = await api('/api/v1/namespaces/default/pods', {
       method: 'POST',
-      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cli-web', namespace: 'default' }, spec: { nodeName: NODE, terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] }] } },
+      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cli-web', namespace: 'default' }, spec: { nodeName: NODE, terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image: 'busybox:1.35', command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] }] } },
     });
     expect(r.status).toBe(201);
     const running = await waitFor('cli-web Running', async () => {
