@@ -143,7 +143,8 @@ for i in $(seq 1 "$NODES"); do
   ip=$(./hack/lab.sh ip "$h")
   # After a first join the credential in the state dir is used and the token ignored.
   # shellcheck disable=SC2086
-  ./hack/lab.sh spawn "$h" agent node "$ROOT/dist/node-agent/main.js" "${JOIN_ARGS[@]}" \
+  # --max-semi-space-size=1: as the flotilla-agent bin starts it (RSS, see node-agent/main.ts).
+  ./hack/lab.sh spawn "$h" agent node --max-semi-space-size=1 "$ROOT/dist/node-agent/main.js" "${JOIN_ARGS[@]}" \
     --node-name "$h" --node-ip "$ip" \
     --state-dir "$CLUSTER_DIR/$h" --run-dir "$LAB_STATE/$h" --cgroup-parent "/flotilla-$LAB_PREFIX/$h" \
     --runtime "$RUNTIME" --insecure-registry "$REGISTRY" --registry-mirror "docker.io=$REGISTRY" \
