@@ -318,6 +318,13 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
         i.verb = 'create';
         i.resource = 'pods/exec';
       }
+      // Under the node restriction like every /api path: a node certificate may not exec.
+      const who = identities.get(req);
+      if (who?.kind === 'node') {
+        const { namespace, name } = req.params as { namespace: string; name: string };
+        const pods = RESOURCES.find((r) => r.plural === 'pods')!;
+        await authorizeNode(who.node, 'create', { res: pods, namespace, name, subresource: 'exec' }, () => api.get({ res: pods, namespace, name }) as Promise<Pod>);
+      }
       await serveExec(api, req, reply, {
         done: record,
         track: trackExec,

@@ -122,7 +122,8 @@ export async function startStreamsCluster(o: { suite: string; nodeName: string; 
       store,
       auth: new TokenAuthenticator([{ token: state.adminToken, user: 'admin' }]),
       log: silentLogger(),
-      https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem },
+      // As runController: node certificates are accepted too, under the node restriction.
+      https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem, clientCa: state.ca.certPem },
       logs: streams.logs,
       exec: streams.exec,
     });

@@ -11,6 +11,7 @@
 // follow/tail/-c, stdin, exit codes, errors, and certificate checks both ways.
 // The proof against containers run by crun is in node-streams-crun.test.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent as HttpAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, silentLogger, type Pod } from '../../api/index.js';
 import { generateCa } from '../../controller/index.js';
@@ -309,6 +310,25 @@ describe('[transport, runtime double] errors are Kubernetes Status objects', () 
     expect(r.stderr).toContain('flotctl exec');
     const missing = await run(bin, ['exec', 'ghost', '--', 'ls']);
     expect(missing.stderr).toContain('pods "ghost" not found');
+  });
+
+  it("a node's certificate may neither exec nor read logs through the API (node restriction)", async () => {
+    const asNode = new HttpAgent({ connect: { ca: c.state.ca.certPem, cert: c.cred.certPem, key: c.cred.keyPem } });
+    try {
+      const ask = async (method: string, path: string) => {
+        const r = await request(`${c.server}${path}`, { method: method as 'GET', dispatcher: asNode });
+        return { status: r.statusCode, json: (await r.body.json()) as { message: string } };
+      };
+      const exec = await ask('POST', `/api/v1/namespaces/${NS}/pods/shell/exec?command=ls`);
+      expect(exec.status).toBe(403);
+      expect(exec.json.message).toContain(`User "system:node:${NODE}" cannot create resource "pods/exec"`);
+      const log = await ask('GET', `/api/v1/namespaces/${NS}/pods/shell/log`);
+      expect(log.status).toBe(403);
+      // the same certificate reads pods, as a node must
+      expect((await ask('GET', `/api/v1/namespaces/${NS}/pods/shell`)).status).toBe(200);
+    } finally {
+      await asNode.close();
+    }
   });
 
   it('the agent answers NOT_FOUND for a pod it does not hold', async () => {
