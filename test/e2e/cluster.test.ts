@@ -139,7 +139,8 @@ containers:
     expect(logs).toBe('line 1\nline 2\nline 3\n');
     expect(await c.ok(['logs', 'talker', '--tail', '1'])).toBe('line 3\n');
     const ex = await c.flotctl(['exec', 'talker', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
-    expect(ex).toMatchObject({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect(ex).toMatchObject({ code: 3, stdout: 'out\n' });
+    expect(ex.stderr).toBe('err\ncommand terminated with exit code 3\n');
     const stdin = await c.flotctl(['exec', '-i', 'talker', '--', 'wc', '-l'], { stdin: 'a\nb\n' });
     expect(stdin.stdout.trim()).toBe('2');
   });
