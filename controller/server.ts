@@ -21,6 +21,7 @@ import type { LifecycleConfig } from './nodelifecycle/decide.js';
 import { bootstrapPortOf, loadStateDir, markInitialTokenSeeded, nodePortOf, type ControllerState } from './pki/state-dir.js';
 import { TokenAuthenticator } from './pki/tokens.js';
 import { Scheduler } from './scheduler/index.js';
+import { createNodeStreams } from './streams/index.js';
 import { EtcdStore } from './storage/etcd-store.js';
 
 export interface RunControllerOptions {
@@ -135,6 +136,9 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       extraNodeHandlers: subnetHandlers(registry, store, agentLog),
     });
     cleanups.push({ name: 'close the agent ports', run: () => agents.stop() });
+    // Logs and exec: the API server dials the pod's agent (its stream port) with a client cert of the CA.
+    const nodeStreams = createNodeStreams({ store, ca: state.ca, clock, log: componentLogger('streams', root) });
+    cleanups.push({ name: 'close the node stream connections', run: async () => nodeStreams.close() });
     log.info({ bootstrapPort: agents.bootstrapPort, nodePort: agents.nodePort }, 'agent ports listening');
 
     let election: LeaderElector | undefined;
@@ -147,7 +151,8 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       metrics,
       health: { etcdUp: () => etcdUp, leader: () => election?.isLeader() ?? false },
       https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem, clientCa: state.ca.certPem },
-      ...(o.logs ? { logs: o.logs } : {}),
+      logs: o.logs ?? nodeStreams.logs,
+      exec: nodeStreams.exec,
       extraRoutes: (app) =>
         registerFlotillaApi(app, {
           tokens,

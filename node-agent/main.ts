@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { componentLogger, createRootLogger, InvalidError, toFlotillaError, type Logger } from '../api/index.js';
 import { MetricsRegistry } from '../api/metrics.js';
 import { startDaemonHttp } from '../api/daemon-http.js';
+import { DEFAULT_STREAM_PORT } from '../api/streams-protocol.js';
 import { Agent } from './agent.js';
+import { startStreamServer } from './streams/index.js';
 import { ControllerClient } from './controller-client.js';
 import { HollowRuntime } from './hollow-runtime.js';
 import { createNodeCsr } from './join/credentials.js';
@@ -38,6 +40,7 @@ interface Flags {
   hollow?: string;
   healthPort: string;
   heartbeatSeconds: string;
+  streamPort: string;
   logLevel?: string;
 }
 
@@ -85,7 +88,31 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
     log,
   });
   onShutdown.push(close);
-  const agent = new Agent({ client, runtime, nodeIP, log, heartbeatMs: Number(f.heartbeatSeconds) * 1000, ...(podCIDR ? { podCIDR } : {}) });
+  const streamPort = Number(f.streamPort);
+  if (!Number.isInteger(streamPort) || streamPort < 0 || streamPort > 65535) throw new InvalidError(`--stream-port must be a port number (0 = off), got "${f.streamPort}"`);
+  // The controller dials this for logs and exec, as kube-apiserver dials the kubelet.
+  let agentRef: Agent | undefined;
+  const streams =
+    streamPort > 0
+      ? await startStreamServer({
+          port: streamPort,
+          credential: cred,
+          runtime,
+          pods: { nodeName: cred.nodeName, findPod: (ns, name) => agentRef?.findPod(ns, name) },
+          log: componentLogger('streams', log),
+        })
+      : undefined;
+  if (streams) onShutdown.unshift(() => streams.stop());
+  const agent = new Agent({
+    client,
+    runtime,
+    nodeIP,
+    log,
+    heartbeatMs: Number(f.heartbeatSeconds) * 1000,
+    ...(podCIDR ? { podCIDR } : {}),
+    ...(streams ? { streamPort: streams.port } : {}),
+  });
+  agentRef = agent;
   await agent.start();
   return [agent];
 }
@@ -157,6 +184,7 @@ async function main(argv: string[]): Promise<void> {
       .option('--hollow <n>', 'simulate N nodes in this process (control-plane scale tests)')
       .option('--health-port <port>', 'port of /healthz and /metrics on 127.0.0.1 (0 = any)', '10248')
       .option('--heartbeat-seconds <s>', 'node lease renewal period', '10')
+      .option('--stream-port <port>', 'port of the logs/exec server the controller dials (0 = off)', String(DEFAULT_STREAM_PORT))
       .option('--log-level <level>', 'log level');
   const start = async (f: Flags) => {
     const root = createRootLogger({ level: f.logLevel });
