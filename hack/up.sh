@@ -201,7 +201,7 @@ if [ "$DEMO" = 1 ]; then
   for w in web-h1 web-h2 web-h3; do
     ipaddr=$(flotctl get pod -n demo "$w" -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).status.podIP))')
     printf 'up:   %s (%s): ' "$w" "$ipaddr"
-    flotctl exec -n demo client -- wget -qO- -T 5 "http://$ipaddr:8080/" || echo "(failed)"
+    flotctl exec -n demo client -- wget -qO- "http://$ipaddr:8080/" || echo "(failed)"
   done
 fi
 

@@ -98,7 +98,7 @@ describe('[network] the VXLAN overlay', () => {
       const ping = await c.flotctl(['exec', '-n', 'demo', 'client', '--', 'ping', '-c', '1', '-W', '3', web.status!.podIP!]);
       expect(ping.code, ping.stderr).toBe(0);
       expect(ping.stdout).toMatch(/1 packets received/);
-      const http = await c.ok(['exec', '-n', 'demo', 'client', '--', 'wget', '-qO-', '-T', '5', `http://${web.status!.podIP}:8080/`]);
+      const http = await c.ok(['exec', '-n', 'demo', 'client', '--', 'wget', '-qO-', `http://${web.status!.podIP}:8080/`]);
       expect(http.trim()).toBe(`hello from web-${h}`);
     }
   });
@@ -255,7 +255,7 @@ describe('[resilience] agent and controller restarts, node failure', () => {
     expect(after.status?.containerStatuses?.[0]?.containerID).toBe(before.status?.containerStatuses?.[0]?.containerID);
     expect(after.status?.containerStatuses?.[0]?.state?.running?.startedAt).toBe(before.status?.containerStatuses?.[0]?.state?.running?.startedAt);
     expect(after.status?.podIP).toBe(before.status?.podIP);
-    const http = await c.ok(['exec', '-n', 'demo', 'client', '--', 'wget', '-qO-', '-T', '5', `http://${after.status!.podIP}:8080/`]);
+    const http = await c.ok(['exec', '-n', 'demo', 'client', '--', 'wget', '-qO-', `http://${after.status!.podIP}:8080/`]);
     expect(http.trim()).toBe('hello from web-h2');
   }, 120_000);
 
