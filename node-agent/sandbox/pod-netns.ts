@@ -9,7 +9,11 @@ import { RtnetlinkClient } from '../../netplugin/index.js';
 /** Creates and pins a new network namespace at PIN and brings its loopback up. */
 export async function createPodNetns(pin: string): Promise<void> {
   fs.mkdirSync(dirname(pin), { recursive: true, mode: 0o755 });
-  native.netnsCreate(pin);
+  // No shared self-bind mount of the pin directory (as `ip netns` makes of /run/netns):
+  // it would outlive every pod as a mount of the agent's. The copies of pins that a
+  // new mount namespace takes (crun's, before it pivots into the rootfs and drops
+  // the old root) are short-lived, so propagation of a later unpin is not needed.
+  native.netnsCreate(pin, { shareParent: false });
   try {
     const rt = await RtnetlinkClient.open(pin);
     try {

@@ -233,5 +233,8 @@ describe('[node runtime] pod lifecycle', () => {
     for (const d of [...rootfsDirs, rt.layout.podStateDir(uid), rt.layout.podRunDir(uid)]) expect(existsSync(d)).toBe(false);
     for (const id of ids) expect(rt.containerRuntime.containers.metadata(id)).toBeUndefined();
     expect((await rt.listPods()).find((p) => p.uid === uid)).toBeUndefined();
+    // With no pod left, the agent holds no mount at all under its dirs (no netns directory mount either).
+    expect(await rt.listPods()).toEqual([]);
+    expect(mountsUnder([fx.runDir, fx.stateDir])).toEqual([]);
   });
 });
