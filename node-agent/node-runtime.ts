@@ -334,8 +334,18 @@ export class NodeRuntime implements PodRuntime {
     await this.containers.stop(containerId, gracePeriodSeconds);
   }
 
+  /**
+   * Stops the pod's containers (SIGTERM, grace, SIGKILL) and tears its
+   * sandboxes down. A pod being deleted (deletionTimestamp set) or one the
+   * controller no longer has (a bare uid) is removed entirely. Any other pod —
+   * finished for good, or about to get a new sandbox — keeps its containers'
+   * records, final statuses and logs (their processes, cgroups and rootfs
+   * mounts are freed), so it goes on reporting Succeeded/Failed with exit
+   * codes, and a new instance still counts restarts and has `logs --previous`.
+   */
   async killPod(pod: PodLike, gracePeriodSeconds: number): Promise<void> {
     const uid = pod.metadata.uid!;
+    const removeAll = !('spec' in pod) || pod.metadata.deletionTimestamp !== undefined;
     const all = this.podContainers(uid);
     const apps = all.filter((c) => c.labels.kind === 'container');
     const errors: string[] = [];
@@ -344,7 +354,11 @@ export class NodeRuntime implements PodRuntime {
       apps.map(async (c) => {
         try {
           await this.containers.stop(c.id, gracePeriodSeconds);
-          await this.removeContainer(c.id);
+          if (removeAll) await this.removeContainer(c.id);
+          else {
+            await this.containers.release(c.id);
+            await this.images.removeRootfs(c.id);
+          }
         } catch (e) {
           errors.push(`container ${c.labels.containerName}: ${toFlotillaError(e).message}`);
         }
@@ -366,13 +380,14 @@ export class NodeRuntime implements PodRuntime {
     if (errors.length === 0) {
       try {
         await this.containerRuntime.cgroups.removePod(uid);
-        this.sandboxes.removePodFiles(uid);
+        if (removeAll) this.sandboxes.removePodFiles(uid);
+        else this.sandboxes.releasePodFiles(uid);
       } catch (e) {
         errors.push(toFlotillaError(e).message);
       }
     }
     if (errors.length > 0) throw new ConflictError(`pod ${describe(pod)} is not fully removed (the next sync retries): ${errors.join('; ')}`);
-    this.log.info({ pod: describe(pod) }, 'pod removed from the node');
+    this.log.info({ pod: describe(pod), kept: removeAll ? undefined : 'container statuses and logs' }, removeAll ? 'pod removed from the node' : 'pod stopped');
   }
 
   // ------------------------------------------------------------------ logs and exec

@@ -117,7 +117,8 @@ export async function run({ root }) {
     rssMb = process.memoryUsage().rss / 1024 / 1024;
     heapMb = process.memoryUsage().heapUsed / 1024 / 1024;
     const t = now();
-    for (const pod of pods.splice(0)) await runtime.killPod(pod, 0);
+    // As for a deleted pod: everything goes (a pod object without deletionTimestamp would keep its records).
+    for (const pod of pods.splice(0)) await runtime.killPod({ metadata: { uid: pod.metadata.uid } }, 0);
     teardownMs = (now() - t) / (N + 2);
   } finally {
     for (const rid of rawIds) {
@@ -127,7 +128,7 @@ export async function run({ root }) {
         /* gone */
       }
     }
-    for (const pod of pods) await runtime.killPod(pod, 0).catch(() => undefined);
+    for (const pod of pods) await runtime.killPod({ metadata: { uid: pod.metadata.uid } }, 0).catch(() => undefined);
     for (const m of mountsUnder(tmp)) {
       try {
         execFileSync('umount', ['-l', m], { stdio: 'ignore' });

@@ -330,11 +330,31 @@ export class ContainerManager {
   async remove(id: string, opts: { removeLog?: boolean } = {}): Promise<void> {
     const bundle = this.bundleDir(id);
     const meta = readJson<ContainerMeta>(join(bundle, 'meta.json'));
-    const f = monitorFiles(bundle, this.exitDir, id);
     if (meta) {
       const st = await this.status(id).catch(() => undefined);
       if (st && st.state === 'running') await this.stop(id, 0);
     }
+    await this.freeHostState(id, meta);
+    if (opts.removeLog && meta) fs.rmSync(meta.logPath, { force: true });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
+
+  /**
+   * Frees what a container holds on the host — its processes (killed if they
+   * still run), the runtime's state, its monitor, its cgroup leaf, its attach
+   * sockets — but keeps its record, final status and log: a finished pod's
+   * containers are still reported (exit code, reason) until the pod goes.
+   */
+  async release(id: string): Promise<ContainerStatus> {
+    const meta = this.meta(id);
+    const st = await this.status(id); // records the final status of an exited container
+    if (st.state === 'running' || st.state === 'created') await this.stop(id, 0);
+    await this.freeHostState(id, meta);
+    return this.status(id);
+  }
+
+  private async freeHostState(id: string, meta: ContainerMeta | undefined): Promise<void> {
+    const f = monitorFiles(this.bundleDir(id), this.exitDir, id);
     await (meta ? this.runtimeOf(meta) : this.runtime).delete(id, { force: true }).catch(ignoreNotFound);
     const conmon = livePid(f.conmonPidFile, 'conmon');
     if (conmon) {
@@ -345,8 +365,6 @@ export class ContainerManager {
     if (meta) await this.cgroups.remove(meta.cgroupsPath);
     fs.rmSync(f.exitFile, { force: true });
     fs.rmSync(join(this.socketDir, id), { recursive: true, force: true });
-    if (opts.removeLog && meta) fs.rmSync(meta.logPath, { force: true });
-    fs.rmSync(bundle, { recursive: true, force: true });
   }
 
   /** The container's record (labels, log path, cgroup) without asking the runtime; undefined when unknown. */

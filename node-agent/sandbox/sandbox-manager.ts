@@ -262,6 +262,22 @@ export class SandboxManager {
     fs.rmSync(this.layout.podRunDir(uid), { recursive: true, force: true });
   }
 
+  /**
+   * For a pod that is stopped but not deleted: unmounts what is mounted for it
+   * (its /dev/shm, memory emptyDirs) and drops its run dir, but keeps its
+   * state dir (container logs, emptyDir data) until the pod is removed.
+   */
+  releasePodFiles(uid: string): void {
+    for (const m of mountsUnder([join(this.layout.podStateDir(uid), 'volumes'), this.layout.podRunDir(uid)])) {
+      try {
+        native.umount(m, native.MNT_DETACH);
+      } catch (e) {
+        this.log.warn({ mount: m, err: (e as Error).message }, 'unmount failed');
+      }
+    }
+    fs.rmSync(this.layout.podRunDir(uid), { recursive: true, force: true });
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private podHasContainers(uid: string): boolean {

@@ -130,6 +130,21 @@ describe('[agent] pods on a joined node with the real runtime', () => {
     await waitFor('crasher in CrashLoopBackOff', async () => (await getPod('crasher')).status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff', 30_000);
   });
 
+  it('a pod whose containers finish stays Succeeded (or Failed) with their exit codes after its sandbox is gone', async () => {
+    await createPod('done-ok', [{ name: 'c', image: fx.image, command: ['sh', '-c', 'echo done; exit 0'] }], { restartPolicy: 'OnFailure' });
+    await createPod('done-bad', [{ name: 'c', image: fx.image, command: ['sh', '-c', 'exit 3'] }], { restartPolicy: 'Never' });
+    for (const [name, phase, code] of [['done-ok', 'Succeeded', 0], ['done-bad', 'Failed', 3]] as const) {
+      await waitFor(`${name} ${phase}`, async () => (await getPod(name)).status?.phase === phase, 60_000);
+      // The agent tears the sandbox down and keeps reporting; a few relists later nothing has changed.
+      const uid = (await getPod(name)).metadata.uid!;
+      await waitFor(`${name}'s sandbox torn down`, async () => (await fx.runtime.podStatus({ metadata: { uid } } as Pod)).sandbox === undefined, 30_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const p = await getPod(name);
+      expect(p.status?.phase).toBe(phase);
+      expect(p.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: code });
+    }
+  });
+
   it('an image that is not in the registry shows ErrImagePull or ImagePullBackOff with the registry’s message', async () => {
     await createPod('noimage', [{ name: 'c', image: `${fx.registry.host}/library/nosuch:1.0`, command: SLEEP }]);
     const waiting = await waitFor('noimage waiting on its image', async () => {
@@ -154,12 +169,13 @@ describe('[agent] pods on a joined node with the real runtime', () => {
   });
 
   it('deleting pods stops their containers and removes their sandboxes from the node', async () => {
-    const uids = await Promise.all(['web', 'crasher', 'noimage'].map(async (n) => (await getPod(n)).metadata.uid!));
-    for (const n of ['web', 'crasher', 'noimage']) {
+    const names = ['web', 'crasher', 'noimage', 'done-ok', 'done-bad'];
+    const uids = await Promise.all(names.map(async (n) => (await getPod(n)).metadata.uid!));
+    for (const n of names) {
       const r = await api(`/api/v1/namespaces/default/pods/${n}`, { method: 'DELETE' });
       expect([200, 202]).toContain(r.status);
     }
-    for (const n of ['web', 'crasher', 'noimage']) {
+    for (const n of names) {
       await waitFor(`pod ${n} gone from the API`, async () => (await api(`/api/v1/namespaces/default/pods/${n}`)).status === 404, 60_000);
     }
     const left = (await fx.runtime.listPods()).filter((p) => uids.includes(p.uid));

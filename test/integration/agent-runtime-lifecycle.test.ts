@@ -30,6 +30,11 @@ async function syncOnce(rt: NodeRuntime, pod: Pod, now: number) {
   return plan;
 }
 
+/** The pod as the agent holds it once it is being deleted: killPod then removes everything. */
+function deleting(pod: Pod): Pod {
+  return { ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date().toISOString() } };
+}
+
 async function exitedStatus(rt: NodeRuntime, pod: Pod, name: string) {
   return waitFor(`${name} to exit`, async () => {
     const c = (await rt.podStatus(pod)).containers.find((x) => x.name === name);
@@ -89,7 +94,7 @@ describe('[node runtime] pod lifecycle', () => {
     expect(previous).not.toBe(latest);
     expect(fx.runtime.containerRuntime.containers.metadata(ids[0]!)).toBeUndefined();
     expect(fx.runtime.containerRuntime.containers.metadata(ids[1]!)).toBeDefined();
-    await fx.runtime.killPod(pod, 0);
+    await fx.runtime.killPod(deleting(pod), 0);
   });
 
   it('a container over its memory limit is reported OOMKilled with exit code 137', async () => {
@@ -105,7 +110,7 @@ describe('[node runtime] pod lifecycle', () => {
     const status = await fx.runtime.podStatus(pod);
     expect(computePodActions(pod, status, Date.now() + 3_600_000).containersToStart).toEqual([]);
     expect(computePodStatus({ pod, runtime: status, waiting: new Map(), now: Date.now() }).phase).toBe('Failed');
-    await fx.runtime.killPod(pod, 0);
+    await fx.runtime.killPod(deleting(pod), 0);
   });
 
   it('stopping a container keeps its exit status until it is replaced', async () => {
@@ -116,7 +121,7 @@ describe('[node runtime] pod lifecycle', () => {
     await fx.runtime.stopContainer(pod, running.id, 5);
     const c = (await fx.runtime.podStatus(pod)).containers[0]!;
     expect(c).toMatchObject({ id: running.id, state: 'exited', exitCode: 0, reason: 'Completed' });
-    await fx.runtime.killPod(pod, 0);
+    await fx.runtime.killPod(deleting(pod), 0);
   });
 
   it('a new runtime on the same dirs re-adopts the running pod: same ids, still running, nothing to do', async () => {
@@ -140,7 +145,7 @@ describe('[node runtime] pod lifecycle', () => {
     let out = '';
     const code = await restarted.exec(pod, 'b', { command: ['echo', 'still here'], onStdout: (b) => (out += Buffer.from(b).toString()), onStderr: () => undefined });
     expect([code, out]).toEqual([0, 'still here\n']);
-    await restarted.killPod(pod, 0);
+    await restarted.killPod(deleting(pod), 0);
   });
 
   it('a container left created but never started (agent stopped mid-start) is reported failed after a minute and replaced', async () => {
@@ -162,7 +167,7 @@ describe('[node runtime] pod lifecycle', () => {
     expect(c.message).toMatch(/never started/);
     const plan = computePodActions(pod, await later.podStatus(pod), Date.now() + 3_600_000);
     expect(plan.containersToStart).toEqual([{ name: 'c', restartCount: 2 }]);
-    await later.killPod(pod, 0);
+    await later.killPod(deleting(pod), 0);
     expect(cm.metadata(id)).toBeUndefined();
   });
 
@@ -185,7 +190,45 @@ describe('[node runtime] pod lifecycle', () => {
     expect(after.containers).toMatchObject([{ name: 'c', state: 'running', restartCount: 1, sandboxId: after.sandbox!.id }]);
     expect(existsSync(fx.runtime.layout.netnsPin(oldSandbox.id))).toBe(false);
     expect(fx.runtime.sandboxes.records(pod.metadata.uid!).map((r) => r.id)).toEqual([after.sandbox!.id]);
-    await fx.runtime.killPod(pod, 0);
+    await fx.runtime.killPod(deleting(pod), 0);
+  });
+
+  it('a finished pod is stopped but keeps its container statuses and logs until it is deleted', async () => {
+    const pod = fx.pod('finished', [{ name: 'ok', command: ['sh', '-c', 'echo all done; exit 0'] }, { name: 'bad', command: ['sh', '-c', 'exit 4'] }], {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'scratch', emptyDir: {} }],
+    });
+    await syncOnce(fx.runtime, pod, Date.now());
+    await exitedStatus(fx.runtime, pod, 'ok');
+    await exitedStatus(fx.runtime, pod, 'bad');
+    const uid = pod.metadata.uid!;
+    const st = await fx.runtime.podStatus(pod);
+    const sandboxId = st.sandbox!.id;
+    // The agent's executor for a terminal pod: killPod with the pod as it is (not being deleted).
+    const terminal = { ...pod, status: { phase: 'Failed' as const } };
+    const plan = computePodActions(terminal, st, Date.now());
+    expect(plan.killPod).toBe(true);
+    await fx.runtime.killPod(terminal, 0);
+
+    const after = await fx.runtime.podStatus(pod);
+    expect(after.sandbox).toBeUndefined();
+    expect(after.containers.map((c) => [c.name, c.state, c.exitCode, c.reason]).sort()).toEqual([
+      ['bad', 'exited', 4, 'Error'],
+      ['ok', 'exited', 0, 'Completed'],
+    ]);
+    expect(computePodStatus({ pod: terminal, runtime: after, waiting: new Map(), now: Date.now() }).phase).toBe('Failed');
+    expect(computePodActions(terminal, after, Date.now())).toMatchObject({ killPod: false, createSandbox: false, containersToStart: [] });
+    expect(await logsOf(fx.runtime, pod, 'ok')).toBe('all done\n');
+    // Nothing of it runs or is mounted any more: no netns pin, no cgroup, no rootfs mount, no process.
+    expect(existsSync(fx.runtime.layout.netnsPin(sandboxId))).toBe(false);
+    expect(fx.runtime.containerRuntime.cgroups.existing(fx.runtime.containerRuntime.cgroups.podPath(uid))).toEqual([]);
+    expect(mountsUnder([join(fx.stateDir, 'images', 'rootfs'), fx.runtime.layout.podStateDir(uid), fx.runtime.layout.podRunDir(uid)])).toEqual([]);
+    for (const id of [sandboxId, ...after.containers.map((c) => c.id)]) expect(processesMentioning(id)).toEqual([]);
+
+    // Deleted: everything goes.
+    await fx.runtime.killPod(deleting(pod), 0);
+    expect(await fx.runtime.podStatus(pod)).toEqual({ uid, containers: [] });
+    expect(existsSync(fx.runtime.layout.podStateDir(uid))).toBe(false);
   });
 
   it('removing a pod leaves no namespace pin, mount, cgroup, rootfs, file or process of it behind', async () => {
@@ -219,7 +262,7 @@ describe('[node runtime] pod lifecycle', () => {
     expect(mountsUnder([rt.layout.volumeDir(uid, 'mem')]).length).toBe(1);
 
     const t0 = Date.now();
-    await rt.killPod(pod, 1);
+    await rt.killPod(deleting(pod), 1);
     // The stubborn container had its grace period before SIGKILL.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
 
