@@ -18,7 +18,12 @@ export interface PodRuntime {
   startContainer(pod: Pod, sandbox: RuntimeSandbox, container: Container, restartCount: number): Promise<void>;
   /** SIGTERM, wait up to the grace period, SIGKILL. The exited container stays for its status. */
   stopContainer(pod: Pod, containerId: string, gracePeriodSeconds: number): Promise<void>;
-  /** Stops every container and the sandbox, releasing the pod IP, and removes what belongs to the pod. */
+  /**
+   * Stops every container and the sandbox, releasing the pod IP. A pod being
+   * deleted (deletionTimestamp set) or given as a bare uid is removed entirely;
+   * any other pod keeps its exited containers' statuses and logs (as the
+   * kubelet keeps dead containers), so a finished pod still reports them.
+   */
   killPod(pod: Pod | { metadata: { uid: string; name?: string; namespace?: string } }, gracePeriodSeconds: number): Promise<void>;
   /**
    * The log of a container of the pod (latest instance, or the one before it with
