@@ -4,7 +4,7 @@
 // Level-triggered: watch events only speed things up; a periodic relist of the
 // runtime is the guarantee.
 import os from 'node:os';
-import { realClock, toFlotillaError, type Clock, type Logger, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
+import { isTerminalPhase, realClock, toFlotillaError, type Clock, type Logger, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
 import type { ControllerClient } from './controller-client.js';
 import { ContainerStartError, type PodRuntime } from './pod-runtime.js';
 import { computePodActions } from './sync/plan.js';
@@ -325,6 +325,9 @@ export class Agent {
   }
 
   private async report(pod: Pod, now: number): Promise<void> {
+    // A terminal phase is final: what the runtime says later (a pod the controller
+    // marked lost, containers removed) must not rewrite it.
+    if (isTerminalPhase(pod.status?.phase)) return;
     const uid = pod.metadata.uid!;
     const runtime = await this.opts.runtime.podStatus(pod);
     const status = computePodStatus({ pod, runtime, waiting: this.waiting.get(uid) ?? new Map(), hostIP: this.opts.nodeIP, now });

@@ -105,6 +105,16 @@ describe('[agent] computePodActions', () => {
     expect(computePodActions(p, done, NOW)).toMatchObject({ createSandbox: false, containersToStart: [] });
   });
 
+  it('never runs a terminal pod again, even when the runtime lost its containers; only what still runs is stopped', () => {
+    for (const phase of ['Succeeded', 'Failed'] as const) {
+      const p = pod({ restartPolicy: 'Never' }, {}, { phase });
+      expect(computePodActions(p, rt([], null), NOW)).toMatchObject({ createSandbox: false, killPod: false, containersToStart: [], containersToKill: [] });
+      const a = computePodActions(p, rt([ctr('app', 'exited', { exitCode: 0 }, p), ctr('side', 'running', {}, p)]), NOW);
+      expect(a).toMatchObject({ createSandbox: false, killPod: false, containersToStart: [] });
+      expect(a.containersToKill).toEqual([{ id: 'side-id', name: 'side', reason: 'PodTerminal' }]);
+    }
+  });
+
   it('stops a pod the controller marked lost', () => {
     const p = pod({}, {}, { phase: 'Failed', reason: 'NodeLost' });
     const a = computePodActions(p, rt([ctr('app', 'running'), ctr('side', 'running')]), NOW);
