@@ -94,10 +94,10 @@ export const podColumns: ColumnSet<Pod> = {
   },
 };
 
-/** STATUS of a node: Ready/NotReady/Unknown from its Ready condition, plus SchedulingDisabled. */
+/** STATUS of a node as kubectl prints it: Ready, NotReady (Ready False or Unknown), Unknown (no condition), plus SchedulingDisabled. */
 export function nodeStatus(node: Node): string {
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-  const parts = [!ready ? 'Unknown' : ready.status === 'True' ? 'Ready' : ready.status === 'False' ? 'NotReady' : 'Unknown'];
+  const parts = [!ready ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady'];
   if (node.spec?.unschedulable) parts.push('SchedulingDisabled');
   return parts.join(',');
 }

@@ -140,7 +140,7 @@ describe('get columns', () => {
   it.each<[string, Node['status'], string]>([
     ['Ready', { conditions: [{ type: 'Ready', status: 'True' }] }, 'Ready'],
     ['NotReady', { conditions: [{ type: 'Ready', status: 'False' }] }, 'NotReady'],
-    ['Unknown status', { conditions: [{ type: 'Ready', status: 'Unknown' }] }, 'Unknown'],
+    ['Ready Unknown (a silent node) is NotReady, as kubectl prints it', { conditions: [{ type: 'Ready', status: 'Unknown' }] }, 'NotReady'],
     ['no Ready condition', {}, 'Unknown'],
   ])('a node with %s shows %s', (_n, status, expected) => {
     expect(nodeStatus({ metadata: { name: 'n' }, status })).toBe(expected);
