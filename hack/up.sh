@@ -176,6 +176,11 @@ wait_for "nodes" nodes_ready
 if [ "$DEMO" = 1 ]; then
   step "demo: flotctl apply -f manifests/demo.yaml"
   [ "$NODES" -ge 3 ] || die "the demo puts a web server on each of h1..h3: use --nodes 3 or more (or DEMO=0)"
+  # Demo pods that ended (lost with a node, say) are replaced, as a workload controller would.
+  ended=$(flotctl get pods -n demo -o json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const p of JSON.parse(s).items)if(["Failed","Succeeded"].includes(p.status?.phase))console.log(p.metadata.name)}catch{}})')
+  for p in $ended; do
+    flotctl delete pod -n demo "$p" --wait | sed 's/^/up:   /'
+  done
   flotctl apply -f manifests/demo.yaml | sed 's/^/up:   /'
   pods_running() {
     local out total running
