@@ -20,6 +20,7 @@ import { pausePath } from '../native/index.js';
 import type { PodNetwork } from '../netplugin/index.js';
 import { defaultPullPolicy, ImageError, ImageService, type PullProgress } from './images/index.js';
 import { ContainerStartError, type ContainerLogOptions, type ExecRequest, type PodRuntime } from './pod-runtime.js';
+import { PullEventReporter, type PodEventSink } from './pull-events.js';
 import {
   buildOciSpec,
   createContainerRuntime,
@@ -59,6 +60,8 @@ export interface NodeRuntimeOptions {
   /** A container's log file is truncated by its monitor beyond this size (the kubelet's containerLogMaxSize; default 10 MiB). */
   containerLogMaxBytes?: number;
   pauseBinary?: string;
+  /** Pod events of the runtime (image pulls: Pulling, progress, Pulled); absent: none. */
+  events?: PodEventSink;
   clock?: Clock;
   log?: Logger;
 }
@@ -84,9 +87,11 @@ export class NodeRuntime implements PodRuntime {
   private readonly log: Logger;
   private readonly pidsLimit: number;
   private readonly logSizeMax: number;
+  private readonly events: PodEventSink | undefined;
 
   private constructor(opts: NodeRuntimeOptions, images: ImageService) {
     this.log = opts.log!;
+    this.events = opts.events;
     this.clock = opts.clock ?? realClock;
     this.layout = new NodeLayout(opts.stateDir, opts.runDir);
     this.images = images;
@@ -291,8 +296,15 @@ export class NodeRuntime implements PodRuntime {
   private async pullImage(pod: Pod, c: Container) {
     const policy = c.imagePullPolicy ?? defaultPullPolicy(c.image);
     const podName = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const sink = this.events;
+    const report = sink ? new PullEventReporter(c.image, this.clock, (type, reason, message) => sink(pod, type, reason, message)) : undefined;
+    // Whether the registry will be asked (what the kubelet announces as Pulling). A
+    // reference that does not parse is left to ensureImage, which says why.
+    const present = policy === 'Always' ? false : await this.images.getImage(c.image).then((i) => i !== undefined, () => undefined);
+    if (report && present === false && policy !== 'Never') await report.pulling();
     let announced = false;
     const onProgress = (p: PullProgress) => {
+      report?.progress(p);
       // Only a pull that transfers something is news; a cached image says nothing.
       if (!announced && !p.done && p.bytesDone < p.bytesTotal) {
         announced = true;
@@ -301,8 +313,11 @@ export class NodeRuntime implements PodRuntime {
       if (p.done && announced) this.log.info({ pod: podName, image: c.image, bytesTransferred: p.bytesTransferred }, 'image pulled');
     };
     try {
-      return await this.images.ensureImage(c.image, policy, onProgress);
+      const image = await this.images.ensureImage(c.image, policy, onProgress);
+      await report?.finished(image.size + image.manifest.config.size);
+      return image;
     } catch (e) {
+      await report?.flush();
       if (e instanceof ImageError) {
         this.log.warn({ pod: podName, container: c.name, image: c.image, reason: e.reason, err: e.message }, 'image pull failed');
         throw new ContainerStartError(e.reason, e.message);

@@ -3,12 +3,13 @@
 // Checks the host first, so a missing binary or a cgroup layout crun refuses is
 // one clear sentence at start-up instead of a failure at the first pod. Starts
 // the node's pod network (subnet lease, VXLAN, bridge) unless told not to.
-import { UnavailableError, type Logger } from '../api/index.js';
+import { UnavailableError, toFlotillaError, type Logger } from '../api/index.js';
 import type { PodNetwork } from '../netplugin/index.js';
 import type { ControllerClient } from './controller-client.js';
 import { startNodeNetwork, type NodeNetwork } from './network/node-network.js';
 import { ControllerSubnetManager } from './network/subnet-client.js';
 import { NodeRuntime } from './node-runtime.js';
+import type { PodEventSink } from './pull-events.js';
 import { runtimeHostProblems } from './runtime/index.js';
 
 export interface NodeRuntimeFactoryOptions {
@@ -68,6 +69,7 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
       insecureRegistries: o.insecureRegistries,
       registryMirrors: o.registryMirrors,
       podNetwork,
+      events: controllerEventSink(o.client, o.log),
       log: o.log,
     });
     o.log.info(
@@ -85,4 +87,17 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
     await network?.stop().catch(() => undefined);
     throw e;
   }
+}
+
+/** The runtime's pod events (image pulls) as Events through the controller, as the agent records its own. */
+export function controllerEventSink(client: Pick<ControllerClient, 'recordEvent'>, log: Logger): PodEventSink {
+  return (pod, type, reason, message) =>
+    client
+      .recordEvent({
+        involvedObject: { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, apiVersion: 'v1' },
+        reason,
+        message,
+        type,
+      })
+      .catch((e) => log.debug({ err: toFlotillaError(e).message }, 'event not recorded'));
 }
