@@ -48,6 +48,37 @@ export interface ExecStartMsg {
 export type ExecInputMsg = { start: ExecStartMsg } | { stdin: Buffer } | { stdinClose: boolean };
 export type ExecOutputMsg = { started: boolean } | { stdout: Buffer } | { stderr: Buffer } | { exitCode: number };
 
+/** ImportImage's input and ExportImage's output. */
+export interface ImageTarChunkMsg {
+  data: Buffer;
+  name?: string;
+}
+
+export interface ImportImageResponseMsg {
+  images: string[];
+}
+
+export interface ExportImageRequestMsg {
+  image: string;
+}
+
+/** One image of a node's store, as ListImages answers. */
+export interface NodeImageMsg {
+  name: string;
+  digest: string;
+  size: number;
+}
+
+export interface ListImagesResponseMsg {
+  images: NodeImageMsg[];
+}
+
+/** The largest image tar a node accepts (and the API server passes on): 2 GiB. */
+export const MAX_IMAGE_TAR_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** Bytes per message of an image tar stream. */
+export const IMAGE_TAR_CHUNK_BYTES = 1024 * 1024;
+
 let cached: grpc.ServiceClientConstructor | undefined;
 
 /** The PodStreams definition (for server.addService) and client constructor. */

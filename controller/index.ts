@@ -35,6 +35,8 @@ export {
 } from './apiserver/resource-api.js';
 // logs and exec through the node agents' stream ports
 export { createNodeStreams, issueControllerClientCert, type NodeStreams, type NodeStreamsOptions } from './streams/index.js';
+// a node's image store over REST (flotctl image), through the same stream ports
+export { registerNodeImageApi, exportFileName, type NodeImageApiDeps } from './flotillaapi/images.js';
 export { statusFromError, successStatus, httpFor } from './apiserver/status.js';
 export { toTable, wantsTable, shortAge, type Table } from './apiserver/table.js';
 export { EMPTY_OPENAPI_PROTOBUF, coreResourceList, versionInfo } from './apiserver/discovery.js';

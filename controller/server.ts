@@ -11,6 +11,7 @@ import { buildApiServer, type ApiServer } from './apiserver/app.js';
 import type { LogProvider } from './apiserver/resource-api.js';
 import { LeaderElector } from './election/index.js';
 import { registerFlotillaApi } from './flotillaapi/routes.js';
+import { registerNodeImageApi } from './flotillaapi/images.js';
 import { ManagedEtcd } from './etcd/index.js';
 import { StoreEventRecorder } from './events/index.js';
 import { BootstrapTokenStore } from './join/token-store.js';
@@ -153,13 +154,15 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem, clientCa: state.ca.certPem },
       logs: o.logs ?? nodeStreams.logs,
       exec: nodeStreams.exec,
-      extraRoutes: (app) =>
+      extraRoutes: (app) => {
         registerFlotillaApi(app, {
           tokens,
           subnets: registry,
           join: { address: state.config.advertiseAddresses[0] ?? '127.0.0.1', bootstrapPort: agents.bootstrapPort, caPem: state.ca.certPem },
           clock,
-        }),
+        });
+        registerNodeImageApi(app, { images: nodeStreams.images });
+      },
     });
     await api.api.bootstrap();
     const host = o.host ?? '0.0.0.0';

@@ -16,7 +16,7 @@ import { MetricsRegistry } from '../api/metrics.js';
 import { startDaemonHttp } from '../api/daemon-http.js';
 import { DEFAULT_STREAM_PORT } from '../api/streams-protocol.js';
 import { Agent } from './agent.js';
-import { startStreamServer } from './streams/index.js';
+import { clearImageScratch, imageAdminOf, startStreamServer } from './streams/index.js';
 import { ControllerClient } from './controller-client.js';
 import { HollowRuntime } from './hollow-runtime.js';
 import { createNodeCsr } from './join/credentials.js';
@@ -90,8 +90,10 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
   onShutdown.push(close);
   const streamPort = Number(f.streamPort);
   if (!Number.isInteger(streamPort) || streamPort < 0 || streamPort > 65535) throw new InvalidError(`--stream-port must be a port number (0 = off), got "${f.streamPort}"`);
-  // The controller dials this for logs and exec, as kube-apiserver dials the kubelet.
+  // The controller dials this for logs, exec and image import/export, as kube-apiserver dials the kubelet.
   let agentRef: Agent | undefined;
+  const imageScratch = join(f.stateDir, 'image-transfers');
+  await clearImageScratch(imageScratch);
   const streams =
     streamPort > 0
       ? await startStreamServer({
@@ -99,6 +101,7 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
           credential: cred,
           runtime,
           pods: { nodeName: cred.nodeName, findPod: (ns, name) => agentRef?.findPod(ns, name) },
+          images: { admin: imageAdminOf(runtime.images), scratchDir: imageScratch },
           log: componentLogger('streams', log),
         })
       : undefined;

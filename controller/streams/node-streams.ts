@@ -27,7 +27,9 @@ import type { ExecEvent, ExecOptions, ExecProvider, LogProvider } from '../apise
 import type { CertAndKey } from '../pki/index.js';
 import type { Store } from '../storage/store.js';
 import { checkExecTarget, checkLogTarget, pickContainer } from './checks.js';
+import { CallReader } from './call-reader.js';
 import { issueControllerClientCert } from './client-cert.js';
+import { createNodeImages, type NodeImagesProvider } from './node-images.js';
 
 const NODE_CN_PREFIX = 'system:node:';
 
@@ -46,86 +48,18 @@ export interface NodeStreamsOptions {
 export interface NodeStreams {
   logs: LogProvider;
   exec: ExecProvider;
+  /** The image stores of the nodes (flotctl image import/export/list). */
+  images: NodeImagesProvider;
   /** Closes the connections to the agents. */
   close(): void;
 }
 
-interface NodeConn {
+export interface NodeConn {
   key: string;
   target: string;
   client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
   /** Why the last TLS handshake was refused by our identity check, for the error message. */
   refused?: string;
-}
-
-/**
- * A pull-based reader over a gRPC stream of messages: `return()` cancels the
- * call at once (a client leaving a quiet `logs -f` must not wait for a line),
- * and a full queue pauses the call so a slow HTTP client slows the agent.
- */
-class CallReader<T> implements AsyncIterableIterator<T> {
-  private readonly queue: T[] = [];
-  private finished = false;
-  private error: unknown;
-  private wake: (() => void) | undefined;
-
-  constructor(
-    private readonly call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>,
-    private readonly convert: (e: unknown) => FlotillaError,
-  ) {
-    call.on('data', (m: T) => {
-      this.queue.push(m);
-      if (this.queue.length >= 64) call.pause();
-      this.notify();
-    });
-    call.on('end', () => {
-      this.finished = true;
-      this.notify();
-    });
-    call.on('error', (e: unknown) => {
-      if (!this.finished) this.error = e;
-      this.finished = true;
-      this.notify();
-    });
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  async next(): Promise<IteratorResult<T>> {
-    for (;;) {
-      if (this.queue.length > 0) {
-        const value = this.queue.shift()!;
-        if (this.queue.length < 16) this.call.resume();
-        return { value, done: false };
-      }
-      if (this.error !== undefined) {
-        const e = this.error;
-        this.error = undefined;
-        throw this.convert(e);
-      }
-      if (this.finished) return { value: undefined, done: true };
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  async return(): Promise<IteratorResult<T>> {
-    if (!this.finished) {
-      this.finished = true;
-      this.call.cancel();
-    }
-    this.queue.length = 0;
-    this.error = undefined;
-    this.notify();
-    return { value: undefined, done: true };
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
 }
 
 function isTrue(v: string | undefined): boolean {
@@ -225,10 +159,11 @@ export function createNodeStreams(o: NodeStreamsOptions): NodeStreams {
     conn.client.close();
   }
 
-  async function connect(nodeName: string): Promise<NodeConn> {
+  /** Dials the node's agent; `known` is the Node when the caller read it already. */
+  async function connect(nodeName: string, known?: Node): Promise<NodeConn> {
     let node: Node;
     try {
-      node = await o.store.get<Node>({ resource: 'nodes', name: nodeName });
+      node = known ?? (await o.store.get<Node>({ resource: 'nodes', name: nodeName }));
     } catch (e) {
       if (e instanceof FlotillaError && e.code === 'NotFound') throw new UnavailableError(`node "${nodeName}" of the pod is not registered`);
       throw e;
@@ -342,6 +277,7 @@ export function createNodeStreams(o: NodeStreamsOptions): NodeStreams {
   return {
     logs,
     exec,
+    images: createNodeImages({ store: o.store, connect, convertFor, log }),
     close() {
       for (const c of conns.values()) c.client.close();
       conns.clear();

@@ -26,6 +26,7 @@ import {
   type StreamPodRef,
 } from '../../api/streams-protocol.js';
 import type { ContainerLogOptions, PodRuntime } from '../pod-runtime.js';
+import { imageHandlers, type ImageAdminOptions } from './images.js';
 
 /** The pods bound to this node (the Agent). */
 export interface PodLookup {
@@ -45,6 +46,8 @@ export interface StreamServerOptions {
   log: Logger;
   /** The CN a caller must carry; default the controller's. */
   allowedClientCN?: string;
+  /** The node's image store for ImportImage/ExportImage/ListImages; absent (hollow nodes): NotSupported. */
+  images?: ImageAdminOptions;
 }
 
 export interface StreamServer {
@@ -92,7 +95,7 @@ function fail(call: { emit(event: 'error', e: unknown): boolean }, e: unknown): 
   call.emit('error', streamErrorToGrpc(e));
 }
 
-export function streamHandlers(o: Pick<StreamServerOptions, 'runtime' | 'pods' | 'log' | 'allowedClientCN'>): grpc.UntypedServiceImplementation {
+export function streamHandlers(o: Pick<StreamServerOptions, 'runtime' | 'pods' | 'log' | 'allowedClientCN' | 'images'>): grpc.UntypedServiceImplementation {
   const allowed = o.allowedClientCN ?? CONTROLLER_CLIENT_CN;
   const authorize = (call: AuthCall): void => {
     const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
@@ -102,6 +105,8 @@ export function streamHandlers(o: Pick<StreamServerOptions, 'runtime' | 'pods' |
   };
 
   return {
+    ...imageHandlers({ images: o.images, nodeName: o.pods.nodeName, log: o.log, authorize: (call) => authorize(call as AuthCall) }),
+
     Logs: (call: grpc.ServerWritableStream<LogsRequestMsg, LogChunkMsg>) => {
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
