@@ -10,6 +10,7 @@ import * as del from './commands/delete.js';
 import * as describe from './commands/describe.js';
 import * as exec from './commands/exec.js';
 import * as get from './commands/get.js';
+import * as image from './commands/image.js';
 import * as logs from './commands/logs.js';
 import * as net from './commands/net.js';
 import * as token from './commands/token.js';
@@ -17,7 +18,7 @@ import * as version from './commands/version.js';
 import { formatError } from './errors.js';
 import { addGlobalFlags, processIo } from './session.js';
 
-const COMMANDS: { register(program: Command, env: CliEnv): void }[] = [apply, get, describe, del, logs, exec, net, token, version, clusterInfo];
+const COMMANDS: { register(program: Command, env: CliEnv): void }[] = [apply, get, describe, del, logs, exec, image, net, token, version, clusterInfo];
 
 export function buildProgram(env: CliEnv): Command {
   const program = new Command('flotctl')
