@@ -24,6 +24,10 @@ import { fromJsonBytes, toJsonBytes } from '../../api/agent-protocol.js';
 import type { Store } from '../storage/store.js';
 import { nodeNameFromSubjectCN, signNodeCsr, validateNodeName, type CaMaterial } from '../join/node-certificate.js';
 import { verifyToken, type BootstrapTokenRecord } from '../join/bootstrap-token.js';
+import { NodePodFeed, type PodSubscription } from './pod-feed.js';
+
+/** How often an unchanged Node status is written anyway (its conditions' lastHeartbeatTime). */
+export const NODE_STATUS_REFRESH_MS = 5 * 60_000;
 
 /** Where the controller keeps node leases (heartbeats), as Kubernetes does. */
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
@@ -48,6 +52,8 @@ export interface NodeServiceDeps {
   leaseDurationSeconds?: number;
   /** Told to joining agents: where the node service listens (same host). */
   nodePort?: number;
+  /** The shared pod watch the agents' WatchPods streams are fed from (made here when absent). */
+  podFeed?: NodePodFeed;
 }
 
 /** One place where typed errors become gRPC status codes. */
@@ -145,6 +151,7 @@ export function bootstrapHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImp
 
 export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImplementation {
   const { store, log } = deps;
+  const podFeed = deps.podFeed ?? new NodePodFeed(store, log);
   const clock = deps.clock ?? realClock;
   const leaseSeconds = deps.leaseDurationSeconds ?? 40;
 
@@ -205,12 +212,17 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
       }
       if (call.request.statusJson && call.request.statusJson.length > 0) {
         const status = parseJson<NonNullable<Node['status']>>(call.request.statusJson, 'status_json');
+        // Liveness is the lease above; the Node itself is written only when its status
+        // changed, or every NODE_STATUS_REFRESH_MS to move lastHeartbeatTime (as the
+        // kubelet's node status report frequency): 1000 nodes must not mean 100 Node writes/s.
         await store.guaranteedUpdate<Node>({ resource: 'nodes', name: node }, (cur) => {
+          const stale = cur.status?.conditions?.some((c) => !c.lastHeartbeatTime || now - Date.parse(c.lastHeartbeatTime) >= NODE_STATUS_REFRESH_MS) ?? true;
           const conditions = (status.conditions ?? cur.status?.conditions ?? []).map((c) => {
             const old = cur.status?.conditions?.find((o) => o.type === c.type);
+            const same = old !== undefined && old.status === c.status && old.reason === c.reason && old.message === c.message;
             return {
               ...c,
-              lastHeartbeatTime: iso(now),
+              lastHeartbeatTime: same && !stale && old.lastHeartbeatTime ? old.lastHeartbeatTime : iso(now),
               lastTransitionTime: old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : iso(now),
             };
           });
@@ -225,36 +237,42 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
       try {
         node = callerNode(call);
       } catch (e) {
-        call.destroy(toGrpcError(e));
+        call.emit('error', toGrpcError(e));
         return;
       }
-      const ac = new AbortController();
-      call.on('cancelled', () => ac.abort());
-      call.on('close', () => ac.abort());
-      const mine = (p: Pod) => p.spec?.nodeName === node;
-      const send = (type: string, pod: Pod) => call.write({ type, podJson: toJsonBytes(pod) });
-      void (async () => {
-        while (!ac.signal.aborted) {
-          const list = await store.list<Pod>('pods', { filter: mine });
-          for (const p of list.items) send('ADDED', p);
-          send('SYNC', { metadata: { resourceVersion: list.resourceVersion } } as Pod);
-          try {
-            for await (const ev of store.watch<Pod>('pods', { resourceVersion: list.resourceVersion, filter: mine, signal: ac.signal })) {
-              if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED') send(ev.type, ev.object);
-            }
-          } catch (e) {
-            if (e instanceof GoneError) continue; // compacted: relist and send a fresh snapshot
-            throw e;
-          }
-        }
-      })().then(
-        () => call.end(),
-        (e) => {
-          if (ac.signal.aborted) return;
-          log.warn({ err: e, node }, 'pod watch for node failed');
-          call.destroy(toGrpcError(e));
-        },
-      );
+      let sub: PodSubscription | undefined;
+      let done = false;
+      const finish = () => {
+        done = true;
+        sub?.close();
+      };
+      call.on('cancelled', finish);
+      call.on('close', finish);
+      podFeed
+        .subscribe(
+          node,
+          (ev) => {
+            if (done) return;
+            if (ev.type === 'SYNC') call.write({ type: 'SYNC', podJson: toJsonBytes({ metadata: { resourceVersion: ev.resourceVersion } }) });
+            else call.write({ type: ev.type, podJson: toJsonBytes(ev.pod) });
+          },
+          () => {
+            // The feed starts over (compaction): the agent reconnects and gets a fresh snapshot.
+            if (!done) call.end();
+            finish();
+          },
+        )
+        .then(
+          (s) => {
+            sub = s;
+            if (done) s.close();
+          },
+          (e) => {
+            if (done) return;
+            log.warn({ err: toFlotillaError(e).message, node }, 'pod watch for node failed');
+            call.emit('error', toGrpcError(e));
+          },
+        );
     },
 
     UpdatePodStatus: unary<{ pod: { namespace: string; name: string; uid: string }; statusJson: Buffer }, { objectJson: Buffer }>(

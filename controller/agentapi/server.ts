@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { UnavailableError } from '../../api/index.js';
 import { bootstrapServiceDefinition, nodeServiceDefinition } from '../../api/agent-protocol.js';
 import { bootstrapHandlers, nodeServiceHandlers, type NodeServiceDeps } from './node-service.js';
+import { NodePodFeed } from './pod-feed.js';
 
 export interface AgentServerOptions extends NodeServiceDeps {
   host: string;
@@ -35,7 +36,8 @@ export async function startAgentServers(o: AgentServerOptions): Promise<AgentSer
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
 
   const node = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_permit_without_calls': 1 });
-  node.addService(nodeServiceDefinition().service, { ...nodeServiceHandlers(o), ...o.extraNodeHandlers });
+  const podFeed = o.podFeed ?? new NodePodFeed(o.store, o.log);
+  node.addService(nodeServiceDefinition().service, { ...nodeServiceHandlers({ ...o, podFeed }), ...o.extraNodeHandlers });
   const nodePort = await bind(
     node,
     `${host}:${o.nodePort}`,
@@ -67,7 +69,8 @@ export async function startAgentServers(o: AgentServerOptions): Promise<AgentSer
     nodePort,
     bootstrapPort,
     async stop() {
-      // Streams (pod watches) never end on their own: force after a short grace.
+      // Streams (pod watches) never end on their own: end them, then force after a short grace.
+      podFeed.stop();
       await Promise.all([shutdown(boot), shutdown(node)]);
     },
   };

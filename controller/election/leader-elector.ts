@@ -19,7 +19,7 @@ export interface LeaderElectorOptions {
   name?: string;
   /** This replica's identity, shown as the leader's name. Default `<hostname>-<pid>-<random>`. */
   identity?: string;
-  /** etcd lease TTL in seconds; default 5. */
+  /** etcd lease TTL in seconds; default 15 (as Kubernetes' leader leases: a loaded etcd must not cost the leadership). */
   ttlSeconds?: number;
   /** Step down when no renewal succeeded for this long; default 2/3 of the TTL. */
   renewDeadlineMs?: number;
@@ -75,7 +75,7 @@ export class LeaderElector {
     this.key = `/flotilla/election/${o.name ?? 'controller'}`;
     this.clock = o.clock ?? realClock;
     this.log = (o.log ?? componentLogger('election')).child({ election: o.name ?? 'controller', identity: this.identity });
-    this.ttl = o.ttlSeconds ?? 5;
+    this.ttl = o.ttlSeconds ?? 15;
     if (!Number.isInteger(this.ttl) || this.ttl < 1) throw new RangeError(`lease TTL must be a whole number of seconds >= 1, got ${this.ttl}`);
     this.renewDeadlineMs = o.renewDeadlineMs ?? Math.floor((this.ttl * 1000 * 2) / 3);
     this.renewIntervalMs = o.renewIntervalMs ?? Math.floor((this.ttl * 1000) / 3);

@@ -81,19 +81,16 @@ export function computePodActions(pod: Pod, status: PodRuntimeStatus, now: numbe
   const actions: PodActions = { killPod: false, createSandbox: false, containersToKill: [], containersToStart: [], backingOff: [] };
   const alive = status.containers.filter(isAlive);
 
-  // Deleted pods, and pods the controller marked lost: stop and remove everything, start nothing.
+  // Deleted pods and terminal ones: stop whatever still runs and tear the sandbox
+  // down (the pod IP goes back), start nothing. A terminal phase is final, as in
+  // Kubernetes: nothing runs again even when the runtime no longer has the pod.
+  // (The runtime keeps a finished pod's exited containers, with their logs, until
+  // the pod is deleted.)
   const deleting = pod.metadata.deletionTimestamp !== undefined;
   const terminal = pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
-  if (deleting || (terminal && pod.status?.reason === 'NodeLost')) {
+  if (deleting || terminal) {
     actions.killPod = status.sandbox?.state === 'ready' || alive.length > 0;
     for (const c of alive) actions.containersToKill.push({ id: c.id, name: c.name, reason: deleting ? 'PodDeleted' : 'PodTerminal' });
-    return actions;
-  }
-  // A terminal phase is final (as in Kubernetes): nothing runs again, even when the
-  // runtime has lost the pod. The exited containers stay, with their logs and
-  // status, until the pod is deleted.
-  if (terminal) {
-    for (const c of alive) actions.containersToKill.push({ id: c.id, name: c.name, reason: 'PodTerminal' });
     return actions;
   }
 

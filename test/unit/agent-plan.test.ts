@@ -105,12 +105,12 @@ describe('[agent] computePodActions', () => {
     expect(computePodActions(p, done, NOW)).toMatchObject({ createSandbox: false, containersToStart: [] });
   });
 
-  it('never runs a terminal pod again, even when the runtime lost its containers; only what still runs is stopped', () => {
+  it('never runs a terminal pod again, even when the runtime lost its containers; what still runs is stopped with the sandbox', () => {
     for (const phase of ['Succeeded', 'Failed'] as const) {
       const p = pod({ restartPolicy: 'Never' }, {}, { phase });
       expect(computePodActions(p, rt([], null), NOW)).toMatchObject({ createSandbox: false, killPod: false, containersToStart: [], containersToKill: [] });
       const a = computePodActions(p, rt([ctr('app', 'exited', { exitCode: 0 }, p), ctr('side', 'running', {}, p)]), NOW);
-      expect(a).toMatchObject({ createSandbox: false, killPod: false, containersToStart: [] });
+      expect(a).toMatchObject({ createSandbox: false, killPod: true, containersToStart: [] });
       expect(a.containersToKill).toEqual([{ id: 'side-id', name: 'side', reason: 'PodTerminal' }]);
     }
   });
