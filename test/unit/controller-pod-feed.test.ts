@@ -1,0 +1,74 @@
+// NodePodFeed: one pod watch fanned out to the agents' streams by node, over the
+// in-memory Store fake (the etcd Store is covered by the integration suites).
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger, type Pod } from '../../api/index.js';
+import { NodePodFeed, type PodFeedEvent } from '../../controller/agentapi/pod-feed.js';
+import { MemoryStore } from '../../controller/storage/memory-store.js';
+
+const pod = (name: string, nodeName?: string): Pod => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'default' },
+  spec: { containers: [{ name: 'c', image: 'busybox' }], ...(nodeName ? { nodeName } : {}) },
+});
+
+const names = (evs: PodFeedEvent[]) => evs.map((e) => (e.type === 'SYNC' ? 'SYNC' : `${e.type} ${e.pod.metadata.name}`));
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let feed: NodePodFeed | undefined;
+afterEach(() => feed?.stop());
+
+describe('[controller] the agents\' shared pod feed', () => {
+  it('sends a node its pods as a snapshot, then only the changes of pods bound to it', async () => {
+    const store = new MemoryStore();
+    await store.create('pods', pod('a1', 'a'));
+    await store.create('pods', pod('b1', 'b'));
+    await store.create('pods', pod('pending'));
+    feed = new NodePodFeed(store, silentLogger());
+    const got: PodFeedEvent[] = [];
+    await feed.subscribe('a', (e) => got.push(e), () => undefined);
+    expect(names(got)).toEqual(['ADDED a1', 'SYNC']);
+
+    await store.create('pods', pod('b2', 'b'));
+    const bound = await store.guaranteedUpdate<Pod>({ resource: 'pods', namespace: 'default', name: 'pending' }, (p) => ({ ...p, spec: { ...p.spec, nodeName: 'a' } }));
+    await store.delete({ resource: 'pods', namespace: 'default', name: 'a1' });
+    await until('three events', () => got.length >= 4);
+    expect(names(got)).toEqual(['ADDED a1', 'SYNC', 'MODIFIED pending', 'DELETED a1']);
+    expect((got[2] as { pod: Pod }).pod.metadata.resourceVersion).toBe(bound.metadata.resourceVersion);
+  });
+
+  it('a later subscriber starts from the current state; a closed subscription gets nothing more', async () => {
+    const store = new MemoryStore();
+    feed = new NodePodFeed(store, silentLogger());
+    const first: PodFeedEvent[] = [];
+    const sub = await feed.subscribe('a', (e) => first.push(e), () => undefined);
+    await store.create('pods', pod('x', 'a'));
+    await until('x to reach the first subscriber', () => first.length === 2);
+    sub.close();
+    await store.create('pods', pod('y', 'a'));
+    const second: PodFeedEvent[] = [];
+    await new Promise((r) => setTimeout(r, 20)); // y reaches the feed's index
+    await feed.subscribe('a', (e) => second.push(e), () => undefined);
+    expect(names(second)).toEqual(['ADDED x', 'ADDED y', 'SYNC']);
+    expect(names(first)).toEqual(['SYNC', 'ADDED x']);
+    expect(feed.subscriberCount).toBe(1);
+  });
+
+  it('stop ends every subscription', async () => {
+    const store = new MemoryStore();
+    feed = new NodePodFeed(store, silentLogger());
+    let ended = 0;
+    await feed.subscribe('a', () => undefined, () => ended++);
+    await feed.subscribe('b', () => undefined, () => ended++);
+    feed.stop();
+    expect(ended).toBe(2);
+    expect(feed.subscriberCount).toBe(0);
+  });
+});
