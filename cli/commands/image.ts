@@ -7,6 +7,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { KubeList, Node } from '../../api/index.js';
+import { MAX_IMAGE_TAR_BYTES } from '../../api/streams-protocol.js';
 import { action, type CliEnv } from '../command.js';
 import { CliError, formatError } from '../errors.js';
 import { formatTable } from '../printers/tabwriter.js';
@@ -86,6 +87,7 @@ export async function runImageImport(session: Session, opts: ImportOptions, args
   const st = await stat(file).catch(() => undefined);
   if (!st) throw new CliError(`${file}: no such file`);
   if (!st.isFile()) throw new CliError(`${file}: not a file (an OCI image layout tar is expected)`);
+  if (st.size > MAX_IMAGE_TAR_BYTES) throw new CliError(`${file}: ${humanSize(st.size)} is more than a node accepts (2 GiB)`);
   let failed = 0;
   for (const node of await targetNodes(session, opts.node, 'import to')) {
     try {

@@ -35,12 +35,25 @@ const EMPTY_UPLOAD = 'the request body must be an OCI image layout tar (flotctl 
 /** The upload as it flows, held to the size limit (chunked uploads announce no length) and refused when empty. */
 export async function* limitedUpload(body: AsyncIterable<Uint8Array>, max = MAX_IMAGE_TAR_BYTES): AsyncGenerator<Uint8Array> {
   let bytes = 0;
-  for await (const chunk of body) {
+  // A request stream stays open when the reader stops early: the route drains it, so the client reads the answer.
+  const chunks = body instanceof Readable ? body.iterator({ destroyOnReturn: false }) : body;
+  for await (const chunk of chunks as AsyncIterable<Uint8Array>) {
     bytes += chunk.length;
     if (bytes > max) throw new ImageTarTooLargeError();
     if (chunk.length > 0) yield chunk;
   }
   if (bytes === 0) throw new BadRequestError(EMPTY_UPLOAD);
+}
+
+/** Reads what is left of a request body and drops it. */
+async function drain(body: Readable): Promise<void> {
+  if (body.readableEnded || body.destroyed) return;
+  await new Promise<void>((resolve) => {
+    body.once('end', resolve);
+    body.once('close', resolve);
+    body.once('error', () => resolve());
+    body.resume();
+  });
 }
 
 export function registerNodeImageApi(app: FastifyInstance, d: NodeImageApiDeps): void {
@@ -67,8 +80,10 @@ export function registerNodeImageApi(app: FastifyInstance, d: NodeImageApiDeps):
         const images = await d.images.import(req.params.node, limitedUpload(body), name ? { name } : {});
         return reply.code(201).send({ kind: 'NodeImageImport', apiVersion: 'flotilla.io/v1', node: req.params.node, images });
       } catch (e) {
-        // The rest of an upload that failed is not worth reading: the connection goes with the answer.
-        if (body && !body.readableEnded) reply.header('connection', 'close');
+        // The answer is read only once the client has sent its upload: the rest of
+        // it is read and dropped first (a 2 GiB excess is cut off, the 413 is its answer).
+        if (body && e instanceof ImageTarTooLargeError) reply.header('connection', 'close');
+        else if (body) await drain(body);
         throw e;
       }
     });

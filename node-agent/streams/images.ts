@@ -55,10 +55,18 @@ export function imageAdminOf(images: ImageService): ImageAdmin {
   };
 }
 
-/** Bad input of the user's (an archive that is no OCI layout, a reference that does not parse) is a 400. */
-function asBadInput(e: unknown): unknown {
+/**
+ * The importer's and exporter's errors as the user should read them: the
+ * scratch file's path means nothing to them ("the uploaded tar" does), and bad
+ * input of theirs (an archive that is no OCI layout, a reference that does not
+ * parse) is a 400.
+ */
+export function userFacingError(e: unknown, file: string, label: string): unknown {
   const fe = toFlotillaError(e);
-  return fe.code === 'Invalid' ? new BadRequestError(fe.message) : e;
+  if (!fe.message.includes(file) && fe.code !== 'Invalid') return e;
+  const message = fe.message.split(file).join(label);
+  if (fe.code === 'Invalid') return new BadRequestError(message);
+  return new FlotillaError(fe.code, message, { retryable: fe.retryable, cause: e });
 }
 
 /** Removes scratch tars a previous agent left behind (it stopped mid-transfer). */
@@ -124,8 +132,9 @@ export function imageHandlers(o: { images?: ImageAdminOptions; nodeName: string;
           if (err) throw err;
         }
         if (bytes === 0) throw new BadRequestError('the upload is empty: expected an OCI image layout tar');
-        const images = await admin.importImage(file, name ? { name } : {}).catch((e: unknown) => {
-          throw asBadInput(e);
+        const tarFile = file;
+        const images = await admin.importImage(tarFile, name ? { name } : {}).catch((e: unknown) => {
+          throw userFacingError(e, tarFile, 'the uploaded tar');
         });
         o.log.info({ images, bytes }, 'images imported');
         return { images };
@@ -151,9 +160,10 @@ export function imageHandlers(o: { images?: ImageAdminOptions; nodeName: string;
         const { admin } = need();
         const ref = (call.request.image ?? '').trim();
         if (!ref) throw new BadRequestError('an image reference is required');
-        file = await scratchFile('export');
-        await admin.exportImage(ref, file).catch((e: unknown) => {
-          throw asBadInput(e);
+        const tarFile = await scratchFile('export');
+        file = tarFile;
+        await admin.exportImage(ref, tarFile).catch((e: unknown) => {
+          throw userFacingError(e, tarFile, 'the exported tar');
         });
         for await (const chunk of createReadStream(file, { highWaterMark: IMAGE_TAR_CHUNK_BYTES, signal: ac.signal })) {
           if (ac.signal.aborted) return;

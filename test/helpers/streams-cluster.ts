@@ -10,14 +10,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent as HttpAgent, request } from 'undici';
 import { silentLogger, type Container, type Pod } from '../../api/index.js';
-import { buildApiServer, EtcdStore, loadStateDir, renderKubeconfig, TokenAuthenticator, type ApiServer, type ControllerState } from '../../controller/index.js';
+import {
+  buildApiServer,
+  EtcdStore,
+  loadStateDir,
+  registerNodeImageApi,
+  renderKubeconfig,
+  TokenAuthenticator,
+  type ApiServer,
+  type ControllerState,
+} from '../../controller/index.js';
 import { createNodeStreams, type NodeStreams } from '../../controller/streams/index.js';
 import { Agent } from '../../node-agent/agent.js';
 import { ControllerClient } from '../../node-agent/controller-client.js';
 import type { NodeCredential } from '../../node-agent/join/credentials.js';
 import { joinCluster } from '../../node-agent/join/join.js';
 import type { PodRuntime } from '../../node-agent/pod-runtime.js';
-import { startStreamServer, type StreamServer } from '../../node-agent/streams/index.js';
+import { startStreamServer, type ImageAdminOptions, type StreamServer } from '../../node-agent/streams/index.js';
 import { REPO_ROOT, startController, type StartedController } from './controller.js';
 import { startEtcd, type TestEtcd } from './etcd.js';
 import { requireBinaries } from './require.js';
@@ -72,7 +81,13 @@ export async function until<T>(what: string, f: () => Promise<T | undefined>, ms
   }
 }
 
-export async function startStreamsCluster(o: { suite: string; nodeName: string; runtime: PodRuntime }): Promise<StreamsCluster> {
+export async function startStreamsCluster(o: {
+  suite: string;
+  nodeName: string;
+  runtime: PodRuntime;
+  /** The node's image store for `flotctl image` (absent: the image RPCs answer NotSupported). */
+  images?: ImageAdminOptions;
+}): Promise<StreamsCluster> {
   requireBinaries(o.suite, 'etcd');
   for (const bin of [...KUBECTLS.map(([, b]) => b), KUBECTL_WS]) if (!existsSync(bin)) throw new Error(`${o.suite} needs ${bin}: run hack/deps.sh first`);
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: compile first with "npx tsc -p tsconfig.json"`);
@@ -98,6 +113,7 @@ export async function startStreamsCluster(o: { suite: string; nodeName: string; 
       credential: cred,
       runtime: o.runtime,
       pods: { nodeName: o.nodeName, findPod: (ns, name) => agentRef?.findPod(ns, name) },
+      ...(o.images ? { images: o.images } : {}),
       log: silentLogger(),
     });
     stops.push(() => streamServer.stop());
@@ -126,6 +142,8 @@ export async function startStreamsCluster(o: { suite: string; nodeName: string; 
       https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem, clientCa: state.ca.certPem },
       logs: streams.logs,
       exec: streams.exec,
+      // As runController: the node image routes of /apis/flotilla.io/v1 (flotctl image).
+      extraRoutes: (app) => registerNodeImageApi(app, { images: streams.images }),
     });
     await api.api.bootstrap();
     const address = await api.app.listen({ host: '127.0.0.1', port: 0 });
