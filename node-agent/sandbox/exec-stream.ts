@@ -3,6 +3,11 @@
 // ContainerManager.exec holds everything until the command ends); with a tty,
 // on a pseudo-terminal through script(1).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ExecRequest } from '../pod-runtime.js';
 import type { OciRuntime } from '../runtime/index.js';
 
@@ -24,8 +29,8 @@ export function shellQuote(s: string): string {
  * pass the terminal's fd back, which node cannot receive); output then arrives
  * as a terminal writes it (CRLF, stdout and stderr merged), as with kubectl -t.
  */
-export function execCommandLine(runtime: OciRuntime, id: string, command: string[], tty: boolean): { file: string; args: string[] } {
-  const argv = [runtime.binary, ...runtime.globalArgs(), 'exec', id, ...command];
+export function execCommandLine(runtime: OciRuntime, id: string, command: string[], tty: boolean, pidFile?: string): { file: string; args: string[] } {
+  const argv = [runtime.binary, ...runtime.globalArgs(), 'exec', ...(pidFile ? ['--pid-file', pidFile] : []), id, ...command];
   if (!tty) return { file: argv[0]!, args: argv.slice(1) };
   return { file: SCRIPT_BINARY, args: ['-qefc', argv.map(shellQuote).join(' '), '/dev/null'] };
 }
@@ -33,7 +38,10 @@ export function execCommandLine(runtime: OciRuntime, id: string, command: string
 /** Runs REQ.command in container ID; resolves to its exit code (127/126 when it could not be started, as a shell says). */
 export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest): Promise<number> {
   return new Promise((resolve, reject) => {
-    const cmd = execCommandLine(runtime, id, req.command, req.tty === true);
+    // The runtime writes the command's pid here: killing the runtime process alone
+    // would leave the command running in the container when the caller goes away.
+    const pidFile = join(tmpdir(), `flotilla-exec-${randomBytes(8).toString('hex')}.pid`);
+    const cmd = execCommandLine(runtime, id, req.command, req.tty === true, pidFile);
     const child = spawn(cmd.file, cmd.args, {
       stdio: [req.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
@@ -50,7 +58,16 @@ export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest)
       stderrTail = (stderrTail + b.toString('utf8')).slice(-2000);
       req.onStderr(b);
     });
-    const onAbort = () => child.kill('SIGKILL');
+    const onAbort = () => {
+      try {
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        if (pid > 1) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* not started yet, or already gone */
+      }
+      child.kill('SIGKILL');
+    };
+    const cleanup = () => rm(pidFile, { force: true }).catch(() => undefined);
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.stdin && child.stdin) {
       const sink = child.stdin;
@@ -68,10 +85,12 @@ export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest)
     }
     child.on('error', (e) => {
       req.signal?.removeEventListener('abort', onAbort);
+      void cleanup();
       reject(e);
     });
     child.on('close', (code, signal) => {
       req.signal?.removeEventListener('abort', onAbort);
+      void cleanup();
       if (code === null) {
         resolve(128 + (signal ? signalNumber(signal) : 9));
         return;

@@ -152,3 +152,23 @@ describe('[crun] logs of the previous instance of a restarted container', () => 
     expect(cur).not.toBe(prev.stdout);
   });
 });
+
+describe('[crun] an exec whose user goes away', () => {
+  it('leaves no process behind in the container', async () => {
+    const pod = await c.runningPod(name('quitter'), [{ name: 'main', ...image(), command: SLEEP }], 60_000);
+    const child = spawn(process.execPath, [CLI, 'exec', pod.metadata.name!, '--', 'sh', '-c', 'echo started; exec sleep 4242'], {
+      env: { PATH: process.env.PATH, HOME: c.work, KUBECONFIG: c.kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const ps = async () => (await c.flotctl(['exec', pod.metadata.name!, '--', 'ps', '-o', 'args'])).stdout;
+    try {
+      await until('the command to start', async () => (out.includes('started') ? true : undefined));
+      expect(await ps()).toContain('sleep 4242');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await until('the command to be gone from the container', async () => (!(await ps()).includes('sleep 4242') ? true : undefined));
+  });
+});
