@@ -128,6 +128,8 @@ export type Fault =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { corrupt: true }
   | { truncate: number }
+  /** Send the body at about this many bytes per second (a slow link, for pull progress). */
+  | { throttle: number }
   | undefined;
 
 export interface ProxyOptions {
@@ -223,6 +225,31 @@ export async function startRegistryProxy(upstream: string, opts: ProxyOptions = 
           return;
         }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        if (fault && 'throttle' in fault && method === 'GET') {
+          // Ten slices a second, each a tenth of the rate.
+          const slice = Math.max(1, Math.floor(fault.throttle / 10));
+          const queue: Buffer[] = [];
+          let ended = false;
+          upRes.on('data', (c: Buffer) => queue.push(c));
+          upRes.on('end', () => (ended = true));
+          const timer = setInterval(() => {
+            let budget = slice;
+            while (budget > 0 && queue.length > 0) {
+              const head = queue[0]!;
+              const part = head.subarray(0, budget);
+              res.write(part);
+              budget -= part.length;
+              if (part.length === head.length) queue.shift();
+              else queue[0] = head.subarray(part.length);
+            }
+            if (ended && queue.length === 0) {
+              clearInterval(timer);
+              res.end();
+            }
+          }, 100);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
         upRes.pipe(res);
       },
     );

@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { Agent as HttpAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../api/index.js';
+import { silentLogger, type Pod } from '../../api/index.js';
 import { ControllerClient } from '../../node-agent/controller-client.js';
 import type { PodEventSink } from '../../node-agent/pull-events.js';
+import { openLayout, pushImage, RegistryClient } from '../../node-agent/index.js';
 import { controllerEventSink } from '../../node-agent/runtime-factory.js';
 import { imageAdminOf } from '../../node-agent/streams/index.js';
 import { startRuntimeFixture, type RuntimeFixture } from '../helpers/node-runtime.js';
-import { buildTestImage, type TestImageSummary } from '../helpers/registry.js';
+import { buildTestImage, startRegistry, startRegistryProxy, type LocalRegistry, type RegistryProxy, type TestImageSummary } from '../helpers/registry.js';
 import { startStreamsCluster, until, type StreamsCluster } from '../helpers/streams-cluster.js';
 
 const NODE = `images-api-${process.pid}`;
@@ -27,13 +28,25 @@ let work: string;
 let image: TestImageSummary;
 let tarFile: string;
 let sink: PodEventSink | undefined;
+// A registry behind a proxy that can slow blob transfers down (pull progress takes a few seconds).
+let registry: LocalRegistry;
+let proxy: RegistryProxy;
+let slowImage: string;
+let throttle = false;
 const scratch = () => join(fx.stateDir, 'image-transfers');
 const name = (s: string) => `${fx.prefix}-${s}`;
 
 beforeAll(async () => {
+  registry = await startRegistry();
+  proxy = await startRegistryProxy(registry.host, {
+    fault: (req) => (throttle && req.method === 'GET' && /\/blobs\/sha256:/.test(req.path) ? { throttle: 200 * 1024 } : undefined),
+  });
   // The runtime is built before the agent joins: its event sink is bound once the credential exists.
-  fx = await startRuntimeFixture('images through the API', { events: (...a) => sink?.(...a) });
+  fx = await startRuntimeFixture('images through the API', { events: (...a) => sink?.(...a), insecureRegistries: [proxy.host] });
   try {
+    const pushed = buildTestImage(join(fx.tmp, 'pushed'));
+    await pushImage(new RegistryClient({ insecureRegistries: [registry.host] }), openLayout(pushed.dir), undefined, `${registry.host}/flotilla/slow:1`);
+    slowImage = `${proxy.host}/flotilla/slow:1`;
     c = await startStreamsCluster({
       suite: 'images through the API',
       nodeName: NODE,
@@ -52,6 +65,8 @@ beforeAll(async () => {
   } catch (e) {
     await c?.stop();
     await fx.cleanup();
+    await proxy.close();
+    await registry.stop();
     throw e;
   }
 });
@@ -59,6 +74,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.stop();
   await fx?.cleanup();
+  await proxy?.close();
+  await registry?.stop();
 });
 
 async function describePod(pod: string): Promise<string> {
@@ -69,24 +86,36 @@ async function describePod(pod: string): Promise<string> {
 
 // First, while the store is empty: the registry image's blobs are the test image's too.
 describe('[images] pull events of pods, from a real local registry', () => {
-  it('a pulled image shows Pulling and Pulled (time and size), a second pod "already present on machine"', async () => {
-    const first = await c.runningPod(name('pulled'), [{ name: 'main', image: fx.image, imagePullPolicy: 'IfNotPresent', command: SLEEP }], 60_000);
+  it('a pull that takes a while shows Pulling, progress about every 2 s, then Pulled with time and size; a second pod "already present on machine"', async () => {
+    throttle = true;
+    let first: Pod;
+    try {
+      first = await c.runningPod(name('pulled'), [{ name: 'main', image: slowImage, imagePullPolicy: 'IfNotPresent', command: SLEEP }], 90_000);
+    } finally {
+      throttle = false;
+    }
     const d1 = await until('the pull events of the first pod', async () => {
       const d = await describePod(first.metadata.name!);
       return d.includes('Started') ? d : undefined;
     });
-    expect(d1).toMatch(new RegExp(`Normal +Pulling .*flotilla-agent +Pulling image "${fx.image}"\\n`));
-    expect(d1).toMatch(new RegExp(`Normal +Pulled .*flotilla-agent +Successfully pulled image "${fx.image}" in \\d+\\.\\d{3}s \\(\\d+\\.\\d (KiB|MiB)\\)\\n`));
-    // The kubelet's order: Pulling, Pulled, then Started.
-    expect(d1.indexOf('Pulling image')).toBeLessThan(d1.indexOf('Successfully pulled'));
+    const q = slowImage.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(d1).toMatch(new RegExp(`Normal +Pulling .*flotilla-agent +Pulling image "${q}"\\n`));
+    expect(d1).toMatch(new RegExp(`Normal +Pulling .*flotilla-agent +Pulling image "${q}": \\d+(\\.\\d)? (B|KiB|MiB) of \\d+\\.\\d (KiB|MiB) \\([012]/2 layers\\)\\n`));
+    const pulled = new RegExp(`Normal +Pulled .*flotilla-agent +Successfully pulled image "${q}" in (\\d+\\.\\d{3})s \\((\\d+\\.\\d) (KiB|MiB)\\)\\n`).exec(d1);
+    expect(pulled).not.toBeNull();
+    // About 1 MiB at 200 KiB/s.
+    expect(Number(pulled![1])).toBeGreaterThan(2);
+    // The kubelet's order: Pulling, progress, Pulled, then Started.
+    expect(d1.indexOf(`Pulling image "${slowImage}"`)).toBeLessThan(d1.indexOf(`Pulling image "${slowImage}":`));
+    expect(d1.indexOf(`Pulling image "${slowImage}":`)).toBeLessThan(d1.indexOf('Successfully pulled'));
     expect(d1.indexOf('Successfully pulled')).toBeLessThan(d1.indexOf('Started container main'));
 
-    const second = await c.runningPod(name('cached'), [{ name: 'main', image: fx.image, imagePullPolicy: 'IfNotPresent', command: SLEEP }], 60_000);
+    const second = await c.runningPod(name('cached'), [{ name: 'main', image: slowImage, imagePullPolicy: 'IfNotPresent', command: SLEEP }], 60_000);
     const d2 = await until('the events of the second pod', async () => {
       const d = await describePod(second.metadata.name!);
       return d.includes('Started') ? d : undefined;
     });
-    expect(d2).toContain(`Container image "${fx.image}" already present on machine`);
+    expect(d2).toContain(`Container image "${slowImage}" already present on machine`);
     expect(d2).not.toContain('Pulling image');
   });
 });
