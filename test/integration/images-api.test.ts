@@ -17,7 +17,7 @@ import { openLayout, pushImage, RegistryClient } from '../../node-agent/index.js
 import { controllerEventSink } from '../../node-agent/runtime-factory.js';
 import { imageAdminOf } from '../../node-agent/streams/index.js';
 import { startRuntimeFixture, type RuntimeFixture } from '../helpers/node-runtime.js';
-import { buildTestImage, startRegistry, startRegistryProxy, type LocalRegistry, type RegistryProxy, type TestImageSummary } from '../helpers/registry.js';
+import { buildTestImage, freePort, startRegistry, startRegistryProxy, type LocalRegistry, type RegistryProxy, type TestImageSummary } from '../helpers/registry.js';
 import { startStreamsCluster, until, type StreamsCluster } from '../helpers/streams-cluster.js';
 
 const NODE = `images-api-${process.pid}`;
@@ -239,6 +239,39 @@ describe('[images] bad input and who may ask', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe('Error from server (NotFound): image "docker.io/library/nothere:1" is not in the store\n');
     expect(readdirSync(work)).not.toContain('nothere.tar');
+  });
+
+  it('a node that is not Ready, or whose agent does not answer, is 503', async () => {
+    const lonely = `${fx.prefix}-lonely`;
+    const silent = `${fx.prefix}-silent`;
+    try {
+      expect((await c.rest('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: lonely } })).status).toBe(201);
+      const r = await c.flotctl(['image', 'list', '--node', lonely]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^Error from server \\(ServiceUnavailable\\): node "${lonely}" is not Ready \\(.+\\): its images cannot be reached now\\n$`));
+
+      // Ready by its status, but nothing listens where it says its agent is.
+      const created = await c.rest('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: silent } });
+      expect(created.status).toBe(201);
+      const port = await freePort();
+      const now = new Date().toISOString();
+      const st = await c.rest('PUT', `/api/v1/nodes/${silent}/status`, {
+        ...created.json,
+        status: {
+          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }],
+          addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+          daemonEndpoints: { kubeletEndpoint: { Port: port } },
+        },
+      });
+      expect(st.status).toBe(200);
+      const s = await c.flotctl(['image', 'import', tarFile, '--node', silent]);
+      expect(s.code).toBe(1);
+      expect(s.stdout).toBe('');
+      expect(s.stderr).toMatch(new RegExp(`^Error from server \\(ServiceUnavailable\\): (cannot reach the agent of node "${silent}" at 127\\.0\\.0\\.1:${port}|node "${silent}" is not Ready)`));
+    } finally {
+      await c.rest('DELETE', `/api/v1/nodes/${lonely}`);
+      await c.rest('DELETE', `/api/v1/nodes/${silent}`);
+    }
   });
 
   it('a node certificate gets 403 on every image route', async () => {
