@@ -20,6 +20,8 @@ export interface RequestOptions {
   contentType?: string;
   accept?: string;
   signal?: AbortSignal;
+  /** How long the answer may take once the body is sent (an upload the server works on first); default the client's. */
+  headersTimeoutMs?: number;
 }
 
 export interface Transport {
@@ -151,6 +153,7 @@ export class RestClient implements Transport {
         dispatcher: this.dispatcher,
         ...(body !== undefined ? { body } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.headersTimeoutMs !== undefined ? { headersTimeout: opts.headersTimeoutMs } : {}),
       });
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;

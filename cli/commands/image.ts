@@ -76,6 +76,9 @@ async function targetNodes(session: Session, named: string[] | undefined, what: 
   return ready;
 }
 
+/** How long a node may take to import an uploaded tar before flotctl gives up. */
+const IMPORT_ANSWER_TIMEOUT_MS = 15 * 60_000;
+
 interface ImportOptions {
   node?: string[];
   name?: string;
@@ -94,6 +97,8 @@ export async function runImageImport(session: Session, opts: ImportOptions, args
       const r = await session.client.requestJson<{ images: string[] }>('POST', NODE_IMAGES_PATH(node), {
         bodyStream: createReadStream(file),
         contentType: 'application/x-tar',
+        // The node imports (unpacks, verifies, stores) before it answers: minutes for a big tar.
+        headersTimeoutMs: IMPORT_ANSWER_TIMEOUT_MS,
         ...(opts.name ? { query: { name: opts.name } } : {}),
       });
       for (const name of r.images) session.io.out(`imported ${familiarImageName(name)} on ${node}\n`);
@@ -127,15 +132,23 @@ export async function runImageExport(session: Session, opts: ExportOptions, args
   // Written beside the target and renamed: a broken transfer never leaves a truncated FILE.tar.
   const tmp = `${opts.output}.tmp-${process.pid}`;
   const out = createWriteStream(tmp, { mode: 0o644 });
-  const closed = finished(out);
+  // Settled (never rejected unobserved) whatever happens to the file.
+  const closed = finished(out).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
   let bytes = 0;
   try {
     for await (const chunk of body) {
       bytes += chunk.length;
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      if (!out.write(chunk)) {
+        const err = await Promise.race([new Promise<undefined>((resolve) => out.once('drain', () => resolve(undefined))), closed]);
+        if (err) throw err;
+      }
     }
     out.end();
-    await closed;
+    const err = await closed;
+    if (err) throw err;
     await rename(tmp, opts.output);
   } catch (e) {
     out.destroy();

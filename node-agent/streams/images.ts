@@ -122,6 +122,8 @@ export function imageHandlers(o: { images?: ImageAdminOptions; nodeName: string;
                 out.once('drain', () => call.resume());
               }
             });
+            // A disk that fails (full) fails the upload instead of leaving the call paused for a drain that never comes.
+            out.once('error', (e) => fail(e));
             call.on('end', () => resolve());
             call.on('error', (e) => fail(e));
             call.on('cancelled', () => fail(new BadRequestError('the upload was cancelled')));

@@ -167,6 +167,17 @@ describe('[images] flotctl image import / list / export through the agent', () =
     expect(readdirSync(scratch())).toEqual([]);
   });
 
+  it('export -o - writes the tar to stdout; a file that cannot be written is a clear error and leaves nothing', async () => {
+    const r = await c.flotctl(['image', 'export', 'busybox:1.35', '-o', '-', '--node', NODE]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith('oci-layout')).toBe(true);
+    const bad = await c.flotctl(['image', 'export', 'busybox:1.35', '-o', join(work, 'no-such-dir', 'x.tar'), '--node', NODE]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(new RegExp(`^error: exporting busybox:1\\.35 from ${NODE}: ENOENT: no such file or directory`));
+    // The agent's copy goes once it hears that the reader left.
+    await until('the agent to drop its export copy', async () => (readdirSync(scratch()).length === 0 ? true : undefined));
+  });
+
   it('export by ?image= over REST streams the same tar', async () => {
     const r = await c.rest('GET', `/apis/flotilla.io/v1/nodes/${NODE}/images/export?image=busybox:1.35`);
     expect(r.status).toBe(200);
