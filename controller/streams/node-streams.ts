@@ -111,7 +111,7 @@ export function streamEndpointOf(node: Node): { address: string; port: number } 
   const address = (addrs.find((a) => a.type === 'InternalIP') ?? addrs.find((a) => a.type === 'ExternalIP'))?.address;
   if (!address) throw new UnavailableError(`node "${name}" has no InternalIP address to reach its agent at`);
   const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
-  if (!port) throw new UnavailableError(`node "${name}" does not serve logs or exec: its agent advertises no stream port (was it started with --stream-port 0?)`);
+  if (!port) throw new UnavailableError(`node "${name}" does not serve logs, exec or images: its agent advertises no stream port (was it started with --stream-port 0?)`);
   return { address, port };
 }
 
@@ -178,7 +178,7 @@ export function createNodeStreams(o: NodeStreamsOptions): NodeStreams {
       // A failed channel backs off for a long time: the next request dials afresh.
       drop(nodeName, conn);
       const why = conn.refused ?? `no answer within ${connectTimeoutMs} ms (${(e as Error).message})`;
-      log.warn({ node: nodeName, target: conn.target, err: why }, 'cannot reach a node agent for logs/exec');
+      log.warn({ node: nodeName, target: conn.target, err: why }, 'cannot reach a node agent on its stream port');
       throw new UnavailableError(`cannot reach the agent of node "${nodeName}" at ${conn.target}: ${why}`);
     }
     return conn;
