@@ -91,11 +91,19 @@ export function imageHandlers(o: { images?: ImageAdminOptions; nodeName: string;
 
   return {
     ImportImage: (call: grpc.ServerReadableStream<ImageTarChunkMsg, ImportImageResponseMsg>, callback: grpc.sendUnaryData<ImportImageResponseMsg>) => {
-      let file: string | undefined;
       const run = async (): Promise<ImportImageResponseMsg> => {
         o.authorize(call);
         const { admin } = need();
-        file = await scratchFile('import');
+        const file = await scratchFile('import');
+        try {
+          return await receiveAndImport(admin, file);
+        } finally {
+          // Gone before the answer: whoever hears "imported" finds no copy left behind.
+          await rm(file, { force: true });
+        }
+      };
+      const receiveAndImport = async (admin: ImageAdmin, file: string): Promise<ImportImageResponseMsg> => {
+        if (call.cancelled) throw new BadRequestError('the upload was cancelled');
         const out = createWriteStream(file, { mode: 0o600 });
         const closed = finished(out).catch((e: unknown) => e);
         let bytes = 0;
@@ -134,9 +142,8 @@ export function imageHandlers(o: { images?: ImageAdminOptions; nodeName: string;
           if (err) throw err;
         }
         if (bytes === 0) throw new BadRequestError('the upload is empty: expected an OCI image layout tar');
-        const tarFile = file;
-        const images = await admin.importImage(tarFile, name ? { name } : {}).catch((e: unknown) => {
-          throw userFacingError(e, tarFile, 'the uploaded tar');
+        const images = await admin.importImage(file, name ? { name } : {}).catch((e: unknown) => {
+          throw userFacingError(e, file, 'the uploaded tar');
         });
         o.log.info({ images, bytes }, 'images imported');
         return { images };
@@ -148,25 +155,13 @@ export function imageHandlers(o: { images?: ImageAdminOptions; nodeName: string;
           o.log.debug({ err: fe.message, code: fe.code }, 'image import failed');
           callback(streamErrorToGrpc(fe));
         },
-      ).finally(() => {
-        if (file) void rm(file, { force: true });
-      });
+      );
     },
 
     ExportImage: (call: grpc.ServerWritableStream<ExportImageRequestMsg, ImageTarChunkMsg>) => {
-      let file: string | undefined;
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
-      const run = async () => {
-        o.authorize(call);
-        const { admin } = need();
-        const ref = (call.request.image ?? '').trim();
-        if (!ref) throw new BadRequestError('an image reference is required');
-        const tarFile = await scratchFile('export');
-        file = tarFile;
-        await admin.exportImage(ref, tarFile).catch((e: unknown) => {
-          throw userFacingError(e, tarFile, 'the exported tar');
-        });
+      const send = async (file: string) => {
         for await (const chunk of createReadStream(file, { highWaterMark: IMAGE_TAR_CHUNK_BYTES, signal: ac.signal })) {
           if (ac.signal.aborted) return;
           // A slow reader slows the file read, never the agent's memory.
@@ -175,20 +170,32 @@ export function imageHandlers(o: { images?: ImageAdminOptions; nodeName: string;
             ac.signal.addEventListener('abort', () => resolve(), { once: true });
           });
         }
+      };
+      const run = async () => {
+        o.authorize(call);
+        const { admin } = need();
+        const ref = (call.request.image ?? '').trim();
+        if (!ref) throw new BadRequestError('an image reference is required');
+        const file = await scratchFile('export');
+        try {
+          await admin.exportImage(ref, file).catch((e: unknown) => {
+            throw userFacingError(e, file, 'the exported tar');
+          });
+          await send(file);
+        } finally {
+          await rm(file, { force: true });
+        }
+        if (ac.signal.aborted) return;
         o.log.info({ image: ref }, 'image exported');
         call.end();
       };
-      run()
-        .catch((e: unknown) => {
-          if (ac.signal.aborted) return;
-          const fe = toFlotillaError(e);
-          o.log.debug({ err: fe.message, code: fe.code }, 'image export failed');
-          // grpc-js sends the status from its own 'error' listener (see server.ts).
-          call.emit('error', streamErrorToGrpc(fe));
-        })
-        .finally(() => {
-          if (file) void rm(file, { force: true });
-        });
+      run().catch((e: unknown) => {
+        if (ac.signal.aborted) return;
+        const fe = toFlotillaError(e);
+        o.log.debug({ err: fe.message, code: fe.code }, 'image export failed');
+        // grpc-js sends the status from its own 'error' listener (see server.ts).
+        call.emit('error', streamErrorToGrpc(fe));
+      });
     },
 
     ListImages: (call: grpc.ServerUnaryCall<unknown, ListImagesResponseMsg>, callback: grpc.sendUnaryData<ListImagesResponseMsg>) => {
