@@ -323,8 +323,11 @@ containers:
 
 describe('[cleanup] nothing is left behind', () => {
   it('after every pod is deleted the hosts hold no pod namespaces, mounts or cgroups; down removes the rest', async () => {
-    await c.ok(['delete', 'pods', '--all', '-A', '--wait'], { timeoutMs: 120_000 });
-    await eventually('every pod to be gone', async () => (await c.json<{ items: Pod[] }>(['get', 'pods', '-A'])).items.length === 0, 60_000, 500);
+    await c.ok(['delete', 'pods', '--all', '-A', '--wait=false']);
+    await eventually('every pod to be gone', async () => (await c.json<{ items: Pod[] }>(['get', 'pods', '-A'])).items.length === 0, 120_000, 500).catch(async (e) => {
+      // Say which pods stayed, where, and what the agents logged.
+      throw new Error(`${(e as Error).message}\n${(await c.flotctl(['get', 'pods', '-A', '-o', 'wide'])).stdout}\n${c.logs()}`);
+    });
     // The agents tore their pods down: no pod netns pins, no rootfs mounts, no pod cgroups.
     const mounts = readFileSync('/proc/mounts', 'utf8')
       .split('\n')
