@@ -35,7 +35,7 @@ export interface RunControllerOptions {
   etcdEndpoints?: string[];
   /** Run the scheduler when this replica leads; default true. */
   scheduler?: boolean;
-  /** Leader lease TTL in seconds; default the elector's (5). */
+  /** Leader lease TTL in seconds; default the elector's (15). */
   leaseTtlSeconds?: number;
   /** Agents' ports; default what init recorded (6444, 6445). 0 picks a free one. */
   bootstrapPort?: number;
