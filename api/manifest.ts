@@ -2,7 +2,15 @@
 // document YAML or JSON, each document with the line it starts on, errors as
 // `file.yaml:3:7: what is wrong`. Kind-agnostic: whether a kind is registered
 // is the caller's question (resourceForObject).
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, Node as YamlNode } from 'yaml';
+
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+/** The YAML parser, loaded on first use: the node agent imports api/ but never parses YAML (it would cost the agent several MB). */
+function yaml(): YamlModule {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
+}
 import { BadRequestError } from './errors.js';
 import { isPlainObject } from './helpers.js';
 import type { KubeObject } from './meta.js';
@@ -47,6 +55,7 @@ function describeValue(v: unknown): string {
 export function decodeManifests(text: string, source: string): DecodedManifest[] {
   if (text.startsWith('\uFEFF')) text = text.slice(1);
   if (/^\s*[[{]/.test(text)) return decodeJson(text, source);
+  const { LineCounter, parseAllDocuments, isMap, isSeq } = yaml();
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }) as unknown as Document.Parsed[] | { errors: unknown[] };
   const lineOf = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);

@@ -1,6 +1,10 @@
 // The agent's side of joining: a key pair and CSR for CN=system:node:<name>,
 // and the credential files kept in the state dir so restarts need no token.
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+
+type Forge = typeof import('node-forge');
+/** node-forge is loaded only to make a CSR (at join): it would otherwise sit in every agent's RSS. */
+const loadForge = (): Forge => createRequire(import.meta.url)('node-forge') as Forge;
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -15,6 +19,7 @@ export interface NodeCredential {
 }
 
 export function createNodeCsr(nodeName: string): { csrPem: string; keyPem: string } {
+  const forge = loadForge();
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = keys.publicKey;
