@@ -303,6 +303,13 @@ async function watchPods(ctl, fromRV) {
 }
 
 /** Waits for `cond()` polling every `everyMs`, racing `failed`; false on timeout. */
+/** Promise.race whose rejection is also handled when nobody awaits it any more (the agent exits at cleanup). */
+function quietRace(ps) {
+  const r = Promise.race(ps);
+  r.catch(() => {});
+  return r;
+}
+
 async function until(cond, timeoutMs, everyMs, failed, onTick) {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -506,7 +513,7 @@ export async function run(ctx) {
       creating.catch(() => {});
       let lastBound = 0;
       let lastChange = now();
-      const failedRace = Promise.race([watch.failed, agentExited]);
+      const failedRace = quietRace([watch.failed, agentExited]);
       allBound = await until(
         () => {
           if (watch.counts.bound !== lastBound) {
@@ -535,7 +542,7 @@ export async function run(ctx) {
     const etcd1 = await etcdWatchStats(ctl);
     const cpuSched = { ctl: cpuSeconds(ctl.pid) - cpu1.ctl, etcd: cpuSeconds(ctl.etcdPid) - cpu1.etcd, agent: cpuSeconds(agent.pid) - cpu1.agent };
     // Running (agent side): wait a little longer, not part of the target.
-    const allRunning = await until(() => watch.counts.running >= watch.counts.bound, allBound ? 60_000 : 20_000, 500, Promise.race([watch.failed, agentExited]));
+    const allRunning = await until(() => watch.counts.running >= watch.counts.bound, allBound ? 60_000 : 20_000, 500, quietRace([watch.failed, agentExited]));
     const runningAt = now();
     const rssPods = {
       ctl: statusMiB(ctl.pid, 'VmRSS'),
