@@ -282,9 +282,10 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
         const node = callerNode(call);
         const ref = call.request.pod ?? { namespace: '', name: '', uid: '' };
         const status = parseJson<PodStatus>(call.request.statusJson, 'status_json');
-        await podOfNode(node, ref.namespace, ref.name, ref.uid);
+        // One read-modify-write; the node and uid checks are made on the object it read.
+        if (!ref.namespace || !ref.name) throw new BadRequestError('pod.namespace and pod.name are required');
         const out = await store.guaranteedUpdate<Pod>({ resource: 'pods', namespace: ref.namespace, name: ref.name }, (cur) => {
-          if (cur.spec.nodeName !== node) throw new ForbiddenError(`pod ${ref.namespace}/${ref.name} is not bound to node "${node}"`);
+          if (cur.spec.nodeName !== node) throw new ForbiddenError(`node "${node}" may not modify pod ${ref.namespace}/${ref.name}: it is not bound to that node`);
           if (ref.uid && cur.metadata.uid !== ref.uid) throw new NotFoundError(`pod ${ref.namespace}/${ref.name} with uid ${ref.uid} not found`);
           // Keep conditions the controller owns (PodScheduled) unless the node reports them.
           return { ...cur, status };
