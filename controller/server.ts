@@ -117,12 +117,12 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     probeTimer.unref();
     cleanups.push({ name: 'stop the etcd probe', run: async () => clearInterval(probeTimer) });
 
-    const agentHost = o.host ?? '0.0.0.0';
+    const host = o.host ?? '0.0.0.0';
     // The agents' side: Join on the bootstrap port, everything else with a node certificate.
     const lifecycle = { gracePeriodMs: 40_000, podEvictionTimeoutMs: 300_000, ...o.nodeLifecycle };
     const agentLog = componentLogger('agentapi', root);
     const agents = await startAgentServers({
-      host: agentHost,
+      host,
       bootstrapPort: o.bootstrapPort ?? bootstrapPortOf(state.config),
       nodePort: o.nodePort ?? nodePortOf(state.config),
       servingCertPem: state.serving.certPem,
@@ -165,7 +165,6 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       },
     });
     await api.api.bootstrap();
-    const host = o.host ?? '0.0.0.0';
     const address = await api.app.listen({ host, port: o.port ?? state.config.apiPort });
     const port = Number(new URL(address).port);
     cleanups.push({ name: 'close the API server', run: () => api.app.close() });
