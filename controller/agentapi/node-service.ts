@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import {
   BadRequestError,
+  ConflictError,
   ForbiddenError,
   GoneError,
   NotFoundError,
@@ -152,6 +153,8 @@ export function bootstrapHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImp
 export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImplementation {
   const { store, log } = deps;
   const podFeed = deps.podFeed ?? new NodePodFeed(store, log);
+  /** Per node, this replica's last heartbeat: the lease's resourceVersion and the status last made sure of. */
+  const beats = new Map<string, { leaseRv?: string; statusKey?: string; checkedAt: number; lastBeatAt: number }>();
   const clock = deps.clock ?? realClock;
   const leaseSeconds = deps.leaseDurationSeconds ?? 40;
 
@@ -204,14 +207,39 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
         metadata: { name: node, namespace: NODE_LEASE_NAMESPACE },
         spec: { holderIdentity: node, leaseDurationSeconds: leaseSeconds, renewTime: new Date(now).toISOString() },
       };
-      try {
-        await store.guaranteedUpdate<NodeLease>({ resource: 'leases', namespace: NODE_LEASE_NAMESPACE, name: node }, (cur) => ({ ...cur, spec: lease.spec }));
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e;
-        await store.create('leases', lease);
+      const beat = beats.get(node) ?? { checkedAt: 0, lastBeatAt: 0 };
+      beats.set(node, beat);
+      const gapMs = now - beat.lastBeatAt;
+      beat.lastBeatAt = now;
+      // A renewal is one compare-and-swap on the lease this replica wrote last; a
+      // conflict (another replica, an edit) or a missing lease falls back to read + write.
+      let renewed = false;
+      if (beat.leaseRv) {
+        try {
+          beat.leaseRv = (await store.update<NodeLease>('leases', { ...lease, metadata: { ...lease.metadata, resourceVersion: beat.leaseRv } })).metadata.resourceVersion;
+          renewed = true;
+        } catch (e) {
+          if (!(e instanceof ConflictError) && !(e instanceof NotFoundError)) throw e;
+        }
+      }
+      if (!renewed) {
+        try {
+          beat.leaseRv = (await store.guaranteedUpdate<NodeLease>({ resource: 'leases', namespace: NODE_LEASE_NAMESPACE, name: node }, (cur) => ({ ...cur, spec: lease.spec }))).metadata
+            .resourceVersion;
+        } catch (e) {
+          if (!(e instanceof NotFoundError)) throw e;
+          beat.leaseRv = (await store.create('leases', lease)).metadata.resourceVersion;
+        }
       }
       if (call.request.statusJson && call.request.statusJson.length > 0) {
         const status = parseJson<NonNullable<Node['status']>>(call.request.statusJson, 'status_json');
+        // The status this node reported last time, and nothing could have changed the
+        // Node's conditions since (the lifecycle controller marks a node only after a
+        // whole grace period without renewals): no need to even read the Node.
+        const statusKey = JSON.stringify({ ...status, conditions: status.conditions?.map((c) => [c.type, c.status, c.reason, c.message]) });
+        if (beat.statusKey === statusKey && gapMs < (leaseSeconds * 1000) / 2 && now - beat.checkedAt < NODE_STATUS_REFRESH_MS) {
+          return { leaseDurationSeconds: leaseSeconds };
+        }
         // Liveness is the lease above; the Node itself is written only when its status
         // changed, or every NODE_STATUS_REFRESH_MS to move lastHeartbeatTime (as the
         // kubelet's node status report frequency): 1000 nodes must not mean 100 Node writes/s.
@@ -228,6 +256,8 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
           });
           return { ...cur, status: { ...cur.status, ...status, conditions } };
         });
+        beat.statusKey = statusKey;
+        beat.checkedAt = now;
       }
       return { leaseDurationSeconds: leaseSeconds };
     }),
