@@ -170,6 +170,7 @@ containers:
       return r.code === 0 && r.stdout.trim().length > 0 ? r.stdout : undefined;
     });
     expect(served).toMatch(/\d{2}:\d{2}:\d{2}/);
+    expect(await c.ok(['logs', 'shared', '-c', 'writer'])).toMatch(/\d{2}:\d{2}:\d{2}/);
     expect(await c.ok(['logs', 'limited'])).toBe('hello from /tmp\n');
     await c.ok(['delete', '-f', join(REPO_ROOT, 'manifests', 'multi-container.yaml')]);
   }, 120_000);
