@@ -24,11 +24,12 @@ export LAB_NET=${LAB_NET:-10.200.0}
 export LAB_STATE=${LAB_STATE:-/run/flotilla-lab/$LAB_PREFIX}
 # Controller, registry and agent state (etcd data, images); removed by down.
 CLUSTER_DIR=${CLUSTER_DIR:-/var/lib/flotilla-lab/$LAB_PREFIX}
-# Ports on the lab gateway address: API, agent bootstrap, agent node service, registry.
+# Ports on the lab gateway address: API, agent bootstrap, agent node service, registry
+# (not 5000: a distribution's own docker-registry service may hold that one).
 API_PORT=${API_PORT:-6443}
 BOOTSTRAP_PORT=${BOOTSTRAP_PORT:-$((API_PORT + 1))}
 NODE_PORT=${NODE_PORT:-$((API_PORT + 2))}
-REGISTRY_PORT=${REGISTRY_PORT:-5000}
+REGISTRY_PORT=${REGISTRY_PORT:-$((API_PORT + 3))}
 # OCI runtime of the agents (crun or runc).
 RUNTIME=${RUNTIME:-crun}
 # Skip apt/npm/build (already done, e.g. by hack/test.sh).
