@@ -14,8 +14,12 @@ export interface PodBinding {
 }
 
 export interface Binder {
-  /** Binds or throws (ConflictError when already bound/deleting/replaced, NotFoundError when gone). */
-  bind(binding: PodBinding): Promise<void>;
+  /**
+   * Binds or throws (ConflictError when already bound/deleting/replaced, NotFoundError when gone).
+   * `known` is the pod as the caller last saw it: when it is still current the bind is one
+   * compare-and-swap write, no read.
+   */
+  bind(binding: PodBinding, known?: Pod): Promise<void>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -83,7 +87,17 @@ export class StoreBinder implements Binder {
     private readonly clock: Clock,
   ) {}
 
-  async bind(binding: PodBinding): Promise<void> {
+  async bind(binding: PodBinding, known?: Pod): Promise<void> {
+    if (known?.metadata.resourceVersion && !known.spec?.nodeName && !known.metadata.deletionTimestamp) {
+      try {
+        await this.store.update<Pod>('pods', applyBinding(known, binding, this.clock.now()));
+        return;
+      } catch (e) {
+        // A conflict means our copy was stale: decide on the stored pod below. (A pod
+        // that is gone is NotFound either way.)
+        if (!(e instanceof ConflictError)) throw e;
+      }
+    }
     // A refusal is carried out of guaranteedUpdate wrapped, so the store's
     // retry-on-conflict never mistakes it for a lost compare-and-swap.
     try {

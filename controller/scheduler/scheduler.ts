@@ -213,7 +213,7 @@ export class Scheduler {
     const name = pod.metadata.name ?? '';
     this.inFlight++;
     const p = this.binder
-      .bind({ namespace, name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}), nodeName })
+      .bind({ namespace, name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}), nodeName }, pod)
       .then(() => {
         this.stats.scheduled++;
         this.attempts?.inc({ result: 'scheduled' });
