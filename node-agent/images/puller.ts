@@ -214,23 +214,32 @@ export class ImagePuller {
       emit({ ...progress });
       let lastEmit = 0;
       const queue = [...missing];
+      // After a failure no new blob is started, and the pull answers only once the
+      // blobs in flight have settled: nothing is still being written to the ingest area.
+      let failure: { error: unknown } | undefined;
       const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 3, queue.length) }, async () => {
-        for (let d = queue.shift(); d; d = queue.shift()) {
+        for (let d = failure ? undefined : queue.shift(); d; d = failure ? undefined : queue.shift()) {
           const isLayer = d !== manifest.config;
           const what = `${isLayer ? 'layer' : 'config'} ${d.digest} of ${name}`;
-          await this.fetchBlob(r, d, what, (delta) => {
-            progress.bytesDone += delta;
-            progress.bytesTransferred += delta;
-            if (progress.bytesDone - lastEmit >= 256 * 1024) {
-              lastEmit = progress.bytesDone;
-              emit({ ...progress });
-            }
-          });
+          try {
+            await this.fetchBlob(r, d, what, (delta) => {
+              progress.bytesDone += delta;
+              progress.bytesTransferred += delta;
+              if (progress.bytesDone - lastEmit >= 256 * 1024) {
+                lastEmit = progress.bytesDone;
+                emit({ ...progress });
+              }
+            });
+          } catch (e) {
+            failure ??= { error: e };
+            return;
+          }
           if (isLayer) progress.layersDone++;
           emit({ ...progress });
         }
       });
       await Promise.all(workers);
+      if (failure) throw failure.error;
 
       const info = await this.imageInfo(name, manifestDigest);
       await this.store.setImage(name, { mediaType, digest: manifestDigest, size: manifestBytes.length });
