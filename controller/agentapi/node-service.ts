@@ -22,6 +22,7 @@ import {
   type PodStatus,
 } from '../../api/index.js';
 import { fromJsonBytes, toJsonBytes } from '../../api/agent-protocol.js';
+import { streamErrorToGrpc } from '../../api/streams-protocol.js';
 import type { Store } from '../storage/store.js';
 import { nodeNameFromSubjectCN, signNodeCsr, validateNodeName, type CaMaterial } from '../join/node-certificate.js';
 import { verifyToken, type BootstrapTokenRecord } from '../join/bootstrap-token.js';
@@ -57,32 +58,9 @@ export interface NodeServiceDeps {
   podFeed?: NodePodFeed;
 }
 
-/** One place where typed errors become gRPC status codes. */
+/** Typed errors as gRPC statuses: the one mapping, shared with the agents' stream service. */
 export function toGrpcError(e: unknown): grpc.ServiceError {
-  const fe = toFlotillaError(e);
-  const code = {
-    BadRequest: grpc.status.INVALID_ARGUMENT,
-    Invalid: grpc.status.INVALID_ARGUMENT,
-    NotFound: grpc.status.NOT_FOUND,
-    AlreadyExists: grpc.status.ALREADY_EXISTS,
-    Conflict: grpc.status.ABORTED,
-    Gone: grpc.status.OUT_OF_RANGE,
-    Unauthorized: grpc.status.UNAUTHENTICATED,
-    Forbidden: grpc.status.PERMISSION_DENIED,
-    RequestEntityTooLarge: grpc.status.RESOURCE_EXHAUSTED,
-    UnsupportedMediaType: grpc.status.INVALID_ARGUMENT,
-    MethodNotAllowed: grpc.status.UNIMPLEMENTED,
-    NotSupported: grpc.status.UNIMPLEMENTED,
-    Timeout: grpc.status.DEADLINE_EXCEEDED,
-    Unavailable: grpc.status.UNAVAILABLE,
-    Internal: grpc.status.INTERNAL,
-  }[fe.code];
-  const err = new Error(fe.message) as grpc.ServiceError;
-  err.code = code;
-  err.details = fe.message;
-  err.metadata = new grpc.Metadata();
-  err.metadata.set('flotilla-code', fe.code);
-  return err;
+  return streamErrorToGrpc(e) as grpc.ServiceError;
 }
 
 /** The node a call speaks for, from its verified client certificate. */
