@@ -50,6 +50,11 @@ export class Gauge implements Metric {
   set(v: number, labels?: Labels): void {
     this.values.set(labelKey(labels), v);
   }
+  /** Reads the value from `fn` from now on (the latest registrant of a gauge owns it). */
+  setFn(fn: () => number): void {
+    this.fns.length = 0;
+    this.fns.push(fn);
+  }
   render(): string[] {
     if (this.fns.length > 0) return [`${this.name} ${this.fns[0]!()}`];
     return [...this.values].map(([k, v]) => `${this.name}${k} ${v}`);
@@ -90,14 +95,27 @@ export class Histogram implements Metric {
 export class MetricsRegistry {
   private readonly metrics: Metric[] = [];
 
+  // Registering a name twice (a component started again, e.g. the scheduler of a
+  // re-elected leader) returns the metric already there: one family per name.
   counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
+    return this.existing(name, Counter) ?? this.add(new Counter(name, help));
   }
   gauge(name: string, help: string, fn?: () => number): Gauge {
+    const g = this.existing(name, Gauge);
+    if (g) {
+      if (fn) g.setFn(fn);
+      return g;
+    }
     return this.add(new Gauge(name, help, fn));
   }
   histogram(name: string, help: string, buckets?: number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
+    return this.existing(name, Histogram) ?? this.add(new Histogram(name, help, buckets));
+  }
+  private existing<T extends Metric>(name: string, cls: new (...a: never[]) => T): T | undefined {
+    const m = this.metrics.find((x) => x.name === name);
+    if (m === undefined) return undefined;
+    if (!(m instanceof cls)) throw new Error(`metric ${name} is already registered as a ${m.type}`);
+    return m;
   }
   private add<T extends Metric>(m: T): T {
     this.metrics.push(m);

@@ -93,7 +93,8 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       cleanups.push({ name: 'stop etcd', run: () => etcd.stop() });
       endpoints = etcd.endpoints;
     }
-    const store = new EtcdStore({ endpoints, log: componentLogger('store', root), clock });
+    const metrics = new MetricsRegistry().withProcessMetrics();
+    const store = new EtcdStore({ endpoints, log: componentLogger('store', root), clock, metrics });
     cleanups.push({ name: 'close the store', run: () => store.close() });
 
     const registry = new SubnetRegistry({ store, etcd: store.client, log: componentLogger('network', root) });
@@ -143,7 +144,6 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     log.info({ bootstrapPort: agents.bootstrapPort, nodePort: agents.nodePort }, 'agent ports listening');
 
     let election: LeaderElector | undefined;
-    const metrics = new MetricsRegistry().withProcessMetrics();
     const api = buildApiServer({
       store,
       auth: new TokenAuthenticator([{ token: state.adminToken, user: 'admin' }]),
@@ -195,7 +195,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
               onNodeGone: (node) => registry.release(node),
             });
             const loops: Promise<void>[] = [nodes.run(signal), purgeExpiredTokens(tokens, clock, signal, log)];
-            if (o.scheduler !== false) loops.push(new Scheduler({ store, clock, log: componentLogger('scheduler', root) }).run(signal));
+            if (o.scheduler !== false) loops.push(new Scheduler({ store, clock, log: componentLogger('scheduler', root), metrics }).run(signal));
             await Promise.all(loops);
           },
           onStoppedLeading: () => log.info('no longer leading'),

@@ -290,14 +290,23 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
         const node = callerNode(call);
         const ref = call.request.pod ?? { namespace: '', name: '', uid: '' };
         const status = parseJson<PodStatus>(call.request.statusJson, 'status_json');
-        // One read-modify-write; the node and uid checks are made on the object it read.
+        // One read-modify-write; the node and uid checks are made on the object it
+        // read. It starts from the pod feed's copy (usually current: the agent learnt
+        // of the pod from it), which saves the read; a stale copy conflicts and is re-read.
         if (!ref.namespace || !ref.name) throw new BadRequestError('pod.namespace and pod.name are required');
-        const out = await store.guaranteedUpdate<Pod>({ resource: 'pods', namespace: ref.namespace, name: ref.name }, (cur) => {
-          if (cur.spec.nodeName !== node) throw new ForbiddenError(`node "${node}" may not modify pod ${ref.namespace}/${ref.name}: it is not bound to that node`);
-          if (ref.uid && cur.metadata.uid !== ref.uid) throw new NotFoundError(`pod ${ref.namespace}/${ref.name} with uid ${ref.uid} not found`);
-          // Keep conditions the controller owns (PodScheduled) unless the node reports them.
-          return { ...cur, status };
-        });
+        const feedCopy = podFeed.cached(node, ref.namespace, ref.name);
+        // Only a copy of the very pod the agent names may stand in (a refusal is decided on a read).
+        const cached = feedCopy && (!ref.uid || feedCopy.metadata.uid === ref.uid) ? feedCopy : undefined;
+        const out = await store.guaranteedUpdate<Pod>(
+          { resource: 'pods', namespace: ref.namespace, name: ref.name },
+          (cur) => {
+            if (cur.spec.nodeName !== node) throw new ForbiddenError(`node "${node}" may not modify pod ${ref.namespace}/${ref.name}: it is not bound to that node`);
+            if (ref.uid && cur.metadata.uid !== ref.uid) throw new NotFoundError(`pod ${ref.namespace}/${ref.name} with uid ${ref.uid} not found`);
+            // Keep conditions the controller owns (PodScheduled) unless the node reports them.
+            return { ...cur, status };
+          },
+          cached ? { cached } : {},
+        );
         return { objectJson: toJsonBytes(out) };
       },
     ),

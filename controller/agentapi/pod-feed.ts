@@ -23,7 +23,8 @@ interface Subscriber {
 
 export class NodePodFeed {
   private readonly byNode = new Map<string, Map<string, Pod>>();
-  private readonly subscribers = new Set<Subscriber>();
+  /** Subscribers by node name: an event concerns one node, so it is looked up, not searched for. */
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
   private resourceVersion = '';
   private ready: Promise<void> | undefined;
   private readonly ac = new AbortController();
@@ -84,8 +85,7 @@ export class NodePodFeed {
           continue;
         }
         // What changed while we were away is unknown: every agent starts over from a snapshot.
-        for (const s of [...this.subscribers]) s.end();
-        this.subscribers.clear();
+        this.endAll();
       }
     }
   }
@@ -97,7 +97,16 @@ export class NodePodFeed {
     if (type === 'DELETED') this.byNode.get(node)?.delete(key);
     else this.index(pod);
     if (this.byNode.get(node)?.size === 0) this.byNode.delete(node);
-    for (const s of this.subscribers) if (s.node === node) s.send({ type, pod });
+    const subs = this.subscribers.get(node);
+    if (subs) for (const s of subs) s.send({ type, pod });
+  }
+
+  /**
+   * The feed's copy of a pod bound to `node` (as last seen by the watch, with its
+   * resourceVersion), or undefined. Read-only: callers must not modify it.
+   */
+  cached(node: string, namespace: string, name: string): Pod | undefined {
+    return this.byNode.get(node)?.get(`${namespace}/${name}`);
   }
 
   /**
@@ -111,18 +120,33 @@ export class NodePodFeed {
     const sub: Subscriber = { node, send, end };
     for (const p of this.byNode.get(node)?.values() ?? []) send({ type: 'ADDED', pod: p });
     send({ type: 'SYNC', resourceVersion: this.resourceVersion });
-    this.subscribers.add(sub);
-    return { close: () => void this.subscribers.delete(sub) };
+    let subs = this.subscribers.get(node);
+    if (!subs) this.subscribers.set(node, (subs = new Set()));
+    subs.add(sub);
+    return {
+      close: () => {
+        const set = this.subscribers.get(node);
+        if (!set?.delete(sub)) return;
+        if (set.size === 0) this.subscribers.delete(node);
+      },
+    };
   }
 
   get subscriberCount(): number {
-    return this.subscribers.size;
+    let n = 0;
+    for (const set of this.subscribers.values()) n += set.size;
+    return n;
   }
 
   stop(): void {
     this.ac.abort();
-    for (const s of this.subscribers) s.end();
+    this.endAll();
+  }
+
+  private endAll(): void {
+    const all = [...this.subscribers.values()].flatMap((set) => [...set]);
     this.subscribers.clear();
+    for (const s of all) s.end();
   }
 }
 

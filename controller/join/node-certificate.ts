@@ -4,7 +4,7 @@
 // agent calls the controller) and a server one (the controller calls the
 // agent's logs/exec port, checking the CN instead of a host name).
 import forge from 'node-forge';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { BadRequestError, ForbiddenError } from '../../api/index.js';
 
 export const NODE_CN_PREFIX = 'system:node:';
@@ -39,7 +39,6 @@ export function signNodeCsr(csrPem: string, nodeName: string, ca: CaMaterial, no
     throw new ForbiddenError(`certificate request for "${cn ?? ''}" does not match node "${nodeName}" (expected CN=${NODE_CN_PREFIX}${nodeName})`);
   }
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = csr.publicKey as forge.pki.PublicKey;
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
@@ -55,8 +54,33 @@ export function signNodeCsr(csrPem: string, nodeName: string, ca: CaMaterial, no
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
     { name: 'extKeyUsage', clientAuth: true, serverAuth: true },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
+  signNatively(cert, caKeyObject(ca.keyPem));
   return forge.pki.certificateToPem(cert);
+}
+
+// The CA key parsed once per PEM (the controller has one CA).
+let caKeyCache: { pem: string; key: KeyObject } | undefined;
+function caKeyObject(pem: string): KeyObject {
+  if (caKeyCache?.pem !== pem) caKeyCache = { pem, key: createPrivateKey(pem) };
+  return caKeyCache.key;
+}
+
+/**
+ * What forge's `cert.sign(key, sha256)` does, with the RSA signature made by
+ * node's crypto (OpenSSL) instead of forge's JavaScript big numbers: ~30×
+ * faster, which is what lets 1000 hollow nodes join in seconds. The bytes are
+ * the same kind: sha256WithRSAEncryption (PKCS #1 v1.5) over the DER TBSCertificate.
+ */
+function signNatively(cert: forge.pki.Certificate, key: KeyObject): void {
+  const oid = forge.pki.oids.sha256WithRSAEncryption!;
+  const c = cert as forge.pki.Certificate & { signatureOid: string; tbsCertificate: forge.asn1.Asn1 };
+  c.signatureOid = oid;
+  c.siginfo.algorithmOid = oid;
+  // getTBSCertificate is public in forge but missing from its type declarations.
+  const pki = forge.pki as typeof forge.pki & { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 };
+  c.tbsCertificate = pki.getTBSCertificate(cert);
+  const tbs = Buffer.from(forge.asn1.toDer(c.tbsCertificate).getBytes(), 'binary');
+  c.signature = sign('sha256', tbs, key).toString('binary');
 }
 
 /** The node name a verified client certificate speaks for, or undefined. */

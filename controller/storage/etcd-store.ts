@@ -31,6 +31,7 @@ import {
   type WatchEvent,
 } from '../../api/index.js';
 import { fromEtcdError, isRetryable } from './etcd-errors.js';
+import { WatchHub, classifyEvent, type RawEvent } from './watch-hub.js';
 import {
   alreadyExistsMessage,
   conflictMessage,
@@ -43,7 +44,7 @@ import {
   storageKey,
   storagePrefix,
 } from './keys.js';
-import type { ListOptions, ListResult, ObjectKey, Store, WatchOptions } from './store.js';
+import type { GuaranteedUpdateOptions, ListOptions, ListResult, ObjectKey, Store, WatchOptions } from './store.js';
 
 export interface EtcdClientOptions {
   /** Client URLs (`http://10.200.0.11:2379`) or host:port. */
@@ -67,7 +68,24 @@ export interface EtcdStoreOptions {
   retryTimeoutMs?: number;
   /** Attempts of guaranteedUpdate / unconditional update before giving up with Conflict; default 50. */
   maxConflictRetries?: number;
+  /**
+   * Resources whose concurrent creates share one etcd transaction (and so one
+   * revision); default `['events']`. Never a resource whose watchers must see
+   * every object: a watch resumed from a revision skips the rest of that revision.
+   */
+  batchedCreates?: string[];
+  /**
+   * Watches of one resource share one etcd watch and one decoding of each event
+   * (default true); the objects they deliver are then frozen (read-only).
+   */
+  sharedWatches?: boolean;
+  /** Recent events a shared watch keeps for watchers that start a little in the past; default 10 000. */
+  watchBufferSize?: number;
+  /** Events a watcher of a shared watch may fall behind before it is ended with 410 Gone; default 100 000. */
+  watchMaxLag?: number;
   clock?: Clock;
+  /** Where to count etcd requests and watch events (a MetricsRegistry fits). */
+  metrics?: { counter(name: string, help: string): StoreMetricsCounter };
   /** uid generator; default crypto.randomUUID. */
   uid?: () => string;
   log?: Logger;
@@ -91,7 +109,7 @@ function hostBreaker(openMs: number): NonNullable<NonNullable<IOptions['faultHan
           throw Object.assign(new Error('etcd host skipped after repeated failures'), { name: 'BrokenCircuitError' });
         }
         try {
-          const r = await fn({ signal: signal ?? new AbortController().signal });
+          const r = await fn({ signal: signal ?? NEVER });
           failures = 0;
           return r;
         } catch (e) {
@@ -112,9 +130,39 @@ function passThrough(): NonNullable<NonNullable<IOptions['faultHandling']>['glob
   return {
     onSuccess: noEvent,
     onFailure: noEvent,
-    execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) => fn({ signal: signal ?? new AbortController().signal }),
+    execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) => fn({ signal: signal ?? NEVER }),
   } as never;
 }
+
+/** What the store last saw stored at a key: its revision and the fields an update carries over. */
+interface SeenAt {
+  rev: string;
+  uid: string | undefined;
+  creationTimestamp: string | undefined;
+}
+
+/** Keys remembered in the seen-revision cache (oldest forgotten first): ~100 bytes each. */
+const SEEN_MAX = 65_536;
+
+export interface StoreMetricsCounter {
+  inc(labels?: Record<string, string>, by?: number): void;
+}
+
+/** A create waiting for its batch (see EtcdStore.createInBatch). */
+interface PendingCreate {
+  key: Buffer;
+  value: Buffer;
+  resolve(r: { succeeded: boolean; revision: string; cur?: IKeyValue }): void;
+  reject(e: unknown): void;
+}
+
+/** Most creates in one transaction (etcd's --max-txn-ops defaults to 128). */
+const CREATE_BATCH_MAX_OPS = 64;
+/** Batches of creates in flight at once; creates arriving meanwhile form the next batch. */
+const CREATE_BATCHES_IN_FLIGHT = 2;
+
+/** A signal that never fires, for etcd calls made without one (one per call was measurable). */
+const NEVER = new AbortController().signal;
 
 /** An etcd3 client with per-call deadlines and a short per-host back-off. */
 export function createEtcdClient(o: EtcdClientOptions): Etcd3 {
@@ -130,21 +178,7 @@ export function createEtcdClient(o: EtcdClientOptions): Etcd3 {
   });
 }
 
-/** What a watch delivers for one etcd event, given the filter (Kubernetes semantics). */
-export function classifyEvent(
-  kind: 'put' | 'delete',
-  created: boolean,
-  cur: boolean,
-  prev: boolean | undefined,
-): 'ADDED' | 'MODIFIED' | 'DELETED' | undefined {
-  if (kind === 'delete') return prev ? 'DELETED' : undefined;
-  if (created) return cur ? 'ADDED' : undefined;
-  const before = prev ?? cur; // previous value compacted away: assume it matched as now
-  if (cur && before) return 'MODIFIED';
-  if (cur) return 'ADDED';
-  if (before) return 'DELETED';
-  return undefined;
-}
+export { classifyEvent } from './watch-hub.js';
 
 export class EtcdStore implements Store {
   /** The etcd3 client, for the few callers that need leases or raw keys (subnet leases, election). */
@@ -156,7 +190,26 @@ export class EtcdStore implements Store {
   private readonly retryTimeoutMs: number;
   private readonly maxConflictRetries: number;
   private readonly watches = new Set<AbortController>();
+  /**
+   * Storage key → what was stored there at the revision this store last read or
+   * wrote. An update whose resourceVersion is that revision knows the uid and
+   * creationTimestamp to carry over without reading the key again: it is one
+   * compare-and-swap (the compare proves the stored object is the one seen).
+   */
+  private readonly seen = new Map<string, SeenAt>();
   private closed = false;
+  private readonly requests: StoreMetricsCounter | undefined;
+  private readonly watchEventsReceived: StoreMetricsCounter | undefined;
+  /** Resources whose creates are batched into shared transactions (see createInBatch). */
+  private readonly batchedCreates: ReadonlySet<string>;
+  private createQueue: PendingCreate[] = [];
+  /** One etcd watch per resource, shared by every watcher in this process (see watch-hub.ts). */
+  private readonly hubs = new Map<string, WatchHub>();
+  private readonly sharedWatches: boolean;
+  private readonly watchBufferSize: number | undefined;
+  private readonly watchMaxLag: number | undefined;
+  private createFlushScheduled = false;
+  private createBatchesInFlight = 0;
 
   constructor(o: EtcdStoreOptions) {
     if (o.client) {
@@ -172,6 +225,12 @@ export class EtcdStore implements Store {
     this.log = o.log ?? componentLogger('store');
     this.retryTimeoutMs = o.retryTimeoutMs ?? 10_000;
     this.maxConflictRetries = o.maxConflictRetries ?? 50;
+    this.batchedCreates = new Set(o.batchedCreates ?? ['events']);
+    this.sharedWatches = o.sharedWatches ?? true;
+    this.requests = o.metrics?.counter('flotilla_etcd_requests_total', 'Unary etcd requests made by the store, by operation and resource.');
+    this.watchEventsReceived = o.metrics?.counter('flotilla_etcd_watch_events_total', 'Events received on etcd watch streams, by resource.');
+    this.watchBufferSize = o.watchBufferSize;
+    this.watchMaxLag = o.watchMaxLag;
   }
 
   // ---- helpers -------------------------------------------------------------
@@ -202,7 +261,25 @@ export class EtcdStore implements Store {
       throw fromEtcdError(new Error(`malformed value at ${kv.key.toString()}: ${(e as Error).message}`));
     }
     obj.metadata = { ...(obj.metadata ?? {}), resourceVersion: String(rev) };
+    if (rev === kv.mod_revision) this.remember(kv.key.toString(), rev, obj.metadata);
     return obj;
+  }
+
+  /** Counts one etcd request (see EtcdStoreOptions.metrics). */
+  private count(operation: string, resource: string, by = 1): void {
+    this.requests?.inc({ operation, resource }, by);
+  }
+
+  private remember(key: string, rev: string, md: KubeObject['metadata']): void {
+    const old = this.seen.get(key);
+    if (old !== undefined) {
+      // Revisions only grow: an older read arriving late must not replace a newer one.
+      if (Number(old.rev) > Number(rev)) return;
+      this.seen.delete(key);
+    } else if (this.seen.size >= SEEN_MAX) {
+      this.seen.delete(this.seen.keys().next().value as string);
+    }
+    this.seen.set(key, { rev, uid: md.uid, creationTimestamp: md.creationTimestamp });
   }
 
   private encode(obj: KubeObject): Buffer {
@@ -211,10 +288,10 @@ export class EtcdStore implements Store {
     return Buffer.from(JSON.stringify(clean));
   }
 
+  /** `obj` (a copy the store made and hands over) with its resourceVersion set. */
   private withRv<T extends KubeObject>(obj: T, rev: string): T {
-    const out = deepClone(obj);
-    out.metadata.resourceVersion = String(rev);
-    return out;
+    obj.metadata = { ...obj.metadata, resourceVersion: String(rev) };
+    return obj;
   }
 
   private firstKv(r: ITxnResponse): IKeyValue | undefined {
@@ -231,18 +308,100 @@ export class EtcdStore implements Store {
     o.metadata.creationTimestamp = rfc3339(this.clock.now());
     delete o.metadata.resourceVersion;
     const value = this.encode(o);
+    const batched = this.batchedCreates.has(resource);
     return this.retrying('create', async () => {
-      const r = await this.client.kv.txn({
-        compare: [{ key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }],
-        success: [{ request_put: { key, value } }],
-        failure: [{ request_range: { key } }],
-      });
-      if (r.succeeded) return this.withRv(o, r.header.revision);
-      const cur = this.firstKv(r);
+      let r: { succeeded: boolean; revision: string; cur?: IKeyValue };
+      if (batched) r = await this.createInBatch(key, value);
+      else {
+        this.count('create', resource);
+        const t = await this.client.kv.txn({
+          compare: [{ key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }],
+          success: [{ request_put: { key, value } }],
+          failure: [{ request_range: { key } }],
+        });
+        r = { succeeded: t.succeeded, revision: t.header.revision, cur: this.firstKv(t) };
+      }
+      if (r.succeeded) {
+        if (!batched) this.remember(key.toString(), r.revision, o.metadata);
+        return this.withRv(o, r.revision);
+      }
+      const cur = r.cur;
       // Our own write whose reply was lost (the client retried it): it is stored, so it succeeded.
       if (cur && cur.value.equals(value)) return this.withRv(o, cur.mod_revision);
       throw new AlreadyExistsError(alreadyExistsMessage(resource, k.name), { name: k.name, kind: resource });
     });
+  }
+
+  /**
+   * Creates of a batched resource made in the same turn of the event loop go to
+   * etcd as one transaction (each key still only if absent). A transaction is all
+   * or nothing: when some key exists, the failure branch reads every key, those
+   * that exist are answered (AlreadyExists, or our own bytes after a lost reply)
+   * and the others go again in the next batch. All creates of one batch share a
+   * revision, which is why only resources whose watchers may miss an object are
+   * batched: Events, which Kubernetes records on a best-effort basis anyway.
+   */
+  private createInBatch(key: Buffer, value: Buffer): Promise<{ succeeded: boolean; revision: string; cur?: IKeyValue }> {
+    return new Promise((resolve, reject) => {
+      this.createQueue.push({ key, value, resolve, reject });
+      this.scheduleCreateFlush();
+    });
+  }
+
+  private scheduleCreateFlush(): void {
+    if (this.createFlushScheduled || this.createBatchesInFlight >= CREATE_BATCHES_IN_FLIGHT) return;
+    this.createFlushScheduled = true;
+    setImmediate(() => {
+      this.createFlushScheduled = false;
+      this.flushCreates();
+    });
+  }
+
+  private flushCreates(): void {
+    while (this.createBatchesInFlight < CREATE_BATCHES_IN_FLIGHT && this.createQueue.length > 0) {
+      // etcd refuses a transaction that writes one key twice: a repeated key waits for the next batch.
+      const batch: PendingCreate[] = [];
+      const rest: PendingCreate[] = [];
+      const keys = new Set<string>();
+      for (const p of this.createQueue) {
+        const k = p.key.toString('latin1');
+        if (batch.length < CREATE_BATCH_MAX_OPS && !keys.has(k)) {
+          keys.add(k);
+          batch.push(p);
+        } else rest.push(p);
+      }
+      this.createQueue = rest;
+      this.createBatchesInFlight++;
+      this.count('create-batch', 'events', 1);
+      this.client.kv
+        .txn({
+          compare: batch.map((p) => ({ key: p.key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 })),
+          success: batch.map((p) => ({ request_put: { key: p.key, value: p.value } })),
+          failure: batch.map((p) => ({ request_range: { key: p.key } })),
+        })
+        .then(
+          (r) => {
+            for (let i = 0; i < batch.length; i++) {
+              const p = batch[i]!;
+              if (r.succeeded) {
+                p.resolve({ succeeded: true, revision: r.header.revision });
+                continue;
+              }
+              const cur = r.responses[i]?.response_range?.kvs?.[0];
+              // This key was free: only another one spoilt the batch; it goes again.
+              if (cur === undefined) this.createQueue.push(p);
+              else p.resolve({ succeeded: false, revision: r.header.revision, cur });
+            }
+          },
+          (e: unknown) => {
+            for (const p of batch) p.reject(e);
+          },
+        )
+        .finally(() => {
+          this.createBatchesInFlight--;
+          if (this.createQueue.length > 0) this.scheduleCreateFlush();
+        });
+    }
   }
 
   async get<T extends KubeObject>(key: ObjectKey): Promise<T> {
@@ -253,13 +412,13 @@ export class EtcdStore implements Store {
 
   private async getKv(key: ObjectKey): Promise<IKeyValue | undefined> {
     const k = Buffer.from(storageKey(key));
-    const r = await this.retrying('get', () => this.client.kv.range({ key: k }));
+    const r = await this.retrying('get', () => (this.count('get', key.resource), this.client.kv.range({ key: k })));
     return r.kvs[0];
   }
 
   async list<T extends KubeObject>(resource: string, opts: ListOptions<T> = {}): Promise<ListResult<T>> {
     const prefix = storagePrefix(resource, opts.namespace);
-    const r = await this.retrying('list', () => this.client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) }));
+    const r = await this.retrying('list', () => (this.count('list', resource), this.client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) })));
     const items: T[] = [];
     for (const kv of r.kvs) {
       let obj: T;
@@ -278,7 +437,19 @@ export class EtcdStore implements Store {
     const k = keyOfObject(resource, obj);
     const want = obj.metadata.resourceVersion;
     if (want !== undefined && want !== '' && want !== '0') {
-      // Compare-and-swap on the caller's resourceVersion.
+      // Compare-and-swap on the caller's resourceVersion. When this store saw the
+      // key at exactly that revision it knows what to carry over: no read first.
+      const seen = this.seen.get(storageKey(k));
+      if (seen !== undefined && seen.rev === want) {
+        const next = deepClone(obj);
+        next.metadata.uid = seen.uid;
+        next.metadata.creationTimestamp = seen.creationTimestamp;
+        if (next.metadata.uid === undefined) delete next.metadata.uid;
+        if (next.metadata.creationTimestamp === undefined) delete next.metadata.creationTimestamp;
+        delete next.metadata.resourceVersion;
+        const value = this.encode(next);
+        return this.retrying('update', (attempt) => this.casPut(resource, k, next, value, want, attempt));
+      }
       return this.retrying('update', async (attempt) => {
         const cur = await this.getKvRaw(k);
         if (!cur) throw new NotFoundError(notFoundMessage(resource, k.name), { name: k.name, kind: resource });
@@ -297,6 +468,7 @@ export class EtcdStore implements Store {
   }
 
   private async getKvRaw(k: ObjectKey): Promise<IKeyValue | undefined> {
+    this.count('get', k.resource);
     const r = await this.client.kv.range({ key: Buffer.from(storageKey(k)) });
     return r.kvs[0];
   }
@@ -313,14 +485,21 @@ export class EtcdStore implements Store {
   /** One put if the key's mod revision is still `rev`. Throws Conflict / NotFound otherwise. */
   private async casPut<T extends KubeObject>(resource: string, k: ObjectKey, next: T, value: Buffer, rev: string, attempt: number): Promise<T> {
     const key = Buffer.from(storageKey(k));
+    this.count('update', resource);
     const r = await this.client.kv.txn({
       compare: [{ key, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: rev }],
       success: [{ request_put: { key, value } }],
       failure: [{ request_range: { key } }],
     });
-    if (r.succeeded) return this.withRv(next, r.header.revision);
+    if (r.succeeded) {
+      this.remember(key.toString(), r.header.revision, next.metadata);
+      return this.withRv(next, r.header.revision);
+    }
     const cur = this.firstKv(r);
-    if (!cur) throw new NotFoundError(notFoundMessage(resource, k.name), { name: k.name, kind: resource });
+    if (!cur) {
+      this.seen.delete(key.toString());
+      throw new NotFoundError(notFoundMessage(resource, k.name), { name: k.name, kind: resource });
+    }
     // Only on a retry after a transient failure can identical bytes be our own earlier write.
     if (attempt > 0 && cur.value.equals(value)) return this.withRv(next, cur.mod_revision);
     throw new ConflictError(conflictMessage(resource, k.name), { name: k.name, kind: resource });
@@ -329,26 +508,40 @@ export class EtcdStore implements Store {
   async guaranteedUpdate<T extends KubeObject>(
     key: ObjectKey,
     mutate: (current: T) => T | Promise<T>,
-    opts: { skipUnchanged?: boolean } = {},
+    opts: GuaranteedUpdateOptions<T> & { skipUnchanged?: boolean } = {},
   ): Promise<T> {
     const skipUnchanged = opts.skipUnchanged ?? true;
-    let cur = await this.getKv(key);
+    const sk = storageKey(key);
+    // The caller's copy stands in for the first read when this store saw the key at
+    // its revision (so uid and creationTimestamp are known to be the stored ones).
+    const cachedRv = opts.cached?.metadata.resourceVersion;
+    let cur: { obj: T; value: Buffer; rev: string; shared?: boolean } | undefined;
+    if (opts.cached && cachedRv && this.seen.get(sk)?.rev === cachedRv) {
+      // Only read (encoded, cloned for mutate); never handed back as it is.
+      cur = { obj: opts.cached, value: this.encode(opts.cached), rev: cachedRv, shared: true };
+    } else {
+      cur = this.current<T>(await this.getKv(key));
+    }
     for (let attempt = 0; ; attempt++) {
       if (!cur) throw new NotFoundError(notFoundMessage(key.resource, key.name), { name: key.name, kind: key.resource });
-      const current = this.decode<T>(cur);
+      const current = cur.obj;
       const next = this.carryOver(await mutate(deepClone(current)), current);
       const value = this.encode(next);
       // Nothing changed: no write, no new revision (as Kubernetes does).
-      if (skipUnchanged && value.equals(cur.value)) return current;
-      const rev = cur.mod_revision;
+      if (skipUnchanged && value.equals(cur.value)) return cur.shared ? deepClone(current) : current;
+      const rev = cur.rev;
       try {
         return await this.retrying('update', (n) => this.casPut(key.resource, key, next, value, rev, n));
       } catch (e) {
         if (!(e instanceof ConflictError) || attempt + 1 >= this.maxConflictRetries) throw e;
         this.log.debug({ key: keyFor(key), attempt }, 'update conflict; retrying on the latest object');
-        cur = await this.getKv(key);
+        cur = this.current<T>(await this.getKv(key));
       }
     }
+  }
+
+  private current<T extends KubeObject>(kv: IKeyValue | undefined): { obj: T; value: Buffer; rev: string } | undefined {
+    return kv ? { obj: this.decode<T>(kv), value: kv.value, rev: kv.mod_revision } : undefined;
   }
 
   async delete<T extends KubeObject>(key: ObjectKey, opts: { resourceVersion?: string } = {}): Promise<T> {
@@ -356,6 +549,7 @@ export class EtcdStore implements Store {
     const want = opts.resourceVersion;
     const cas = want !== undefined && want !== '' && want !== '0';
     return this.retrying('delete', async () => {
+      this.count('delete', key.resource);
       const r = await this.client.kv.txn({
         compare: cas
           ? [{ key: k, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: want }]
@@ -364,6 +558,7 @@ export class EtcdStore implements Store {
         failure: [{ request_range: { key: k } }],
       });
       if (r.succeeded) {
+        this.seen.delete(k.toString());
         const prev = r.responses[0]?.response_delete_range?.prev_kvs?.[0];
         if (!prev) throw new NotFoundError(notFoundMessage(key.resource, key.name), { name: key.name, kind: key.resource });
         return this.decode<T>(prev);
@@ -389,15 +584,58 @@ export class EtcdStore implements Store {
   }
 
   private async *watchEvents<T extends KubeObject>(resource: string, opts: WatchOptions<T>): AsyncGenerator<WatchEvent<T>> {
-    const prefix = storagePrefix(resource, opts.namespace);
     const rv = opts.resourceVersion;
     // Kubernetes: resourceVersion "" or "0" means "from now".
     if (rv && !/^\d+$/.test(rv)) throw new BadRequestError(`invalid resource version "${rv}": must be a decimal revision`);
-    let next: number | undefined = rv && rv !== '0' ? Number(rv) + 1 : undefined;
+    const from: number | undefined = rv && rv !== '0' ? Number(rv) + 1 : undefined;
+    if (this.sharedWatches && !this.closed) {
+      let hub = this.hubs.get(resource);
+      if (!hub) {
+        const prefix = storagePrefix(resource);
+        hub = new WatchHub({
+          resource,
+          prefix,
+          raw: (start, signal) => this.rawWatch(prefix, start, signal, resource),
+          currentRevision: async () => Number(await this.currentRevision()),
+          decode: (kv, rev) => this.decode(kv, rev),
+          log: this.log,
+          bufferSize: this.watchBufferSize,
+          maxLag: this.watchMaxLag,
+          onStop: (h) => {
+            if (this.hubs.get(resource) === h) this.hubs.delete(resource);
+          },
+        });
+        this.hubs.set(resource, hub);
+      }
+      const shared = hub.subscribe<T>({
+        from,
+        ...(opts.namespace !== undefined ? { keyPrefix: storagePrefix(resource, opts.namespace) } : {}),
+        ...(opts.filter ? { filter: opts.filter } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      // undefined: the hub no longer holds that revision; etcd may (or answers 410).
+      if (shared) {
+        yield* shared;
+        return;
+      }
+    }
+    for await (const ev of this.rawWatch(storagePrefix(resource, opts.namespace), from, opts.signal, resource, rv)) {
+      const out = this.toWatchEvent<T>(ev.kind, ev.kv, ev.prevKv, opts.filter);
+      if (out) yield out;
+    }
+  }
+
+  /**
+   * The etcd events under `prefix` from revision `from` (undefined = from now),
+   * in revision order, across broken streams (resumed where they stopped).
+   * Throws GoneError when `from` was compacted. Ends when `signal` aborts.
+   */
+  private async *rawWatch(prefix: string, from: number | undefined, signal: AbortSignal | undefined, resource: string, rv?: string): AsyncGenerator<RawEvent> {
+    let next = from;
     const ac = new AbortController();
     const onAbort = () => ac.abort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.signal?.aborted) ac.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) ac.abort();
     this.watches.add(ac);
     let delay = 50;
     try {
@@ -443,10 +681,10 @@ export class EtcdStore implements Store {
               if (next === undefined) next = Number(res.header.revision) + 1;
               continue;
             }
+            if (res.events?.length) this.watchEventsReceived?.inc({ resource }, res.events.length);
             for (const ev of res.events ?? []) {
-              const out = this.toWatchEvent<T>(ev.type === 'Delete' || (ev.type as unknown) === 1 ? 'delete' : 'put', ev.kv, ev.prev_kv, opts.filter);
               next = Number(ev.kv.mod_revision) + 1;
-              if (out) yield out;
+              yield { kind: ev.type === 'Delete' || (ev.type as unknown) === 1 ? 'delete' : 'put', kv: ev.kv, prevKv: ev.prev_kv };
               if (ac.signal.aborted) return;
             }
             // A progress notification: everything up to its revision has been sent.
@@ -473,7 +711,7 @@ export class EtcdStore implements Store {
         }
       }
     } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       this.watches.delete(ac);
     }
   }
@@ -488,7 +726,10 @@ export class EtcdStore implements Store {
     let prev: T | undefined;
     try {
       if (kind === 'put') cur = this.decode<T>(kv);
-      if (prevKv && prevKv.value && prevKv.value.length > 0) prev = this.decode<T>(prevKv, kv.mod_revision);
+      // The previous value matters to a delete (it is the object delivered) and, under a
+      // filter, to tell MODIFIED from ADDED/DELETED; an unfiltered put needs no second parse.
+      const needPrev = kind === 'delete' || (filter !== undefined && kv.create_revision !== kv.mod_revision);
+      if (needPrev && prevKv && prevKv.value && prevKv.value.length > 0) prev = this.decode<T>(prevKv, kv.mod_revision);
     } catch (e) {
       this.log.warn({ key: kv.key.toString(), err: (e as Error).message }, 'skipping a malformed value in a watch');
       return undefined;
@@ -504,6 +745,8 @@ export class EtcdStore implements Store {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const hub of [...this.hubs.values()]) hub.stop();
+    this.hubs.clear();
     for (const ac of this.watches) ac.abort();
     if (this.ownsClient) this.client.close();
   }

@@ -12,7 +12,7 @@ import {
   type KubeObject,
   type WatchEvent,
 } from '../../api/index.js';
-import { keyFor, type ListOptions, type ListResult, type ObjectKey, type Store, type WatchOptions } from './store.js';
+import { keyFor, type GuaranteedUpdateOptions, type ListOptions, type ListResult, type ObjectKey, type Store, type WatchOptions } from './store.js';
 
 interface HistoryEntry {
   rev: number;
@@ -102,9 +102,11 @@ export class MemoryStore implements Store {
     return deepClone(o);
   }
 
-  async guaranteedUpdate<T extends KubeObject>(key: ObjectKey, mutate: (current: T) => T | Promise<T>): Promise<T> {
+  async guaranteedUpdate<T extends KubeObject>(key: ObjectKey, mutate: (current: T) => T | Promise<T>, opts: GuaranteedUpdateOptions<T> = {}): Promise<T> {
+    let cached = opts.cached?.metadata.resourceVersion ? opts.cached : undefined;
     for (;;) {
-      const cur = await this.get<T>(key);
+      const cur = cached ? deepClone(cached) : await this.get<T>(key);
+      cached = undefined;
       const next = await mutate(deepClone(cur));
       next.metadata.resourceVersion = cur.metadata.resourceVersion;
       try {

@@ -34,6 +34,11 @@ export interface WatchOptions<T> {
   signal?: AbortSignal;
 }
 
+export interface GuaranteedUpdateOptions<T> {
+  /** The object as the caller last saw it (e.g. from a watch): saves the first read when current. */
+  cached?: T;
+}
+
 export interface Store {
   /**
    * Creates the object. Sets metadata.uid, creationTimestamp and resourceVersion.
@@ -55,9 +60,12 @@ export interface Store {
 
   /**
    * Read-modify-write with retries on conflict: `mutate` gets the latest object
-   * (never a cached one) and returns the new one.
+   * and returns the new one. With `opts.cached` (a copy the caller holds, with
+   * its resourceVersion) the first attempt starts from that copy instead of a
+   * read; if it is stale the write conflicts and the latest object is read, so
+   * `mutate` never decides on an object that is not current when written.
    */
-  guaranteedUpdate<T extends KubeObject>(key: ObjectKey, mutate: (current: T) => T | Promise<T>): Promise<T>;
+  guaranteedUpdate<T extends KubeObject>(key: ObjectKey, mutate: (current: T) => T | Promise<T>, opts?: GuaranteedUpdateOptions<T>): Promise<T>;
 
   /**
    * Removes the object and returns it as it was last stored. With

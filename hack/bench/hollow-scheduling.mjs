@@ -398,6 +398,16 @@ function logSummary(file) {
   return { lines, bytes: statSync(file).size, warn, top: [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4) };
 }
 
+/** Every counter sample of a Prometheus text page: `name{labels}` → value. */
+function counterSeries(text) {
+  const out = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^(flotilla_etcd_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line);
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
 export async function run(ctx) {
   const root = ctx?.root ?? fileURLToPath(new URL('../..', import.meta.url));
   const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-hollow-'));
@@ -479,6 +489,7 @@ export async function run(ctx) {
     const rv = JSON.parse((await ctl.api('GET', '/api/v1/namespaces/default/pods?limit=1')).text).metadata.resourceVersion;
     watch = await watchPods(ctl, rv);
     const etcd0 = await etcdWatchStats(ctl);
+    const reqs0 = counterSeries((await ctl.api('GET', '/metrics')).text);
     const cpu1 = { ctl: cpuSeconds(ctl.pid), etcd: cpuSeconds(ctl.etcdPid), agent: cpuSeconds(agent.pid) };
     const startedAt = new Array(PODS);
     const samples = [];
@@ -540,6 +551,7 @@ export async function run(ctx) {
     }
     const boundAt = now();
     const etcd1 = await etcdWatchStats(ctl);
+    const reqs1 = counterSeries((await ctl.api('GET', '/metrics')).text);
     const cpuSched = { ctl: cpuSeconds(ctl.pid) - cpu1.ctl, etcd: cpuSeconds(ctl.etcdPid) - cpu1.etcd, agent: cpuSeconds(agent.pid) - cpu1.agent };
     // Running (agent side): wait a little longer, not part of the target.
     const allRunning = await until(() => watch.counts.running >= watch.counts.bound, allBound ? 60_000 : 20_000, 500, quietRace([watch.failed, agentExited]));
@@ -589,6 +601,22 @@ export async function run(ctx) {
       const cpuLine = (c, secs) =>
         `controller ${f1(c.ctl)} s (${f0((c.ctl / secs) * 100)}% of one core), etcd ${f1(c.etcd)} s (${f0((c.etcd / secs) * 100)}%)${c.agent !== undefined ? `, hollow agent ${f1(c.agent)} s (${f0((c.agent / secs) * 100)}%)` : ''}`;
       const schedSecs = (boundAt - schedT0) / 1000;
+      const perPod = (name) =>
+        [...reqs1]
+          .filter(([k]) => k.startsWith(`${name}{`))
+          .map(([k, v]) => [k.slice(name.length), (v - (reqs0.get(k) ?? 0)) / Math.max(1, created)])
+          .filter(([, v]) => v >= 0.005)
+          .sort((a, b) => b[1] - a[1]);
+      const label = (k) => Object.fromEntries([...k.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      const reqPerPod = perPod('flotilla_etcd_requests_total');
+      const watchPerPod = perPod('flotilla_etcd_watch_events_total');
+      const reqLine = reqPerPod.length
+        ? ` The controller's etcd requests while the pods were created and bound, per pod: ${reqPerPod
+            .map(([k, v]) => `${label(k).operation} ${label(k).resource} ${v.toFixed(2)}`)
+            .join(', ')} (${reqPerPod.reduce((a, [, v]) => a + v, 0).toFixed(2)} in all); etcd watch events it received per pod: ${watchPerPod
+            .map(([k, v]) => `${label(k).resource} ${v.toFixed(2)}`)
+            .join(', ')}.`
+        : '';
       const rows = [
         {
           metric: `scheduling throughput, pending → bound (${bound.length}/${PODS} pods, ${NODES} hollow nodes)`,
@@ -619,7 +647,7 @@ export async function run(ctx) {
         `From the POST being sent to the bound event: p50 ${f0(percentile(fromPost, 50))} ms, p99 ${f0(percentile(fromPost, 99))} ms. ${sched.count > 0 ? `The scheduler's own histogram (queue entry → binding written): ${sched.count} pods, p50 ≤ ${sched.p50 * 1000} ms, p99 ≤ ${sched.p99 * 1000} ms (bucket bounds). ` : 'The controller exports no scheduler metrics (`run` builds the Scheduler without a metrics registry). '}Peak 5-s bind rate ${f0(peak)}/s. ` +
           `${allRunning ? 'All' : `${runningCount} of`} ${PODS} pods reported Running by the hollow agent ${f1((runningAt - schedT0) / 1000)} s after the first create (ADDED → Running p50 ${f0(percentile(runLat, 50))} ms, p99 ${f0(percentile(runLat, 99))} ms). Pods per node: min ${spread[0] ?? 0}, median ${percentile(spread, 50) ?? 0}, max ${spread.at(-1) ?? 0} over ${perNode.size} nodes.`,
         `RSS is VmRSS from /proc of the controller process and, separately, of the etcd it manages; controller peak (VmHWM) ${f0(rssPods.ctlPeak)} MiB; the hollow agent process ${f0(rssNodes.agent)} MiB with ${NODES} nodes, ${f0(rssPods.agent)} MiB with the pods. ` +
-          `CPU time while ${NODES} nodes joined (${f1(joinMs / 1000)} s): ${cpuLine(cpuJoin, joinMs / 1000)}. CPU time while the pods were created and bound (${f1(schedSecs)} s): ${cpuLine(cpuSched, schedSecs)}.${etcdLine} ` +
+          `CPU time while ${NODES} nodes joined (${f1(joinMs / 1000)} s): ${cpuLine(cpuJoin, joinMs / 1000)}. CPU time while the pods were created and bound (${f1(schedSecs)} s): ${cpuLine(cpuSched, schedSecs)}.${etcdLine}${reqLine} ` +
           `Controller log: ${ctlLog.lines} lines (${f0((ctlLog.bytes ?? 0) / 1024)} KiB at info level), ${ctlLog.warn} warn/error${ctlLog.top.length ? `: ${ctlLog.top.map(([k, n]) => `${n}× ${k}`).join('; ')}` : ''}. Agent log (warn level): ${agLog.warn} warn/error${agLog.top.length ? `: ${agLog.top.map(([k, n]) => `${n}× ${k}`).join('; ')}` : ''}.`,
       ];
       return {

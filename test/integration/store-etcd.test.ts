@@ -1,6 +1,6 @@
 // The etcd Store against a real etcd (the controller's managed member).
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { FakeClock, silentLogger, type KubeObject, type WatchEvent } from '../../api/index.js';
 import { EtcdStore } from '../../controller/index.js';
@@ -185,6 +185,61 @@ describe('etcd store', () => {
       ),
     );
     expect((await store.get<Pod>(key)).spec.image).toBe('10');
+  });
+
+  it('an update at a revision the store has seen is one compare-and-swap (no read); another writer in between makes it 409', async () => {
+    const n = ns();
+    const created = await store.create('pods', pod('cas', n));
+    const range = vi.spyOn(store.client.kv, 'range');
+    const txn = vi.spyOn(store.client.kv, 'txn');
+    try {
+      const v2 = await store.update('pods', { ...created, spec: { ...created.spec, image: 'v2' } });
+      expect(range).not.toHaveBeenCalled();
+      expect(txn).toHaveBeenCalledTimes(1);
+      expect(v2.metadata.uid).toBe(created.metadata.uid);
+      // Someone else writes the key (not through this store): the next CAS on v2 must fail.
+      const stored = JSON.parse((await raw.get(`/flotilla/pods/${n}/cas`).string())!) as Pod;
+      await raw.put(`/flotilla/pods/${n}/cas`).value(JSON.stringify({ ...stored, spec: { image: 'elsewhere' } }));
+      await expect(store.update('pods', { ...v2, spec: { ...v2.spec, image: 'v3' } })).rejects.toMatchObject({ code: 'Conflict' });
+      // Deleted behind the store's back: NotFound, and nothing is re-created.
+      await raw.delete().key(`/flotilla/pods/${n}/cas`);
+      await expect(store.update('pods', { ...v2, spec: { ...v2.spec, image: 'v4' } })).rejects.toMatchObject({ code: 'NotFound' });
+    } finally {
+      range.mockRestore();
+      txn.mockRestore();
+    }
+    expect(await raw.get(`/flotilla/pods/${n}/cas`).string()).toBeNull();
+  });
+
+  it('guaranteedUpdate from a current cached copy writes without reading; from a stale copy it re-reads and mutates the latest', async () => {
+    const n = ns();
+    const key = { resource: 'pods', namespace: n, name: 'cached' };
+    const created = await store.create('pods', { ...pod('cached', n), spec: { image: '1' } });
+    const range = vi.spyOn(store.client.kv, 'range');
+    const seen: string[] = [];
+    const bump = (cur: Pod) => {
+      seen.push(cur.spec.image);
+      return { ...cur, spec: { image: String(Number(cur.spec.image) + 1) } };
+    };
+    try {
+      const two = await store.guaranteedUpdate<Pod>(key, bump, { cached: created });
+      expect(range).not.toHaveBeenCalled();
+      expect(two.spec.image).toBe('2');
+      expect(two.metadata.uid).toBe(created.metadata.uid);
+      // Another writer moves the pod to 10: the copy `two` is stale, its CAS fails, the latest is read.
+      await raw.put(`/flotilla/pods/${n}/cached`).value(JSON.stringify({ ...two, metadata: { ...two.metadata, resourceVersion: undefined }, spec: { image: '10' } }));
+      const eleven = await store.guaranteedUpdate<Pod>(key, bump, { cached: two });
+      expect(eleven.spec.image).toBe('11');
+      expect(seen).toEqual(['1', '2', '10']);
+      expect(range).toHaveBeenCalled();
+    } finally {
+      range.mockRestore();
+    }
+    // A copy at a revision this store never saw (made up by the caller) is not trusted: it reads first.
+    const forged = { ...created, metadata: { ...created.metadata, uid: 'forged' }, spec: { image: '100' } };
+    const twelve = await store.guaranteedUpdate<Pod>(key, bump, { cached: { ...forged, metadata: { ...forged.metadata, resourceVersion: '1' } } });
+    expect(twelve.spec.image).toBe('12');
+    expect(twelve.metadata.uid).toBe(created.metadata.uid);
   });
 
   it('guaranteedUpdate that changes nothing writes nothing', async () => {

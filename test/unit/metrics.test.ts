@@ -21,6 +21,20 @@ describe('[metrics] Prometheus registry', () => {
     expect(text).toContain('flotilla_latency_seconds_count 2');
   });
 
+  it('registering a name again returns the same metric (one family), and the latest gauge function wins', () => {
+    const r = new MetricsRegistry();
+    r.counter('flotilla_binds_total', 'Binds.').inc();
+    r.counter('flotilla_binds_total', 'Binds.').inc();
+    r.gauge('flotilla_queue', 'Queue.', () => 1);
+    r.gauge('flotilla_queue', 'Queue.', () => 7);
+    const text = r.render();
+    expect(text.match(/# TYPE flotilla_binds_total counter/g)).toHaveLength(1);
+    expect(text).toContain('flotilla_binds_total 2');
+    expect(text.match(/^flotilla_queue /gm)).toEqual(['flotilla_queue ']);
+    expect(text).toContain('flotilla_queue 7');
+    expect(() => r.gauge('flotilla_binds_total', 'x')).toThrow('flotilla_binds_total is already registered as a counter');
+  });
+
   it('serves /healthz, /readyz and /metrics over HTTP', async () => {
     const r = new MetricsRegistry().withProcessMetrics();
     let ready = false;

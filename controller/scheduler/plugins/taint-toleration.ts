@@ -42,12 +42,23 @@ export function effectiveTaints(node: Node | undefined): Taint[] {
   return [...taints, { key, effect: 'NoSchedule' }];
 }
 
+// Node objects are replaced, never changed, when the cache learns of a new
+// version: their effective taints are computed once per version, not per pod.
+const effectiveByNode = new WeakMap<Node, Taint[]>();
+
+function effectiveTaintsOnce(node: Node | undefined): Taint[] {
+  if (!node) return effectiveTaints(node);
+  let t = effectiveByNode.get(node);
+  if (t === undefined) effectiveByNode.set(node, (t = effectiveTaints(node)));
+  return t;
+}
+
 export function newTaintToleration(): Plugin {
   return {
     name: TAINT_TOLERATION,
     filter(_state, pod, nodeInfo) {
       const tols = pod.spec?.tolerations;
-      for (const t of effectiveTaints(nodeInfo.node)) {
+      for (const t of effectiveTaintsOnce(nodeInfo.node)) {
         if (t.effect !== 'NoSchedule' && t.effect !== 'NoExecute') continue;
         if (!tolerationsTolerateTaint(tols, t)) return unresolvable(untoleratedTaintReason(t));
       }
