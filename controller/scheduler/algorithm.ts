@@ -2,7 +2,7 @@
 // feasible ones, pick the best (ties broken by injected randomness), or explain
 // why no node fits with Kubernetes' counted message. No I/O, no clock.
 import type { Pod } from '../../api/index.js';
-import { CycleState, isSuccess, type Profile, type Status } from './framework.js';
+import { CycleState, isSuccess, type Plugin, type Profile, type Status } from './framework.js';
 import type { NodeInfo } from './node-info.js';
 
 export const NO_NODES_AVAILABLE = 'no nodes available to schedule pods';
@@ -75,8 +75,8 @@ export class SchedulingAlgorithm {
   ) {}
 
   /** Runs the filters in order; the first failure decides the node's status. */
-  runFilters(state: CycleState, pod: Pod, nodeInfo: NodeInfo): Status | undefined {
-    for (const f of this.profile.filters) {
+  runFilters(state: CycleState, pod: Pod, nodeInfo: NodeInfo, filters: readonly Plugin[] = this.profile.filters): Status | undefined {
+    for (const f of filters) {
       const s = f.filter!(state, pod, nodeInfo);
       if (s.code !== 'Success') return s.plugin === undefined ? { ...s, plugin: f.name } : s;
     }
@@ -89,21 +89,28 @@ export class SchedulingAlgorithm {
     const nodeStatuses = new Map<string, Status>();
     if (n === 0) return { ok: false, numAllNodes: 0, nodeStatuses, message: NO_NODES_AVAILABLE };
 
+    let skipped: Set<string> | undefined;
     for (const p of this.profile.preFilters) {
       const s = p.preFilter!(state, pod);
+      if (s?.code === 'Skip') {
+        (skipped ??= new Set()).add(p.name);
+        continue;
+      }
       if (!isSuccess(s)) {
         for (const ni of nodes) nodeStatuses.set(ni.name, s!);
         return { ok: false, numAllNodes: n, nodeStatuses, message: fitErrorMessage(n, [s!]) };
       }
     }
 
+    // Filters with nothing to check for this pod are left out of the whole cycle.
+    const filters = skipped ? this.profile.filters.filter((f) => !skipped!.has(f.name)) : this.profile.filters;
     const want = numFeasibleNodesToFind(n, this.opts.percentageOfNodesToScore ?? 0);
     const feasible: NodeInfo[] = [];
     const start = this.nextStartNodeIndex % n;
     let processed = 0;
     for (; processed < n && feasible.length < want; processed++) {
       const ni = nodes[(start + processed) % n]!;
-      const s = this.runFilters(state, pod, ni);
+      const s = this.runFilters(state, pod, ni, filters);
       if (s === undefined) feasible.push(ni);
       else nodeStatuses.set(ni.name, s);
     }

@@ -5,7 +5,7 @@
 import type { Pod } from '../../api/index.js';
 import type { NodeInfo } from './node-info.js';
 
-export type StatusCode = 'Success' | 'Unschedulable' | 'UnschedulableAndUnresolvable' | 'Error';
+export type StatusCode = 'Success' | 'Unschedulable' | 'UnschedulableAndUnresolvable' | 'Error' | 'Skip';
 
 export interface Status {
   readonly code: StatusCode;
@@ -17,6 +17,13 @@ export interface Status {
 
 /** The one Success status: filters return it on the hot path without allocating. */
 export const SUCCESS: Status = Object.freeze({ code: 'Success', reasons: Object.freeze([]) as readonly string[] });
+
+/**
+ * From a preFilter: this plugin's filter has nothing to check for this pod (a pod
+ * without host ports, node selector or node name), so it is not run on any node
+ * this cycle — Kubernetes' PreFilter "Skip". Never a rejection.
+ */
+export const SKIP: Status = Object.freeze({ code: 'Skip', reasons: Object.freeze([]) as readonly string[] });
 
 export function unschedulable(...reasons: string[]): Status {
   return { code: 'Unschedulable', reasons };
@@ -57,7 +64,10 @@ export class CycleState {
  */
 export interface Plugin {
   readonly name: string;
-  /** Computes per-pod facts once per cycle; a non-success status rejects the pod on every node. */
+  /**
+   * Computes per-pod facts once per cycle; SKIP leaves this plugin's filter out of
+   * the cycle; any other non-success status rejects the pod on every node.
+   */
   preFilter?(state: CycleState, pod: Pod): Status | undefined;
   /** Can the pod run on this node? */
   filter?(state: CycleState, pod: Pod, nodeInfo: NodeInfo): Status;

@@ -442,9 +442,11 @@ export async function run(ctx) {
     const agentFd = openSync(agentLog, 'a');
     const cpu0 = { ctl: cpuSeconds(ctl.pid), etcd: cpuSeconds(ctl.etcdPid) };
     const joinT0 = now();
+    const agentNodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const a = spawn(
       process.execPath,
       [
+        ...agentNodeArgs,
         join(root, 'dist', 'node-agent', 'main.js'),
         'join',
         '--server',
@@ -491,6 +493,7 @@ export async function run(ctx) {
     const etcd0 = await etcdWatchStats(ctl);
     const reqs0 = counterSeries((await ctl.api('GET', '/metrics')).text);
     const cpu1 = { ctl: cpuSeconds(ctl.pid), etcd: cpuSeconds(ctl.etcdPid), agent: cpuSeconds(agent.pid) };
+    const benchCpu0 = process.cpuUsage();
     const startedAt = new Array(PODS);
     const samples = [];
     const schedT0 = now();
@@ -552,7 +555,13 @@ export async function run(ctx) {
     const boundAt = now();
     const etcd1 = await etcdWatchStats(ctl);
     const reqs1 = counterSeries((await ctl.api('GET', '/metrics')).text);
-    const cpuSched = { ctl: cpuSeconds(ctl.pid) - cpu1.ctl, etcd: cpuSeconds(ctl.etcdPid) - cpu1.etcd, agent: cpuSeconds(agent.pid) - cpu1.agent };
+    const benchCpu = process.cpuUsage(benchCpu0);
+    const cpuSched = {
+      ctl: cpuSeconds(ctl.pid) - cpu1.ctl,
+      etcd: cpuSeconds(ctl.etcdPid) - cpu1.etcd,
+      agent: cpuSeconds(agent.pid) - cpu1.agent,
+      bench: (benchCpu.user + benchCpu.system) / 1e6,
+    };
     // Running (agent side): wait a little longer, not part of the target.
     const allRunning = await until(() => watch.counts.running >= watch.counts.bound, allBound ? 60_000 : 20_000, 500, quietRace([watch.failed, agentExited]));
     const runningAt = now();
@@ -599,7 +608,7 @@ export async function run(ctx) {
           ? ` etcd while the pods were created and bound: ${f0(etcd1.puts - etcd0.puts)} puts, ${f0(etcd1.events - etcd0.events)} watch events sent (${f0((etcd1.events - etcd0.events) / Math.max(1, etcd1.puts - etcd0.puts))} per put) to ${f0(etcd1.watchers)} watchers, ${f0((etcd1.sentBytes - etcd0.sentBytes) / 2 ** 20)} MiB sent to clients; at the end ${f0(etcd1.slowWatchers)} slow watchers and ${f0(etcd1.pendingEvents)} events pending in etcd.`
           : '';
       const cpuLine = (c, secs) =>
-        `controller ${f1(c.ctl)} s (${f0((c.ctl / secs) * 100)}% of one core), etcd ${f1(c.etcd)} s (${f0((c.etcd / secs) * 100)}%)${c.agent !== undefined ? `, hollow agent ${f1(c.agent)} s (${f0((c.agent / secs) * 100)}%)` : ''}`;
+        `controller ${f1(c.ctl)} s (${f0((c.ctl / secs) * 100)}% of one core), etcd ${f1(c.etcd)} s (${f0((c.etcd / secs) * 100)}%)${c.agent !== undefined ? `, hollow agent ${f1(c.agent)} s (${f0((c.agent / secs) * 100)}%)` : ''}${c.bench !== undefined ? `, this bench (the creates and the pod watch) ${f1(c.bench)} s (${f0((c.bench / secs) * 100)}%)` : ''}`;
       const schedSecs = (boundAt - schedT0) / 1000;
       const perPod = (name) =>
         [...reqs1]

@@ -66,6 +66,34 @@ describe('the scheduling algorithm', () => {
     if (!r.ok) expect(r.message).toBe("0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match node selector.");
   });
 
+  it('leaves out of a cycle the filters whose preFilter says Skip (nothing to check for this pod), and only those', () => {
+    const cache = cacheOf([makeNode('n1'), makeNode('n2', { labels: { disk: 'ssd' } })]);
+    const prof = profile();
+    const ran = new Map<string, number>();
+    for (const f of prof.filters) {
+      const inner = f.filter!.bind(f);
+      (f as { filter: typeof inner }).filter = (st, p, ni) => {
+        ran.set(f.name, (ran.get(f.name) ?? 0) + 1);
+        return inner(st, p, ni);
+      };
+    }
+    const alg = new SchedulingAlgorithm(prof, { random: () => 0 });
+    // No host ports, no node selector, no node name: those three filters never run.
+    expect(alg.schedule(makePod('plain'), cache.nodeInfos())).toMatchObject({ ok: true });
+    expect([...ran.keys()].sort()).toEqual(['NodeResourcesFit', 'NodeUnschedulable', 'TaintToleration']);
+    // A pod that has all three: they run on every node, and still decide.
+    ran.clear();
+    const picky = makePod('picky', { nodeSelector: { disk: 'ssd' }, ports: [{ containerPort: 80, hostPort: 8080 }] });
+    expect(alg.schedule(picky, cache.nodeInfos())).toMatchObject({ ok: true, nodeName: 'n2' });
+    expect(ran.get('NodeSelector')).toBe(2);
+    expect(ran.get('NodePorts')).toBe(1);
+    ran.clear();
+    const named = makePod('named', { nodeName: 'n1' });
+    const r = alg.schedule(named, cache.nodeInfos());
+    expect(r).toMatchObject({ ok: true, nodeName: 'n1' });
+    expect(ran.get('NodeName')).toBe(2);
+  });
+
   it('reports untolerated taints with key and value, and unschedulable nodes', () => {
     const cache = cacheOf([makeNode('n1', { ready: 'False' }), makeNode('n2', { unschedulable: true }), makeNode('n3', { ready: 'Unknown' })]);
     const r = new SchedulingAlgorithm(profile(), { random: () => 0 }).schedule(makePod('p'), cache.nodeInfos());

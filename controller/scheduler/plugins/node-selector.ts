@@ -1,6 +1,6 @@
 // NodeSelector: every key=value of spec.nodeSelector must be a label of the node.
 import type { Plugin } from '../framework.js';
-import { SUCCESS, unresolvable } from '../framework.js';
+import { SKIP, SUCCESS, unresolvable } from '../framework.js';
 
 export const NODE_SELECTOR = 'NodeSelector';
 export const REASON_NODE_SELECTOR = "node(s) didn't match node selector";
@@ -8,6 +8,10 @@ export const REASON_NODE_SELECTOR = "node(s) didn't match node selector";
 export function newNodeSelector(): Plugin {
   return {
     name: NODE_SELECTOR,
+    preFilter(_state, pod) {
+      const selector = pod.spec?.nodeSelector;
+      return selector && Object.keys(selector).length > 0 ? SUCCESS : SKIP;
+    },
     filter(_state, pod, nodeInfo) {
       const selector = pod.spec?.nodeSelector;
       if (!selector) return SUCCESS;
