@@ -67,6 +67,17 @@ export class SchedulerCache {
     if (!nodeName) return;
     const key = podKey(pod);
     const prev = this.placements.get(key);
+    if (prev && prev.nodeName === nodeName) {
+      // Most updates of a bound pod are its status. Its requests and host ports can
+      // never change (the API refuses such updates), so unless it is another pod of
+      // the same name or its labels (spreading) changed, it is only confirmed.
+      const pi = this.nodes.get(nodeName)?.pods.get(key);
+      if (pi && pi.pod.metadata.uid === pod.metadata.uid && sameLabels(pi.pod.metadata.labels, pod.metadata.labels)) {
+        pi.pod = pod;
+        prev.assumed = false;
+        return;
+      }
+    }
     if (prev && prev.nodeName !== nodeName) this.removeFromNode(key, prev.nodeName);
     this.placeOn(nodeName, computePodInfo(pod));
     this.placements.set(key, { nodeName, assumed: false });
@@ -126,4 +137,13 @@ export class SchedulerCache {
     ni.removePod(key);
     if (ni.node === undefined && ni.podCount === 0) this.nodes.delete(nodeName);
   }
+}
+
+function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  if (a === b) return true;
+  const ka = a ? Object.keys(a) : [];
+  const kb = b ? Object.keys(b) : [];
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (a![k] !== b?.[k]) return false;
+  return true;
 }

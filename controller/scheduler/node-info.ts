@@ -118,6 +118,10 @@ export class NodeInfo {
   /** Undefined while pods are known to be bound to a node the cache has not seen (yet). */
   node: Node | undefined;
   allocatable: Allocatable = { milliCPU: 0, memory: 0, pods: 0 };
+  /** spec.unschedulable of the node, read once per node version (filters run per pod per node). */
+  unschedulable = false;
+  /** The node's labels (empty when none), likewise. */
+  labels: Readonly<Record<string, string>> = {};
   readonly requested: Resources = { milliCPU: 0, memory: 0 };
   readonly nonZeroRequested: Resources = { milliCPU: 0, memory: 0 };
   readonly pods = new Map<string, PodInfo>();
@@ -134,6 +138,8 @@ export class NodeInfo {
   setNode(node: Node): void {
     this.node = node;
     this.allocatable = nodeAllocatable(node);
+    this.unschedulable = node.spec?.unschedulable === true;
+    this.labels = node.metadata.labels ?? {};
   }
 
   get podCount(): number {

@@ -146,6 +146,7 @@ const SEEN_MAX = 65_536;
 
 export interface StoreMetricsCounter {
   inc(labels?: Record<string, string>, by?: number): void;
+  with?(labels: Record<string, string>): { inc(by?: number): void };
 }
 
 /** A create waiting for its batch (see EtcdStore.createInBatch). */
@@ -199,6 +200,7 @@ export class EtcdStore implements Store {
   private readonly seen = new Map<string, SeenAt>();
   private closed = false;
   private readonly requests: StoreMetricsCounter | undefined;
+  private readonly requestSeries = new Map<string, { inc(by?: number): void }>();
   private readonly watchEventsReceived: StoreMetricsCounter | undefined;
   /** Resources whose creates are batched into shared transactions (see createInBatch). */
   private readonly batchedCreates: ReadonlySet<string>;
@@ -267,7 +269,11 @@ export class EtcdStore implements Store {
 
   /** Counts one etcd request (see EtcdStoreOptions.metrics). */
   private count(operation: string, resource: string, by = 1): void {
-    this.requests?.inc({ operation, resource }, by);
+    if (!this.requests) return;
+    const k = `${operation} ${resource}`;
+    let series = this.requestSeries.get(k);
+    if (!series) this.requestSeries.set(k, (series = this.requests.with?.({ operation, resource }) ?? { inc: (n = 1) => this.requests!.inc({ operation, resource }, n) }));
+    series.inc(by);
   }
 
   private remember(key: string, rev: string, md: KubeObject['metadata']): void {

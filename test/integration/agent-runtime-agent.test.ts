@@ -103,7 +103,7 @@ describe('[agent] pods on a joined node with the real runtime', () => {
       ['server', 'running', 0],
       ['sidecar', 'running', 0],
     ]);
-    expect(pod.status?.containerStatuses?.every((c) => c.imageID.startsWith('sha256:'))).toBe(true);
+    expect(pod.status?.containerStatuses?.every((c) => c.imageID?.startsWith('sha256:') === true)).toBe(true);
   });
 
   it('a hostNetwork pod reports the node IP as its pod IP', async () => {

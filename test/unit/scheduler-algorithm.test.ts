@@ -3,6 +3,7 @@ import {
   SchedulerCache,
   SchedulingAlgorithm,
   buildProfile,
+  computePodInfo,
   fitErrorMessage,
   numFeasibleNodesToFind,
   unresolvable,
@@ -163,5 +164,35 @@ describe('the scheduling algorithm', () => {
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
     // A figure to read, never an assertion: pods per second of pure decisions.
     console.info(`scheduler micro benchmark: 1000 pods / 100 nodes in ${ms.toFixed(0)} ms (${((1000 / ms) * 1000).toFixed(0)} pods/s)`);
+  });
+});
+
+describe('the scheduler cache', () => {
+  it('counts a bound pod once through assume, confirm and status updates; follows label changes and a new pod of the same name', () => {
+    const cache = cacheOf([makeNode('n1')]);
+    const pending = makePod('web', { cpu: '500m', memory: '256Mi', labels: { app: 'web' } });
+    cache.assumePod(pending, 'n1');
+    const bound: Pod = { ...pending, spec: { ...pending.spec, nodeName: 'n1' } };
+    cache.addOrUpdateBoundPod(bound);
+    const ni = cache.nodeInfo('n1')!;
+    expect(cache.isAssumed('default/web')).toBe(false);
+    expect(ni.requested).toEqual({ milliCPU: 500, memory: 256 * 2 ** 20 });
+    cache.addOrUpdateBoundPod({ ...bound, status: { phase: 'Running' } });
+    expect(ni.podCount).toBe(1);
+    expect(ni.requested).toEqual({ milliCPU: 500, memory: 256 * 2 ** 20 });
+    // Labels decide spreading: a relabelled pod moves to the new label set.
+    const relabelled = { ...bound, metadata: { ...bound.metadata, labels: { app: 'api' } } };
+    cache.addOrUpdateBoundPod(relabelled);
+    const apiKey = computePodInfo(relabelled).spreadKey!;
+    const webKey = computePodInfo(bound).spreadKey!;
+    expect(ni.spreadCount(apiKey)).toBe(1);
+    expect(ni.spreadCount(webKey)).toBe(0);
+    // Deleted and created again under the same name, with other requests: counted anew.
+    const again = makePod('web', { cpu: '1', memory: '1Gi', labels: { app: 'api' } });
+    again.metadata.uid = 'uid-web-2';
+    again.spec.nodeName = 'n1';
+    cache.addOrUpdateBoundPod(again);
+    expect(ni.podCount).toBe(1);
+    expect(ni.requested).toEqual({ milliCPU: 1000, memory: 2 ** 30 });
   });
 });

@@ -15,7 +15,7 @@ export function newNodeSelector(): Plugin {
     filter(_state, pod, nodeInfo) {
       const selector = pod.spec?.nodeSelector;
       if (!selector) return SUCCESS;
-      const labels = nodeInfo.node?.metadata.labels ?? {};
+      const labels = nodeInfo.labels;
       for (const k in selector) {
         if (labels[k] !== selector[k]) return unresolvable(REASON_NODE_SELECTOR);
       }

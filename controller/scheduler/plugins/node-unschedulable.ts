@@ -13,7 +13,7 @@ export function newNodeUnschedulable(): Plugin {
   return {
     name: NODE_UNSCHEDULABLE,
     filter(_state, pod, nodeInfo) {
-      if (nodeInfo.node?.spec?.unschedulable !== true) return SUCCESS;
+      if (!nodeInfo.unschedulable) return SUCCESS;
       if (tolerationsTolerateTaint(pod.spec?.tolerations, UNSCHEDULABLE_TAINT)) return SUCCESS;
       return unresolvable(REASON_NODE_UNSCHEDULABLE);
     },
