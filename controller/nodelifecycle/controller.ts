@@ -3,6 +3,7 @@
 // them, and after the eviction timeout marks their pods Failed/NodeLost.
 // Level-triggered: it reads the latest state every pass and writes with CAS.
 import {
+  ConflictError,
   NotFoundError,
   isTerminalPhase,
   realClock,
@@ -88,13 +89,41 @@ export class NodeLifecycleController {
       }
       if (d.evictPods) await this.markPodsLost(name);
     }
-    // Leases of nodes that no longer exist: the node was deleted.
+    // Leases of nodes that no longer exist: the node was deleted. Its pods go first
+    // (no agent will ever confirm their deletion); the lease last, so a failed pass
+    // is tried again.
     const names = new Set(nodes.items.map((n) => n.metadata.name));
     for (const l of leases.items) {
       if (!names.has(l.metadata.name)) {
+        await this.deleteOrphanedPods(l.metadata.name!);
         await this.o.store.delete({ resource: 'leases', namespace: NODE_LEASE_NAMESPACE, name: l.metadata.name! }).catch(() => undefined);
         await this.o.onNodeGone?.(l.metadata.name!).catch((e) => this.o.log.warn({ err: (e as Error).message }, 'node cleanup failed'));
       }
+    }
+  }
+
+  /**
+   * Deletes, at once, every pod still bound to a node that was deleted — as
+   * Kubernetes' pod garbage collector does with orphaned pods: a graceful delete
+   * would wait forever for an agent that is gone.
+   */
+  private async deleteOrphanedPods(node: string): Promise<void> {
+    const pods = await this.o.store.list<Pod>('pods', { filter: (p) => p.spec.nodeName === node });
+    for (const p of pods.items) {
+      const key = { resource: 'pods', namespace: p.metadata.namespace, name: p.metadata.name! };
+      try {
+        await this.o.store.delete<Pod>(key, { resourceVersion: p.metadata.resourceVersion });
+      } catch (e) {
+        if (e instanceof NotFoundError) continue;
+        if (!(e instanceof ConflictError)) throw e;
+        // Changed meanwhile: look again; still bound to the gone node, it goes.
+        const cur = await this.o.store.get<Pod>(key).catch((ge: unknown) => (ge instanceof NotFoundError ? undefined : Promise.reject(ge)));
+        if (!cur || cur.metadata.uid !== p.metadata.uid || cur.spec.nodeName !== node) continue;
+        await this.o.store.delete(key, { resourceVersion: cur.metadata.resourceVersion }).catch((de: unknown) => {
+          if (!(de instanceof NotFoundError)) throw de;
+        });
+      }
+      this.o.log.info({ node, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'deleted a pod bound to a node that no longer exists');
     }
   }
 

@@ -44,7 +44,7 @@ export interface WatchHubOptions {
   /** Parses a value (resourceVersion = `rev`, default the kv's mod revision); throws when malformed. */
   decode(kv: IKeyValue, rev?: string): KubeObject;
   log: Logger;
-  /** Recent events kept for watchers starting in the past; default 10 000. */
+  /** Recent events kept for watchers starting in the past; default 4096. */
   bufferSize?: number | undefined;
   /** Undelivered events after which a subscriber is ended with 410 Gone; default 100 000. */
   maxLag?: number | undefined;
@@ -81,7 +81,7 @@ interface Subscriber {
   wake?: (() => void) | undefined;
 }
 
-const DEFAULT_BUFFER = 10_000;
+const DEFAULT_BUFFER = 4096;
 const DEFAULT_MAX_LAG = 100_000;
 
 export class WatchHub {

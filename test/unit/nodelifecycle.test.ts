@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Node } from '../../api/index.js';
+import { FakeClock, silentLogger, type Node, type Pod } from '../../api/index.js';
+import { NODE_LEASE_NAMESPACE } from '../../controller/agentapi/node-service.js';
+import { NodeLifecycleController } from '../../controller/nodelifecycle/controller.js';
+import { MemoryStore } from '../../controller/storage/memory-store.js';
 import { TAINT_NOT_READY, TAINT_UNREACHABLE, decideNodeLifecycle } from '../../controller/nodelifecycle/decide.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -53,5 +56,36 @@ describe('[nodelifecycle] deciding node health', () => {
   it('keeps a new node without a Ready condition unschedulable until it reports', () => {
     const d = decideNodeLifecycle(node(undefined), undefined, T0, cfg);
     expect(taintKeys(d.updatedNode)).toEqual([`${TAINT_NOT_READY}:NoSchedule`]);
+  });
+});
+
+describe('[nodelifecycle] a deleted node', () => {
+  it('takes its pods with it (no agent will confirm their deletion), then its lease and subnet; other pods stay', async () => {
+    const store = new MemoryStore(() => T0);
+    const lease = (name: string) => ({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace: NODE_LEASE_NAMESPACE },
+      spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new Date(T0).toISOString() },
+    });
+    const pod = (name: string, nodeName: string, extra: Partial<Pod['metadata']> = {}): Pod => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default', ...extra },
+      spec: { nodeName, containers: [{ name: 'c', image: 'busybox' }] },
+      status: { phase: 'Running' },
+    });
+    await store.create('nodes', { ...node('True'), metadata: { name: 'kept' } });
+    await store.create('leases', lease('kept'));
+    await store.create('leases', lease('gone'));
+    await store.create('pods', pod('on-gone', 'gone'));
+    await store.create('pods', pod('terminating-on-gone', 'gone', { deletionTimestamp: iso(T0), deletionGracePeriodSeconds: 30 }));
+    await store.create('pods', pod('on-kept', 'kept'));
+    const released: string[] = [];
+    const c = new NodeLifecycleController({ store, log: silentLogger(), clock: new FakeClock(T0), onNodeGone: async (n) => void released.push(n) });
+    await c.reconcileAll();
+    expect((await store.list<Pod>('pods')).items.map((p) => p.metadata.name)).toEqual(['on-kept']);
+    expect((await store.list('leases', { namespace: NODE_LEASE_NAMESPACE })).items.map((l) => l.metadata.name)).toEqual(['kept']);
+    expect(released).toEqual(['gone']);
   });
 });
