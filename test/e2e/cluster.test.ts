@@ -305,12 +305,17 @@ containers:
   image: busybox:1.35
   command: [sleep, '3600']`));
     const p = await podWhen('on-h4', 'to run', running);
-    const ping = await c.flotctl(['exec', '-n', 'demo', 'client', '--', 'ping', '-c', '1', '-W', '3', p.status!.podIP!]);
+    // From web-h1 (pinned to h1): across hosts whatever else landed on h4.
+    const ping = await c.flotctl(['exec', '-n', 'demo', 'web-h1', '--', 'ping', '-c', '1', '-W', '3', p.status!.podIP!]);
     expect(ping.code, ping.stderr).toBe(0);
     const subnet = h4.spec!.podCIDR!;
     expect(c.hostExec('h1', ['ip', 'route', 'show', subnet]).stdout).toContain(subnet.split('/')[0]!);
 
-    await c.ok(['delete', 'pod', 'on-h4', '--wait']);
+    // Drained before it leaves, as with kubectl drain: every pod on h4 goes, not only
+    // on-h4 (a demo pod replaced after h3's failure may have been scheduled there).
+    const onH4 = (await c.json<{ items: Pod[] }>(['get', 'pods', '-A'])).items.filter((x) => x.spec?.nodeName === 'h4');
+    expect(onH4.map((x) => x.metadata.name)).toContain('on-h4');
+    for (const x of onH4) await c.ok(['delete', 'pod', '-n', x.metadata.namespace!, x.metadata.name!, '--wait']);
     await c.stop('h4-agent');
     await c.ok(['delete', 'node', 'h4']);
     await eventually('h4 routes to vanish from h1 and h2', async () =>
