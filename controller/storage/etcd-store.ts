@@ -151,6 +151,7 @@ export interface StoreMetricsCounter {
 
 /** A create waiting for its batch (see EtcdStore.createInBatch). */
 interface PendingCreate {
+  resource: string;
   key: Buffer;
   value: Buffer;
   resolve(r: { succeeded: boolean; revision: string; cur?: IKeyValue }): void;
@@ -328,7 +329,7 @@ export class EtcdStore implements Store {
     const batched = this.batchedCreates.has(resource);
     return this.retrying('create', async () => {
       let r: { succeeded: boolean; revision: string; cur?: IKeyValue };
-      if (batched) r = await this.createInBatch(key, value);
+      if (batched) r = await this.createInBatch(resource, key, value);
       else {
         this.count('create', resource);
         const t = await this.client.kv.txn({
@@ -358,9 +359,9 @@ export class EtcdStore implements Store {
    * revision, which is why only resources whose watchers may miss an object are
    * batched: Events, which Kubernetes records on a best-effort basis anyway.
    */
-  private createInBatch(key: Buffer, value: Buffer): Promise<{ succeeded: boolean; revision: string; cur?: IKeyValue }> {
+  private createInBatch(resource: string, key: Buffer, value: Buffer): Promise<{ succeeded: boolean; revision: string; cur?: IKeyValue }> {
     return new Promise((resolve, reject) => {
-      this.createQueue.push({ key, value, resolve, reject });
+      this.createQueue.push({ resource, key, value, resolve, reject });
       this.scheduleCreateFlush();
     });
   }
@@ -389,7 +390,7 @@ export class EtcdStore implements Store {
       }
       this.createQueue = rest;
       this.createBatchesInFlight++;
-      this.count('create-batch', 'events', 1);
+      this.count('create-batch', batch[0]!.resource, 1);
       this.client.kv
         .txn({
           compare: batch.map((p) => ({ key: p.key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 })),
