@@ -329,6 +329,8 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
           },
           cached ? { cached } : {},
         );
+        // The agent gets `out` in the reply: the watch event of this write need not follow it.
+        podFeed.expectEcho(node, out);
         return { objectJson: toJsonBytes(out) };
       },
     ),

@@ -26,6 +26,12 @@ export class NodePodFeed {
   /** Subscribers by node name: an event concerns one node, so it is looked up, not searched for. */
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private resourceVersion = '';
+  /**
+   * `node namespace/name` → the revision of a status that node's agent wrote and
+   * got back in the reply: the watch event of that very revision is not sent
+   * back to it (it holds that object already). Any other change is sent.
+   */
+  private readonly echoes = new Map<string, string>();
   private ready: Promise<void> | undefined;
   private readonly ac = new AbortController();
 
@@ -97,8 +103,26 @@ export class NodePodFeed {
     if (type === 'DELETED') this.byNode.get(node)?.delete(key);
     else this.index(pod);
     if (this.byNode.get(node)?.size === 0) this.byNode.delete(node);
+    const echoKey = `${node} ${key}`;
+    const echo = this.echoes.get(echoKey);
+    if (echo !== undefined) {
+      this.echoes.delete(echoKey);
+      if (type === 'MODIFIED' && echo === pod.metadata.resourceVersion) return;
+    }
     const subs = this.subscribers.get(node);
     if (subs) for (const s of subs) s.send({ type, pod });
+  }
+
+  /**
+   * `node`'s agent wrote this pod (its status) and has the stored object from the
+   * reply: the watch event of that revision is not sent back to it.
+   */
+  expectEcho(node: string, pod: Pod): void {
+    const rv = pod.metadata.resourceVersion;
+    if (!rv || !this.subscribers.has(node)) return;
+    this.echoes.set(`${node} ${keyOf(pod)}`, rv);
+    // Bounded: an echo that never comes (the write lost a race with a delete) is forgotten.
+    if (this.echoes.size > 100_000) this.echoes.delete(this.echoes.keys().next().value as string);
   }
 
   /**

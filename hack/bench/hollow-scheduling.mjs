@@ -601,6 +601,17 @@ export async function run(ctx) {
       const spread = [...perNode.values()].sort((x, y) => x - y);
       const sched = histogram(metricsText, 'scheduler_pod_scheduling_duration_seconds');
       const peak = samples.length ? Math.max(...samples.map((s) => s.rate)) : undefined;
+      // The two phases of the run: pods still being created (the API's work competes with
+      // the scheduler's in one process), then only the backlog left to bind.
+      const createsDoneAt = creates ? schedT0 + creates.wallMs : undefined;
+      const phases =
+        createsDoneAt !== undefined && lastBound > createsDoneAt
+          ? {
+              during: bound.filter((s) => s.bound <= createsDoneAt).length / ((createsDoneAt - firstAdded) / 1000),
+              after: bound.filter((s) => s.bound > createsDoneAt).length / ((lastBound - createsDoneAt) / 1000),
+              left: bound.filter((s) => s.bound > createsDoneAt).length,
+            }
+          : undefined;
       const ctlLog = logSummary(ctl.logFile);
       const agLog = logSummary(agentLog);
       const life = lifecycle(ctl.logFile, schedWall);
@@ -657,7 +668,7 @@ export async function run(ctx) {
           `Throughput = bound pods / (last bound − first ADDED), so it can exceed neither the create rate nor the API's watch fan-out; latency includes the wait in the scheduling queue. Creates ${created < PODS ? 'stopped' : 'were done'} after ${f1(creates ? creates.wallMs / 1000 : undefined)} s (${created} of ${PODS} created); ${allBound ? `all pods were bound after ${f1(schedSecs)} s.` : `NOT all pods were bound: ${bound.length} of ${PODS}${stalled ? `, and no binding came for ${STALL_MS / 1000} s after +${f0(stalled.at)} s, so the run gave up at +${f1(schedSecs)} s` : ` after the ${SCHED_TIMEOUT_MS / 1000} s timeout`}.`}` +
           (creates?.failures.count ? ` ${creates.failures.count} creates failed (${[...creates.failures.codes].map(([k, n]) => `${n}× HTTP ${k}`).join('; ')}).` : '') +
           (life.length ? ` Controller lifecycle from the first create: ${life.slice(0, 14).join('; ')}${life.length > 14 ? `; … (${life.length} lines)` : ''}.` : ''),
-        `From the POST being sent to the bound event: p50 ${f0(percentile(fromPost, 50))} ms, p99 ${f0(percentile(fromPost, 99))} ms. ${sched.count > 0 ? `The scheduler's own histogram (queue entry → binding written): ${sched.count} pods, p50 ≤ ${sched.p50 * 1000} ms, p99 ≤ ${sched.p99 * 1000} ms (bucket bounds). ` : 'The controller exports no scheduler metrics (`run` builds the Scheduler without a metrics registry). '}Peak 5-s bind rate ${f0(peak)}/s. ` +
+        `From the POST being sent to the bound event: p50 ${f0(percentile(fromPost, 50))} ms, p99 ${f0(percentile(fromPost, 99))} ms. ${sched.count > 0 ? `The scheduler's own histogram (queue entry → binding written): ${sched.count} pods, p50 ≤ ${sched.p50 * 1000} ms, p99 ≤ ${sched.p99 * 1000} ms (bucket bounds). ` : 'The controller exports no scheduler metrics (`run` builds the Scheduler without a metrics registry). '}Peak 5-s bind rate ${f0(peak)}/s. ${phases ? `Bind rate while pods were still being created ${f0(phases.during)}/s; after the last create, for the ${phases.left} pods still pending, ${f0(phases.after)}/s. ` : ''}` +
           `${allRunning ? 'All' : `${runningCount} of`} ${PODS} pods reported Running by the hollow agent ${f1((runningAt - schedT0) / 1000)} s after the first create (ADDED → Running p50 ${f0(percentile(runLat, 50))} ms, p99 ${f0(percentile(runLat, 99))} ms). Pods per node: min ${spread[0] ?? 0}, median ${percentile(spread, 50) ?? 0}, max ${spread.at(-1) ?? 0} over ${perNode.size} nodes.`,
         `RSS is VmRSS from /proc of the controller process and, separately, of the etcd it manages; controller peak (VmHWM) ${f0(rssPods.ctlPeak)} MiB; the hollow agent process ${f0(rssNodes.agent)} MiB with ${NODES} nodes, ${f0(rssPods.agent)} MiB with the pods. ` +
           `CPU time while ${NODES} nodes joined (${f1(joinMs / 1000)} s): ${cpuLine(cpuJoin, joinMs / 1000)}. CPU time while the pods were created and bound (${f1(schedSecs)} s): ${cpuLine(cpuSched, schedSecs)}.${etcdLine}${reqLine} ` +

@@ -61,6 +61,29 @@ describe('[controller] the agents\' shared pod feed', () => {
     expect(feed.subscriberCount).toBe(1);
   });
 
+  it('does not echo to a node the status write it made and got back; every other change still reaches it', async () => {
+    const store = new MemoryStore();
+    await store.create('pods', pod('w', 'a'));
+    feed = new NodePodFeed(store, silentLogger());
+    const got: PodFeedEvent[] = [];
+    await feed.subscribe('a', (e) => got.push(e), () => undefined);
+    const key = { resource: 'pods', namespace: 'default', name: 'w' };
+    // The node's own status write, as UpdatePodStatus makes it: the reply is `mine`.
+    const mine = await store.guaranteedUpdate<Pod>(key, (p) => ({ ...p, status: { phase: 'Running' } }));
+    feed.expectEcho('a', mine);
+    // Someone else's change afterwards (the node lifecycle controller, say) is sent.
+    const lost = await store.guaranteedUpdate<Pod>(key, (p) => ({ ...p, status: { phase: 'Failed', reason: 'NodeLost' } }));
+    await until('the second change', () => got.length >= 3);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(names(got)).toEqual(['ADDED w', 'SYNC', 'MODIFIED w']);
+    expect((got[2] as { pod: Pod }).pod.metadata.resourceVersion).toBe(lost.metadata.resourceVersion);
+    // An expectation whose event already went by is dropped by the next event, which is sent.
+    feed.expectEcho('a', mine);
+    await store.guaranteedUpdate<Pod>(key, (p) => ({ ...p, metadata: { ...p.metadata, labels: { x: 'y' } } }));
+    await until('the label change', () => got.length >= 4);
+    expect(names(got).at(-1)).toBe('MODIFIED w');
+  });
+
   it('stop ends every subscription', async () => {
     const store = new MemoryStore();
     feed = new NodePodFeed(store, silentLogger());
