@@ -2,7 +2,8 @@
 // pods assigned to it (bound or assumed), with their summed requests, the host
 // ports they hold and label signatures for spreading. Kept up to date
 // incrementally by the cache, so filters and scores are O(1) per node.
-import { podRequests, tryParseQuantity, type Node, type Pod } from '../../api/index.js';
+import { podRequests, tryParseQuantity, type Node, type Pod, type Taint } from '../../api/index.js';
+import { effectiveTaints } from './plugins/taint-toleration.js';
 
 /** Kubernetes' default max pods per node, used when a node reports none. */
 export const DEFAULT_MAX_PODS = 110;
@@ -113,6 +114,10 @@ export function nodeAllocatable(node: Node): Allocatable {
   };
 }
 
+function hardTaintsOf(node: Node | undefined): Taint[] {
+  return effectiveTaints(node).filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+}
+
 export class NodeInfo {
   readonly name: string;
   /** Undefined while pods are known to be bound to a node the cache has not seen (yet). */
@@ -122,6 +127,10 @@ export class NodeInfo {
   unschedulable = false;
   /** The node's labels (empty when none), likewise. */
   labels: Readonly<Record<string, string>> = {};
+  /** Taints that keep pods off (NoSchedule/NoExecute, the not-ready/unreachable one included). */
+  hardTaints: readonly Taint[] = hardTaintsOf(undefined);
+  /** The node's PreferNoSchedule taints (scored, never filtered). */
+  softTaints: readonly Taint[] = [];
   readonly requested: Resources = { milliCPU: 0, memory: 0 };
   readonly nonZeroRequested: Resources = { milliCPU: 0, memory: 0 };
   readonly pods = new Map<string, PodInfo>();
@@ -140,6 +149,8 @@ export class NodeInfo {
     this.allocatable = nodeAllocatable(node);
     this.unschedulable = node.spec?.unschedulable === true;
     this.labels = node.metadata.labels ?? {};
+    this.hardTaints = hardTaintsOf(node);
+    this.softTaints = (node.spec?.taints ?? []).filter((t) => t.effect === 'PreferNoSchedule');
   }
 
   get podCount(): number {

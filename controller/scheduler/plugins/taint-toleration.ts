@@ -42,33 +42,20 @@ export function effectiveTaints(node: Node | undefined): Taint[] {
   return [...taints, { key, effect: 'NoSchedule' }];
 }
 
-// Node objects are replaced, never changed, when the cache learns of a new
-// version: their effective taints are computed once per version, not per pod.
-const effectiveByNode = new WeakMap<Node, Taint[]>();
-
-function effectiveTaintsOnce(node: Node | undefined): Taint[] {
-  if (!node) return effectiveTaints(node);
-  let t = effectiveByNode.get(node);
-  if (t === undefined) effectiveByNode.set(node, (t = effectiveTaints(node)));
-  return t;
-}
-
 export function newTaintToleration(): Plugin {
   return {
     name: TAINT_TOLERATION,
     filter(_state, pod, nodeInfo) {
+      // The node's hard taints are worked out once per node version (NodeInfo.setNode).
       const tols = pod.spec?.tolerations;
-      for (const t of effectiveTaintsOnce(nodeInfo.node)) {
-        if (t.effect !== 'NoSchedule' && t.effect !== 'NoExecute') continue;
+      for (const t of nodeInfo.hardTaints) {
         if (!tolerationsTolerateTaint(tols, t)) return unresolvable(untoleratedTaintReason(t));
       }
       return SUCCESS;
     },
     score(_state, pod, nodeInfo) {
       let n = 0;
-      for (const t of nodeInfo.node?.spec?.taints ?? []) {
-        if (t.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(pod.spec?.tolerations, t)) n++;
-      }
+      for (const t of nodeInfo.softTaints) if (!tolerationsTolerateTaint(pod.spec?.tolerations, t)) n++;
       return n;
     },
     normalizeScores(_state, _pod, scores) {
