@@ -5,6 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { FakeClock, silentLogger, type KubeObject, type WatchEvent } from '../../api/index.js';
 import { EtcdStore } from '../../controller/index.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { take } from '../helpers/watch.js';
 import { requireBinaries, requireRoot } from '../helpers/require.js';
 
 interface Pod extends KubeObject {
@@ -23,20 +24,14 @@ let store: EtcdStore;
 let raw: Etcd3;
 const clock = new FakeClock(Date.UTC(2026, 10, 23, 2, 0, 0));
 
-/** Collects up to `n` events of a watch, or what arrived within `ms`. */
+/** Collects up to `n` events of a watch, or what arrived within `ms`, then ends the watch. */
 async function collect<T extends KubeObject>(it: AsyncIterable<WatchEvent<T>>, n: number, ms = 5000): Promise<WatchEvent<T>[]> {
-  const out: WatchEvent<T>[] = [];
   const iter = it[Symbol.asyncIterator]();
-  const deadline = Date.now() + ms;
-  while (out.length < n) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    const r = await Promise.race([iter.next(), new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), left))]);
-    if (r === 'timeout' || r.done) break;
-    out.push(r.value);
+  try {
+    return await take(iter, n, ms);
+  } finally {
+    await iter.return?.();
   }
-  await iter.return?.();
-  return out;
 }
 
 const ns = () => `ns-${randomBytes(4).toString('hex')}`;

@@ -6,6 +6,7 @@ import { silentLogger, type KubeObject, type WatchEvent } from '../../api/index.
 import { MetricsRegistry } from '../../api/metrics.js';
 import { EtcdStore } from '../../controller/index.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { take } from '../helpers/watch.js';
 import { requireBinaries, requireRoot } from '../helpers/require.js';
 
 interface Pod extends KubeObject {
@@ -20,20 +21,6 @@ const pod = (name: string, ns: string, image = 'busybox'): Pod => ({
 });
 
 const ns = () => `ns-${randomBytes(4).toString('hex')}`;
-
-/** Reads events from an iterator until `n` arrived or `ms` passed. */
-async function take<T>(iter: AsyncIterator<T>, n: number, ms = 5000): Promise<T[]> {
-  const out: T[] = [];
-  const deadline = Date.now() + ms;
-  while (out.length < n) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    const r = await Promise.race([iter.next(), new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), left))]);
-    if (r === 'timeout' || r.done) break;
-    out.push(r.value);
-  }
-  return out;
-}
 
 const names = (evs: WatchEvent<Pod>[]) => evs.map((e) => `${e.type} ${e.object.metadata.name}`);
 
@@ -155,22 +142,20 @@ describe('etcd store: shared watches and batched events', () => {
     const store = newStore();
     const openStream = vi.spyOn(store.client.watchClient, 'watch');
     const n = ns();
-    const ac1 = new AbortController();
-    const w1 = store.watch<Pod>('pods', { namespace: n, signal: ac1.signal })[Symbol.asyncIterator]();
-    const first = take(w1, 1);
-    await new Promise((r) => setTimeout(r, 200));
-    await store.create('pods', pod('one', n));
-    expect(names(await first)).toEqual(['ADDED one']);
-    ac1.abort();
-    expect(await w1.next()).toMatchObject({ done: true });
-    const ac2 = new AbortController();
-    const w2 = store.watch<Pod>('pods', { namespace: n, signal: ac2.signal })[Symbol.asyncIterator]();
-    const second = take(w2, 1);
-    await new Promise((r) => setTimeout(r, 200));
-    await store.create('pods', pod('two', n));
-    expect(names(await second)).toEqual(['ADDED two']);
+    // A watcher from now sees a pod created after it started, then leaves.
+    const watchOneCreate = async (name: string) => {
+      const ac = new AbortController();
+      const w = store.watch<Pod>('pods', { namespace: n, signal: ac.signal })[Symbol.asyncIterator]();
+      const got = take(w, 1);
+      await new Promise((r) => setTimeout(r, 200));
+      await store.create('pods', pod(name, n));
+      expect(names(await got)).toEqual([`ADDED ${name}`]);
+      ac.abort();
+      expect(await w.next()).toMatchObject({ done: true });
+    };
+    await watchOneCreate('one');
+    await watchOneCreate('two');
     expect(openStream).toHaveBeenCalledTimes(2);
-    ac2.abort();
   });
 
   it('Event creates made together share one transaction; a name that exists fails alone', async () => {
