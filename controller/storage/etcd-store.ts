@@ -31,7 +31,7 @@ import {
   type WatchEvent,
 } from '../../api/index.js';
 import { fromEtcdError, isRetryable } from './etcd-errors.js';
-import { WatchHub, classifyEvent, type RawEvent } from './watch-hub.js';
+import { WatchHub, watchEventOf, type RawEvent } from './watch-hub.js';
 import {
   alreadyExistsMessage,
   conflictMessage,
@@ -146,7 +146,7 @@ const SEEN_MAX = 65_536;
 
 export interface StoreMetricsCounter {
   inc(labels?: Record<string, string>, by?: number): void;
-  with?(labels: Record<string, string>): { inc(by?: number): void };
+  with(labels: Record<string, string>): { inc(by?: number): void };
 }
 
 /** A create waiting for its batch (see EtcdStore.createInBatch). */
@@ -283,7 +283,7 @@ export class EtcdStore implements Store {
     if (!this.requests) return;
     const k = `${operation} ${resource}`;
     let series = this.requestSeries.get(k);
-    if (!series) this.requestSeries.set(k, (series = this.requests.with?.({ operation, resource }) ?? { inc: (n = 1) => this.requests!.inc({ operation, resource }, n) }));
+    if (!series) this.requestSeries.set(k, (series = this.requests.with({ operation, resource })));
     series.inc(by);
   }
 
@@ -459,12 +459,7 @@ export class EtcdStore implements Store {
       // key at exactly that revision it knows what to carry over: no read first.
       const seen = this.seen.get(storageKey(k));
       if (seen !== undefined && seen.rev === want) {
-        const next = ownCopy(obj);
-        next.metadata.uid = seen.uid;
-        next.metadata.creationTimestamp = seen.creationTimestamp;
-        if (next.metadata.uid === undefined) delete next.metadata.uid;
-        if (next.metadata.creationTimestamp === undefined) delete next.metadata.creationTimestamp;
-        delete next.metadata.resourceVersion;
+        const next = this.carryOver(obj, { metadata: { uid: seen.uid, creationTimestamp: seen.creationTimestamp } });
         const value = this.encode(next);
         return this.retrying('update', (attempt) => this.casPut(resource, k, next, value, want, attempt));
       }
@@ -612,7 +607,6 @@ export class EtcdStore implements Store {
         const prefix = storagePrefix(resource);
         hub = new WatchHub({
           resource,
-          prefix,
           raw: (start, signal) => this.rawWatch(prefix, start, signal, resource),
           currentRevision: async () => Number(await this.currentRevision()),
           decode: (kv, rev) => this.decode(kv, rev),
@@ -638,7 +632,12 @@ export class EtcdStore implements Store {
       }
     }
     for await (const ev of this.rawWatch(storagePrefix(resource, opts.namespace), from, opts.signal, resource, rv)) {
-      const out = this.toWatchEvent<T>(ev.kind, ev.kv, ev.prevKv, opts.filter);
+      const out = watchEventOf<T>(
+        ev,
+        opts.filter,
+        () => this.watchDecode<T>(ev.kv),
+        () => this.watchDecode<T>(ev.prevKv!, ev.kv.mod_revision),
+      );
       if (out) yield out;
     }
   }
@@ -734,31 +733,14 @@ export class EtcdStore implements Store {
     }
   }
 
-  private toWatchEvent<T extends KubeObject>(
-    kind: 'put' | 'delete',
-    kv: IKeyValue,
-    prevKv: IKeyValue | undefined,
-    filter: ((o: T) => boolean) | undefined,
-  ): WatchEvent<T> | undefined {
-    let cur: T | undefined;
-    let prev: T | undefined;
+  /** A watched value parsed, or undefined (logged) when it is malformed: the event is skipped. */
+  private watchDecode<T extends KubeObject>(kv: IKeyValue, rev?: string): T | undefined {
     try {
-      if (kind === 'put') cur = this.decode<T>(kv);
-      // The previous value matters to a delete (it is the object delivered) and, under a
-      // filter, to tell MODIFIED from ADDED/DELETED; an unfiltered put needs no second parse.
-      const needPrev = kind === 'delete' || (filter !== undefined && kv.create_revision !== kv.mod_revision);
-      if (needPrev && prevKv && prevKv.value && prevKv.value.length > 0) prev = this.decode<T>(prevKv, kv.mod_revision);
+      return this.decode<T>(kv, rev);
     } catch (e) {
       this.log.warn({ key: kv.key.toString(), err: (e as Error).message }, 'skipping a malformed value in a watch');
       return undefined;
     }
-    const match = (o: T | undefined) => (o === undefined ? undefined : filter ? filter(o) : true);
-    const created = kind === 'put' && kv.create_revision === kv.mod_revision;
-    const type = classifyEvent(kind, created, match(cur) ?? false, match(prev));
-    if (!type) return undefined;
-    // DELETED carries the last stored object with the deletion's revision.
-    const object = type === 'DELETED' && kind === 'delete' ? prev! : cur!;
-    return { type, object };
   }
 
   async close(): Promise<void> {

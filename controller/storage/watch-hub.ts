@@ -34,10 +34,40 @@ export function classifyEvent(
   return undefined;
 }
 
+/**
+ * What a watcher with `filter` receives for one etcd event (Kubernetes
+ * semantics), or undefined. `cur` and `prev` parse the new and the previous
+ * value when needed (undefined when malformed: the event is skipped). The
+ * previous value matters to a delete (it is the object delivered) and, under a
+ * filter, to tell MODIFIED from ADDED/DELETED; an unfiltered put never parses it.
+ */
+export function watchEventOf<T extends KubeObject>(
+  raw: RawEvent,
+  filter: ((o: T) => boolean) | undefined,
+  cur: () => T | undefined,
+  prev: () => T | undefined,
+): WatchEvent<T> | undefined {
+  const { kind, kv, prevKv } = raw;
+  const created = kind === 'put' && kv.create_revision === kv.mod_revision;
+  let now: T | undefined;
+  let before: T | undefined;
+  if (kind === 'put') {
+    now = cur();
+    if (now === undefined) return undefined;
+  }
+  if ((kind === 'delete' || (filter !== undefined && !created)) && prevKv && prevKv.value && prevKv.value.length > 0) {
+    before = prev();
+    if (before === undefined) return undefined;
+  }
+  const match = (o: T | undefined) => (o === undefined ? undefined : filter ? filter(o) : true);
+  const type = classifyEvent(kind, created, match(now) ?? false, match(before));
+  if (!type) return undefined;
+  // DELETED carries the last stored object with the deletion's revision.
+  return { type, object: type === 'DELETED' && kind === 'delete' ? before! : now! };
+}
+
 export interface WatchHubOptions {
   resource: string;
-  /** The resource's key prefix (all namespaces). */
-  prefix: string;
   /** The store's etcd watch under `prefix` from revision `from`. */
   raw(from: number, signal: AbortSignal): AsyncIterable<RawEvent>;
   currentRevision(): Promise<number>;
@@ -104,10 +134,6 @@ export class WatchHub {
     this.o = o;
     this.bufferSize = Math.max(1, o.bufferSize ?? DEFAULT_BUFFER);
     this.maxLag = Math.max(1, o.maxLag ?? DEFAULT_MAX_LAG);
-  }
-
-  get subscriberCount(): number {
-    return this.subs.size;
   }
 
   /**
@@ -238,23 +264,12 @@ export class WatchHub {
   }
 
   private toWatchEvent<T extends KubeObject>(he: HubEvent, filter: ((o: T) => boolean) | undefined): WatchEvent<T> | undefined {
-    const { kind, kv, prevKv } = he.raw;
-    const created = kind === 'put' && kv.create_revision === kv.mod_revision;
-    let cur: T | undefined;
-    let prev: T | undefined;
-    if (kind === 'put') {
-      cur = this.decoded(he, 'cur') as T | undefined;
-      if (cur === undefined) return undefined;
-    }
-    // As the store's own watch: the previous value matters to a delete and, under a filter, to a modification.
-    if ((kind === 'delete' || (filter !== undefined && !created)) && prevKv && prevKv.value && prevKv.value.length > 0) {
-      prev = this.decoded(he, 'prev') as T | undefined;
-      if (prev === undefined && kind === 'delete') return undefined;
-    }
-    const match = (o: T | undefined) => (o === undefined ? undefined : filter ? filter(o) : true);
-    const type = classifyEvent(kind, created, match(cur) ?? false, match(prev));
-    if (!type) return undefined;
-    return { type, object: type === 'DELETED' && kind === 'delete' ? prev! : cur! };
+    return watchEventOf<T>(
+      he.raw,
+      filter,
+      () => this.decoded(he, 'cur') as T | undefined,
+      () => this.decoded(he, 'prev') as T | undefined,
+    );
   }
 
   /** The event's current or previous object, decoded and frozen once for all subscribers. */
