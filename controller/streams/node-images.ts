@@ -20,7 +20,7 @@ import {
 } from '../../api/streams-protocol.js';
 import type { Store } from '../storage/store.js';
 import { CallReader } from './call-reader.js';
-import type { NodeConn } from './node-streams.js';
+import type { NodeConn } from './node-conn.js';
 
 export type NodeImage = NodeImageMsg;
 

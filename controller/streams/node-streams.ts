@@ -29,6 +29,7 @@ import type { Store } from '../storage/store.js';
 import { checkExecTarget, checkLogTarget, pickContainer } from './checks.js';
 import { CallReader } from './call-reader.js';
 import { issueControllerClientCert } from './client-cert.js';
+import type { NodeConn } from './node-conn.js';
 import { createNodeImages, type NodeImagesProvider } from './node-images.js';
 
 const NODE_CN_PREFIX = 'system:node:';
@@ -52,14 +53,6 @@ export interface NodeStreams {
   images: NodeImagesProvider;
   /** Closes the connections to the agents. */
   close(): void;
-}
-
-export interface NodeConn {
-  key: string;
-  target: string;
-  client: grpc.Client & Record<string, (...a: unknown[]) => unknown>;
-  /** Why the last TLS handshake was refused by our identity check, for the error message. */
-  refused?: string;
 }
 
 function isTrue(v: string | undefined): boolean {

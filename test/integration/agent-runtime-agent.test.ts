@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger, type Pod } from '../../api/index.js';
+import { silentLogger, type Node, type Pod } from '../../api/index.js';
 import { Agent } from '../../node-agent/agent.js';
 import { ControllerClient } from '../../node-agent/controller-client.js';
 import { joinCluster } from '../../node-agent/join/join.js';
@@ -159,9 +159,12 @@ describe('[agent] pods on a joined node with the real runtime', () => {
     const ids = before.status!.containerStatuses!.map((c) => c.containerID).sort();
     await stopAgent(agents[0]!);
     const restarted = await startAgent(await fx.reopen());
-    expect(restarted).toBeDefined();
-    // A few relists later, nothing has changed.
+    // A few relists and heartbeats later, nothing has changed, and the new agent's
+    // heartbeats get through (its health check) while the node stays Ready.
     await new Promise((r) => setTimeout(r, 2_500));
+    expect(restarted.healthy).toBe(true);
+    const nodeReady = (await api<Node>(`/api/v1/nodes/${NODE}`)).body.status?.conditions?.find((c) => c.type === 'Ready');
+    expect(nodeReady?.status).toBe('True');
     const after = await getPod('web');
     expect(after.status?.phase).toBe('Running');
     expect(after.status!.containerStatuses!.map((c) => c.containerID).sort()).toEqual(ids);

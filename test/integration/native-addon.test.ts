@@ -142,7 +142,11 @@ describe('[native] network namespaces', () => {
     s.close();
     s.close();
     expect(s.isClosed).toBe(true);
-    expect(catchErr(() => s.send(Buffer.alloc(16))).code).toBeDefined();
+    // A send on the closed socket is refused with a typed error naming the syscall, not a crash.
+    const afterClose = catchErr(() => s.send(Buffer.alloc(16)));
+    expect(afterClose).toBeInstanceOf(native.NativeError);
+    expect(afterClose).toMatchObject({ errnoCode: 'EBADF', syscall: 'sendto' });
+    expect(afterClose.message).toBe('netlink: sendto: Bad file descriptor (EBADF)');
   });
 });
 

