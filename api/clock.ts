@@ -94,3 +94,8 @@ export class FakeClock implements Clock {
     return this.pending.length;
   }
 }
+
+/** A time as Kubernetes writes it: RFC 3339 in UTC, whole seconds (`2026-01-02T03:04:05Z`). */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

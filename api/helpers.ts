@@ -110,3 +110,18 @@ export function podReadyCount(pod: Pod): { ready: number; total: number } {
   const statuses = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
   return { ready: statuses.filter((s) => s?.ready === true).length, total };
 }
+
+/**
+ * Deep equality of JSON values; a key whose value is undefined counts as absent
+ * (a spec read back from etcd equals the one that was written).
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => jsonEqual(a[k], b[k]));
+  }
+  return false;
+}

@@ -2,6 +2,7 @@
 // JSON patch (RFC 6902). All return new objects and never mutate their inputs.
 import { BadRequestError } from './errors.js';
 import { deepClone, isPlainObject } from './helpers.js';
+import { REGISTRY } from './kinds/index.js';
 
 type Obj = Record<string, unknown>;
 
@@ -32,21 +33,25 @@ function mergePatch(target: unknown, patch: unknown): unknown {
  * merge element by element on that key; other lists are replaced whole (as in
  * Kubernetes for atomic lists: command, args, tolerations, taints, …).
  */
-export const STRATEGIC_MERGE_KEYS: Readonly<Record<string, string>> = {
-  containers: 'name',
-  initContainers: 'name',
-  ephemeralContainers: 'name',
-  volumes: 'name',
-  env: 'name',
-  ports: 'containerPort',
-  volumeMounts: 'mountPath',
-  conditions: 'type',
-  addresses: 'type',
-  imagePullSecrets: 'name',
-  ownerReferences: 'uid',
-  podIPs: 'ip',
-  hostAliases: 'ip',
-};
+/** Merge keys every kind shares (metadata and conditions lists). */
+const COMMON_MERGE_KEYS: Readonly<Record<string, string>> = { ownerReferences: 'uid', conditions: 'type' };
+
+/** The merge keys of one kind: the common ones plus its descriptor's (api/kinds/). */
+export function mergeKeysOf(kind: string | undefined): Readonly<Record<string, string>> {
+  const d = kind === undefined ? undefined : REGISTRY.all().find((k) => k.kind === kind);
+  return d ? { ...COMMON_MERGE_KEYS, ...d.mergeKeys } : STRATEGIC_MERGE_KEYS;
+}
+
+/**
+ * Merge keys of the lists of every registered kind, by field name: lists named
+ * here merge element by element on that key; other lists are replaced whole
+ * (as in Kubernetes for atomic lists: command, args, tolerations, …).
+ */
+export const STRATEGIC_MERGE_KEYS: Readonly<Record<string, string>> = Object.freeze(
+  Object.assign({}, COMMON_MERGE_KEYS, ...REGISTRY.all().map((k) => k.mergeKeys)),
+);
+
+let activeKeys: Readonly<Record<string, string>> = STRATEGIC_MERGE_KEYS;
 
 /** Lists of scalars whose patch strategy is merge (union), by field name. */
 export const STRATEGIC_MERGE_PRIMITIVE_LISTS: ReadonlySet<string> = new Set(['finalizers']);
@@ -58,15 +63,22 @@ const RETAIN_KEYS = '$retainKeys';
 
 /**
  * Kubernetes strategic merge patch over Flotilla's types: maps merge, `null`
- * deletes, lists with a merge key (STRATEGIC_MERGE_KEYS) merge by that key,
+ * deletes, lists with a merge key (the kind's, default all kinds') merge by that key,
  * other lists are replaced. Directives: `$patch: replace|delete|merge` in maps
  * and list elements, `$deleteFromPrimitiveList/<field>`, `$setElementOrder/<field>`,
  * `$retainKeys`. Throws BadRequestError on a malformed patch.
  */
-export function applyStrategicMergePatch<T = unknown>(target: unknown, patch: unknown): T {
+export function applyStrategicMergePatch<T = unknown>(target: unknown, patch: unknown, mergeKeys: Readonly<Record<string, string>> = STRATEGIC_MERGE_KEYS): T {
   if (!isPlainObject(patch)) throw new BadRequestError('strategic merge patch must be a JSON object');
-  const result = strategicMergeMap(isPlainObject(target) ? target : {}, patch, '');
-  return (result ?? {}) as T;
+  // the walk is synchronous: the keys in force are set for its duration
+  const saved = activeKeys;
+  activeKeys = mergeKeys;
+  try {
+    const result = strategicMergeMap(isPlainObject(target) ? target : {}, patch, '');
+    return (result ?? {}) as T;
+  } finally {
+    activeKeys = saved;
+  }
 }
 
 /** Merges a patch map into a target map; returns undefined when the map is deleted. */
@@ -133,7 +145,7 @@ function strategicMergeList(field: string, target: unknown[], patch: unknown[], 
   const replace = patch.some((x) => isPlainObject(x) && x[DIRECTIVE] === 'replace' && Object.keys(x).length === 1);
   if (replace) return patch.filter((x) => !(isPlainObject(x) && x[DIRECTIVE] === 'replace')).map((x) => deepClone(x));
 
-  const key = STRATEGIC_MERGE_KEYS[field];
+  const key = activeKeys[field];
   if (key !== undefined && (patch.every((x) => isPlainObject(x)) && target.every((x) => isPlainObject(x)))) {
     const out = target.map((x) => deepClone(x)) as Obj[];
     for (const p of patch as Obj[]) {
@@ -166,7 +178,7 @@ function strategicMergeList(field: string, target: unknown[], patch: unknown[], 
 }
 
 function applyElementOrder(field: string, list: unknown[], order: unknown[]): unknown[] {
-  const key = STRATEGIC_MERGE_KEYS[field];
+  const key = activeKeys[field];
   const idOf = (x: unknown): unknown => (key !== undefined && isPlainObject(x) ? x[key] : x);
   const ordered: unknown[] = [];
   const rest = [...list];

@@ -1,76 +1,22 @@
-// The resource registry: which kinds exist, their REST names and scope.
-// An explicit table, no registration side effects.
+// Lookups over the kind registry (kinds/index.ts): by name, by kind, by body.
 import { BadRequestError } from './errors.js';
+import type { KindDescriptor } from './kind.js';
+import { REGISTRY } from './kinds/index.js';
 
-export interface ResourceInfo {
-  /** REST path segment and etcd key segment, e.g. `pods`. */
-  plural: string;
-  singular: string;
-  kind: string;
-  listKind: string;
-  namespaced: boolean;
-  shortNames: string[];
-  /** Group/version as written in apiVersion; `v1` is the core group. */
-  apiVersion: string;
-  /** Verbs served for discovery (`/api/v1`). */
-  verbs: string[];
-}
+/** What the API machinery knows of a kind (the descriptor of api/kinds/). */
+export type ResourceInfo = KindDescriptor;
 
-const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-
-export const RESOURCES: readonly ResourceInfo[] = Object.freeze([
-  {
-    plural: 'pods',
-    singular: 'pod',
-    kind: 'Pod',
-    listKind: 'PodList',
-    namespaced: true,
-    shortNames: ['po'],
-    apiVersion: 'v1',
-    verbs: ALL_VERBS,
-  },
-  {
-    plural: 'nodes',
-    singular: 'node',
-    kind: 'Node',
-    listKind: 'NodeList',
-    namespaced: false,
-    shortNames: ['no'],
-    apiVersion: 'v1',
-    verbs: ALL_VERBS,
-  },
-  {
-    plural: 'namespaces',
-    singular: 'namespace',
-    kind: 'Namespace',
-    listKind: 'NamespaceList',
-    namespaced: false,
-    shortNames: ['ns'],
-    apiVersion: 'v1',
-    verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-  },
-  {
-    plural: 'events',
-    singular: 'event',
-    kind: 'Event',
-    listKind: 'EventList',
-    namespaced: true,
-    shortNames: ['ev'],
-    apiVersion: 'v1',
-    verbs: ALL_VERBS,
-  },
-].map((r) => Object.freeze({ ...r, shortNames: Object.freeze([...r.shortNames]) as string[], verbs: Object.freeze([...r.verbs]) as string[] })));
-
-/** The core group version every registered kind belongs to. */
+/** The core group version. */
 export const CORE_API_VERSION = 'v1';
+
+export { REGISTRY };
 
 /**
  * Looks a resource up by plural, singular or short name (case-insensitive), as
  * a CLI argument or a URL segment. Returns undefined when unknown.
  */
 export function lookupResource(name: string): ResourceInfo | undefined {
-  const n = name.toLowerCase();
-  return RESOURCES.find((r) => r.plural === n || r.singular === n || r.shortNames.includes(n) || r.kind.toLowerCase() === n);
+  return REGISTRY.lookup(name);
 }
 
 /**
@@ -88,7 +34,7 @@ export function resourceFor(plural: string): ResourceInfo {
  * `no kind "Foo" is registered for version "v1"`.
  */
 export function resourceForKind(kind: string, apiVersion: string = CORE_API_VERSION): ResourceInfo {
-  const r = RESOURCES.find((x) => x.kind === kind && x.apiVersion === apiVersion);
+  const r = REGISTRY.forKind(apiVersion, kind);
   if (!r) throw new BadRequestError(`no kind "${kind}" is registered for version "${apiVersion}"`);
   return r;
 }
@@ -109,4 +55,12 @@ export function resourceForObject(obj: unknown): ResourceInfo {
   if (apiVersion === undefined || apiVersion === '') throw new BadRequestError("Object 'apiVersion' is missing");
   if (typeof apiVersion !== 'string') throw new BadRequestError("Object 'apiVersion' must be a string");
   return resourceForKind(kind, apiVersion);
+}
+
+/** The kind of a typed object (apiVersion + kind) when registered, else undefined. */
+export function kindOf(obj: unknown): ResourceInfo | undefined {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
+  const o = obj as Record<string, unknown>;
+  if (typeof o.kind !== 'string') return undefined;
+  return REGISTRY.forKind(typeof o.apiVersion === 'string' && o.apiVersion !== '' ? o.apiVersion : CORE_API_VERSION, o.kind);
 }

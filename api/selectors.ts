@@ -5,6 +5,7 @@ import { BadRequestError } from './errors.js';
 import { isPlainObject } from './helpers.js';
 import type { KubeObject } from './meta.js';
 import { labelKeyErrors, labelValueErrors } from './validation-rules.js';
+import { REGISTRY } from './kinds/index.js';
 
 // ---------------------------------------------------------------- label selectors
 
@@ -274,42 +275,16 @@ const META_FIELDS: Record<string, FieldGetter> = {
   'metadata.namespace': path('metadata', 'namespace'),
 };
 
-/** Field labels each kind supports, with how to read them (strings; absent = ""). */
-export const FIELD_LABELS: Readonly<Record<string, Readonly<Record<string, FieldGetter>>>> = {
-  Pod: {
-    ...META_FIELDS,
-    'spec.nodeName': path('spec', 'nodeName'),
-    'spec.restartPolicy': path('spec', 'restartPolicy'),
-    'spec.schedulerName': path('spec', 'schedulerName'),
-    'spec.serviceAccountName': path('spec', 'serviceAccountName'),
-    'spec.hostNetwork': (o) => (path('spec', 'hostNetwork')(o) === 'true' ? 'true' : 'false'),
-    'status.phase': path('status', 'phase'),
-    'status.podIP': path('status', 'podIP'),
-    'status.nominatedNodeName': path('status', 'nominatedNodeName'),
-  },
-  Node: {
-    ...META_FIELDS,
-    'spec.unschedulable': (o) => (path('spec', 'unschedulable')(o) === 'true' ? 'true' : 'false'),
-  },
-  Namespace: {
-    ...META_FIELDS,
-    'status.phase': path('status', 'phase'),
-  },
-  Event: {
-    ...META_FIELDS,
-    'involvedObject.kind': path('involvedObject', 'kind'),
-    'involvedObject.namespace': path('involvedObject', 'namespace'),
-    'involvedObject.name': path('involvedObject', 'name'),
-    'involvedObject.uid': path('involvedObject', 'uid'),
-    'involvedObject.apiVersion': path('involvedObject', 'apiVersion'),
-    'involvedObject.resourceVersion': path('involvedObject', 'resourceVersion'),
-    'involvedObject.fieldPath': path('involvedObject', 'fieldPath'),
-    reason: path('reason'),
-    reportingComponent: path('reportingComponent'),
-    source: path('source', 'component'),
-    type: path('type'),
-  },
-};
+/** The field labels of a kind (its descriptor's plus metadata.name/namespace), with how to read them. */
+export function fieldLabelsOf(kind: string): Readonly<Record<string, FieldGetter>> {
+  const cached = labelCache.get(kind);
+  if (cached) return cached;
+  const d = REGISTRY.all().find((k) => k.kind === kind);
+  const labels = Object.freeze({ ...META_FIELDS, ...(d?.fieldLabels ?? {}) });
+  labelCache.set(kind, labels);
+  return labels;
+}
+const labelCache = new Map<string, Readonly<Record<string, FieldGetter>>>();
 
 /** Splits on an unescaped separator; `\` escapes the next character. */
 function splitUnescaped(s: string, sep: string): string[] {
@@ -377,7 +352,7 @@ export function parseFieldSelector(s: string, kind?: string): ParsedFieldSelecto
 
 /** Throws BadRequestError `field label not supported: foo` for a field `kind` lacks. */
 export function checkFieldSelector(sel: ParsedFieldSelector, kind: string): void {
-  const labels = FIELD_LABELS[kind] ?? META_FIELDS;
+  const labels = fieldLabelsOf(kind);
   for (const r of sel.requirements) {
     if (!Object.prototype.hasOwnProperty.call(labels, r.field)) throw new BadRequestError(`field label not supported: ${r.field}`);
   }
@@ -390,7 +365,7 @@ export function checkFieldSelector(sel: ParsedFieldSelector, kind: string): void
 export function fieldSelectorMatches(sel: ParsedFieldSelector, obj: KubeObject | Record<string, unknown>, kind?: string): boolean {
   const o = obj as Record<string, unknown>;
   const k = kind ?? (typeof o.kind === 'string' ? o.kind : '');
-  const labels = FIELD_LABELS[k] ?? META_FIELDS;
+  const labels = fieldLabelsOf(k);
   for (const r of sel.requirements) {
     const getter = labels[r.field];
     if (!getter) throw new BadRequestError(`field label not supported: ${r.field}`);

@@ -6,6 +6,18 @@ export * from './events/index.js';
 // storage (etcd) and the managed etcd
 export { EtcdStore, createEtcdClient, type EtcdStoreOptions, type EtcdClientOptions } from './storage/etcd-store.js';
 export { fromEtcdError, isRetryable as isRetryableEtcdError } from './storage/etcd-errors.js';
+// Secrets at rest: the AES-GCM transformer inside the store, the state dir's key file, rotation
+export { AesGcmTransformer, DecryptionError, AESGCM_PREFIX, type EncryptionKey } from './storage/encryption.js';
+export {
+  generateEncryptionKey,
+  readEncryptionKeyFile,
+  writeEncryptionKeyFile,
+  ensureEncryptionKeyFile,
+  toEncryptionKeys,
+  watchEncryptionKeyFile,
+  type EncryptionKeyEntry,
+} from './pki/encryption-keys.js';
+export { rotateEncryptionKey, type RotateEncryptionKeyOptions, type RotateEncryptionKeyResult } from './rotate-encryption-key.js';
 export { classifyEvent as classifyWatchEvent } from './storage/etcd-store.js';
 export { keyFor, type Store, type ObjectKey, type ListOptions, type ListResult, type WatchOptions } from './storage/store.js';
 export { prefixFor, rangeEnd as keyRangeEnd, alreadyExistsMessage, notFoundMessage, conflictMessage, goneMessage } from './storage/keys.js';
@@ -38,7 +50,7 @@ export { createNodeStreams, issueControllerClientCert, type NodeStreams, type No
 // a node's image store over REST (flotctl image), through the same stream ports
 export { registerNodeImageApi, exportFileName, type NodeImageApiDeps } from './flotillaapi/images.js';
 export { statusFromError, successStatus, httpFor } from './apiserver/status.js';
-export { toTable, wantsTable, shortAge, type Table } from './apiserver/table.js';
+export { toTable, wantsTable, type Table } from './apiserver/table.js';
 export { EMPTY_OPENAPI_PROTOBUF, coreResourceList, versionInfo } from './apiserver/discovery.js';
 export { MAX_BODY_BYTES } from './apiserver/body.js';
 export {

@@ -10,7 +10,8 @@ import {
   compileSelectors,
   NotFoundError,
   UnauthorizedError,
-  RESOURCES,
+  REGISTRY,
+  podKind,
   realClock,
   silentLogger,
   type Clock,
@@ -31,7 +32,7 @@ import {
   parsePatchBody,
   patchTypeOf,
 } from './body.js';
-import { EMPTY_OPENAPI_PROTOBUF, apiGroupList, apiVersions, coreResourceList, versionInfo } from './discovery.js';
+import { EMPTY_OPENAPI_PROTOBUF, apiGroup, apiGroupList, apiVersions, coreResourceList, resourceList, versionInfo } from './discovery.js';
 import { ResourceApi, type ExecProvider, type ListQuery, type LogProvider, type Target } from './resource-api.js';
 import { EXEC_STDIN_CONTENT_TYPE } from '../../api/exec-framing.js';
 import { serveExec } from './exec-route.js';
@@ -106,14 +107,11 @@ function isTrue(v: string | undefined): boolean {
   return v === 'true' || v === '1';
 }
 
-function subresourcesOf(kind: string): string[] {
-  if (kind === 'Pod') return ['status', 'binding', 'log'];
-  if (kind === 'Node' || kind === 'Namespace') return ['status'];
-  return [];
-}
-
-/** Splits `/api/v1/...` into a Target; undefined when the path names nothing we serve. */
-export function parseApiPath(segments: string[]): (Target & { watchPath: boolean }) | undefined {
+/**
+ * Splits the path after `/api/v1/` or `/apis/<group>/<version>/` into a Target;
+ * undefined when the path names nothing the registry serves.
+ */
+export function parseApiPath(segments: string[], gv: { group: string; version: string } = { group: '', version: 'v1' }): (Target & { watchPath: boolean }) | undefined {
   let segs = segments;
   let watchPath = false;
   if (segs[0] === 'watch') {
@@ -121,12 +119,12 @@ export function parseApiPath(segments: string[]): (Target & { watchPath: boolean
     segs = segs.slice(1);
   }
   if (segs.length === 0 || segs.some((s) => s === '')) return undefined;
-  const byPlural = (p: string | undefined) => RESOURCES.find((r) => r.plural === p);
+  const byPlural = (p: string | undefined) => (p === undefined ? undefined : REGISTRY.forResource(gv.group, gv.version, p));
   let t: Target;
   let rest: string[];
-  const nsRes = segs[0] === 'namespaces' && segs.length >= 3 ? byPlural(segs[2]) : undefined;
-  if (nsRes && nsRes.namespaced) {
-    t = { res: nsRes, namespace: segs[1]! };
+  const scoped = segs[0] === 'namespaces' && segs.length >= 3 ? byPlural(segs[2]) : undefined;
+  if (scoped && scoped.namespaced) {
+    t = { res: scoped, namespace: segs[1]! };
     rest = segs.slice(3);
   } else {
     const res = byPlural(segs[0]);
@@ -138,7 +136,7 @@ export function parseApiPath(segments: string[]): (Target & { watchPath: boolean
   if (rest.length > 2) return undefined;
   if (rest[0] !== undefined) t.name = rest[0];
   if (rest[1] !== undefined) {
-    if (!subresourcesOf(t.res.kind).includes(rest[1])) return undefined;
+    if (!t.res.subresources.includes(rest[1])) return undefined;
     t.subresource = rest[1];
   }
   return { ...t, watchPath };
@@ -295,6 +293,16 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   app.get('/api', async (req) => apiVersions(o.serverAddress ?? req.headers.host ?? ''));
   app.get('/api/v1', async () => coreResourceList());
   app.get('/apis', async () => apiGroupList());
+  app.get<{ Params: { group: string } }>('/apis/:group', async (req) => {
+    const g = apiGroup(req.params.group);
+    if (!g) throw new NotFoundError(`the server could not find the requested resource (GET /apis/${req.params.group})`);
+    return g;
+  });
+  app.get<{ Params: { group: string; version: string } }>('/apis/:group/:version', async (req) => {
+    const { group, version } = req.params;
+    if (!REGISTRY.hasGroupVersion(group, version)) throw new NotFoundError(`the server could not find the requested resource (GET /apis/${group}/${version})`);
+    return resourceList(group, version);
+  });
   app.get('/openapi/v2', async (_req, reply) => reply.type('application/octet-stream').send(EMPTY_OPENAPI_PROTOBUF));
 
   o.extraRoutes?.(app);
@@ -322,7 +330,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       const who = identities.get(req);
       if (who?.kind === 'node') {
         const { namespace, name } = req.params as { namespace: string; name: string };
-        const pods = RESOURCES.find((r) => r.plural === 'pods')!;
+        const pods = podKind;
         await authorizeNode(who.node, 'create', { res: pods, namespace, name, subresource: 'exec' }, () => api.get({ res: pods, namespace, name }) as Promise<Pod>);
       }
       await serveExec(api, req, reply, {
@@ -334,18 +342,17 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
 
   // ------------------------------------------------------------ resources
 
-  app.route({
-    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    url: '/api/v1/*',
-    handler: async (req, reply) => {
+  const resourceHandler = (prefixOf: (path: string) => { group: string; version: string; rest: string } | undefined) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
       const path = req.url.split('?')[0]!;
+      const where = prefixOf(path);
       let segments: string[];
       try {
-        segments = path.slice('/api/v1/'.length).split('/').map(decodeURIComponent);
+        segments = (where?.rest ?? '').split('/').map(decodeURIComponent);
       } catch {
         throw new BadRequestError(`malformed path ${path}`);
       }
-      const t = parseApiPath(segments);
+      const t = where ? parseApiPath(segments, where) : undefined;
       if (!t) throw new NotFoundError(`the server could not find the requested resource (${req.method} ${path})`);
       const query = req.query as Query;
       const watch = t.watchPath || isTrue(q1(query, 'watch'));
@@ -436,13 +443,24 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
             return { ...list, items: deleted };
           }
           const gone = await api.delete(t, opts, { dryRun: dryRun || (opts.dryRun ?? []).includes('All') });
-          if (t.res.kind === 'Pod' || t.res.kind === 'Namespace' || !gone) return gone ?? successStatus();
+          // an object kept for its finalizers (or a graceful pod) is answered as it is now
+          if (t.res.kind === 'Pod' || !gone || gone.metadata.deletionTimestamp) return gone ?? successStatus();
           return successStatus(200, { name: t.name ?? '', kind: t.res.plural, ...(gone.metadata.uid ? { uid: gone.metadata.uid } : {}) });
         }
         default:
           throw notAllowed();
       }
-    },
+    };
+  const methods: ('GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE')[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+  app.route({ method: methods, url: '/api/v1/*', handler: resourceHandler((p) => ({ group: '', version: 'v1', rest: p.slice('/api/v1/'.length) })) });
+  // /apis/<group>/<version>/…: every group the registry serves (Flotilla's own static routes win)
+  app.route({
+    method: methods,
+    url: '/apis/:group/:version/*',
+    handler: resourceHandler((p) => {
+      const m = /^\/apis\/([^/]+)\/([^/]+)\/(.*)$/.exec(p);
+      return m ? { group: m[1]!, version: m[2]!, rest: m[3]! } : undefined;
+    }),
   });
 
   async function serveWatch(

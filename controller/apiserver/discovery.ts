@@ -1,6 +1,7 @@
-// Discovery documents: /api, /api/v1, /apis, /version, and the empty OpenAPI
-// document kubectl's client-side validation needs.
-import { RESOURCES } from '../../api/index.js';
+// Discovery documents: /api, /api/v1, /apis, /apis/<group>[/<version>],
+// /version, and the empty OpenAPI document kubectl's client-side validation
+// needs. All from the kind registry (api/registry.ts).
+import { REGISTRY, type KindDescriptor } from '../../api/index.js';
 
 /** The empty OpenAPI v2 document in protobuf (field 1 "swagger" = "2.0"). */
 export const EMPTY_OPENAPI_PROTOBUF = Buffer.from([0x0a, 0x03, 0x32, 0x2e, 0x30]);
@@ -24,29 +25,66 @@ interface ApiResource {
   verbs: string[];
   shortNames?: string[];
   categories?: string[];
+  group?: string;
+  version?: string;
+}
+
+/** What each subresource serves: its verbs and the kind its body is. */
+function subresourceEntry(d: KindDescriptor, sub: string): ApiResource {
+  const base = { name: `${d.plural}/${sub}`, singularName: '', namespaced: d.namespaced };
+  switch (sub) {
+    case 'status':
+      return { ...base, kind: d.kind, verbs: ['get', 'patch', 'update'] };
+    case 'binding':
+      return { ...base, kind: 'Binding', verbs: ['create'] };
+    case 'log':
+      return { ...base, kind: d.kind, verbs: ['get'] };
+    case 'finalize':
+      return { ...base, kind: d.kind, verbs: ['update'] };
+    case 'scale':
+      return { ...base, kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] };
+    default:
+      return { ...base, kind: d.kind, verbs: ['get'] };
+  }
+}
+
+/** The APIResourceList of one group version (`v1` for the core group). */
+export function resourceList(group: string, version: string) {
+  const resources: ApiResource[] = [];
+  for (const d of REGISTRY.ofGroupVersion(group, version)) {
+    const main: ApiResource = { name: d.plural, singularName: d.singular, namespaced: d.namespaced, kind: d.kind, verbs: [...d.verbs] };
+    if (d.shortNames.length > 0) main.shortNames = [...d.shortNames];
+    if (d.categories.length > 0) main.categories = [...d.categories];
+    resources.push(main);
+    for (const sub of d.subresources) resources.push(subresourceEntry(d, sub));
+  }
+  const gv = REGISTRY.groupVersions().find((g) => g.group === group && g.version === version);
+  for (const x of gv?.extra ?? []) resources.push({ ...x, verbs: [...x.verbs] });
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group === '' ? version : `${group}/${version}`, resources };
 }
 
 /** The APIResourceList of the core group, with the subresources we serve. */
 export function coreResourceList() {
-  const resources: ApiResource[] = [];
-  for (const r of RESOURCES) {
-    const main: ApiResource = { name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: [...r.verbs] };
-    if (r.shortNames.length > 0) main.shortNames = [...r.shortNames];
-    if (r.kind === 'Pod') main.categories = ['all'];
-    resources.push(main);
-    if (r.kind === 'Pod') {
-      resources.push({ name: 'pods/binding', singularName: '', namespaced: true, kind: 'Binding', verbs: ['create'] });
-      resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
-    }
-    if (r.kind === 'Pod' || r.kind === 'Node' || r.kind === 'Namespace') {
-      resources.push({ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
-    }
-  }
-  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'v1', resources };
+  return resourceList('', 'v1');
 }
 
+/** One APIGroup: its versions, the first preferred. */
+export function apiGroup(name: string) {
+  const versions = REGISTRY.groupVersions()
+    .filter((g) => g.group === name)
+    .map((g) => ({ groupVersion: g.groupVersion, version: g.version }));
+  if (versions.length === 0) return undefined;
+  return { kind: 'APIGroup', apiVersion: 'v1', name, versions, preferredVersion: versions[0]! };
+}
+
+/** The APIGroupList of /apis: every named group the registry serves. */
 export function apiGroupList() {
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [] as unknown[] };
+  const names = [...new Set(REGISTRY.groupVersions().filter((g) => g.group !== '').map((g) => g.group))];
+  const groups = names.map((n) => {
+    const g = apiGroup(n)!;
+    return { name: g.name, versions: g.versions, preferredVersion: g.preferredVersion };
+  });
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups };
 }
 
 export function versionInfo() {

@@ -4,14 +4,14 @@
 // (kubectl 1.30+) is served by exec-websocket.ts, SPDY/3.1 gets a 400 Status.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import { BadRequestError, RESOURCES, type Status } from '../../api/index.js';
+import { BadRequestError, podKind, type Status } from '../../api/index.js';
 import { EXEC_CONTENT_TYPE, ExecChannel, encodeExecFrame, exitStatus } from '../../api/exec-framing.js';
 import type { ExecEvent, ResourceApi, Target } from './resource-api.js';
 import { statusFromError } from './status.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
-const PODS = RESOURCES.find((r) => r.plural === 'pods')!;
+const PODS = podKind;
 
 function all(q: Query, name: string): string[] {
   const v = q[name];

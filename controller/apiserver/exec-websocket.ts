@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { BadRequestError, NotFoundError, RESOURCES, UnauthorizedError, type Status } from '../../api/index.js';
+import { BadRequestError, NotFoundError, podKind, UnauthorizedError, type Status } from '../../api/index.js';
 import { exitStatus } from '../../api/exec-framing.js';
 import { KUBECTL_EXEC_UNSUPPORTED } from './exec-route.js';
 import type { ExecEvent, ResourceApi, Target } from './resource-api.js';
@@ -16,7 +16,7 @@ import { statusFromError } from './status.js';
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const EXEC_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/;
-const PODS = RESOURCES.find((r) => r.plural === 'pods')!;
+const PODS = podKind;
 /** A client message larger than this is not stdin, it is abuse. */
 const MAX_MESSAGE = 16 * 1024 * 1024;
 

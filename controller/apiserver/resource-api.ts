@@ -10,7 +10,7 @@ import {
   FlotillaError,
   ForbiddenError,
   NotFoundError,
-  RESOURCES,
+  REGISTRY,
   UnavailableError,
   applyJsonMergePatch,
   applyJsonPatch,
@@ -20,8 +20,9 @@ import {
   deepClone,
   defaultObject,
   isPlainObject,
-  isTerminalPhase,
-  resourceForObject,
+  jsonEqual,
+  mergeKeysOf,
+  rfc3339,
   type Binding,
   type Clock,
   type DeleteOptions,
@@ -59,9 +60,10 @@ export interface WriteOptions {
 
 /** Namespaces that exist from the start and may not be deleted. */
 export const SYSTEM_NAMESPACES = ['default', 'kube-system'];
-const UNDELETABLE_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
-const HAS_STATUS = new Set(['Pod', 'Node', 'Namespace']);
 const MAX_CAS_RETRIES = 16;
+/** The finalizers of the deletion propagation policies, as Kubernetes names them. */
+export const FOREGROUND_FINALIZER = 'foregroundDeletion';
+export const ORPHAN_FINALIZER = 'orphan';
 
 /** Produces pod log output once the node agents serve it; absent until then. */
 export type LogProvider = (pod: Pod, query: Record<string, string | undefined>) => Promise<AsyncIterable<Uint8Array> | string>;
@@ -88,9 +90,7 @@ export type ExecEvent = { stream: 'stdout' | 'stderr'; data: Uint8Array } | { ex
  */
 export type ExecProvider = (pod: Pod, opts: ExecOptions) => Promise<AsyncIterable<ExecEvent>>;
 
-export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { rfc3339 };
 
 function notFound(res: ResourceInfo, name: string): NotFoundError {
   return new NotFoundError(`${res.plural} "${name}" not found`, { name, kind: res.plural });
@@ -123,7 +123,6 @@ export class ResourceApi {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly finalizing = new Set<string>();
   private readonly namespaces: NamespaceCache;
   private stopped = false;
   logs: LogProvider | undefined;
@@ -199,12 +198,29 @@ export class ResourceApi {
 
   // ------------------------------------------------------------ create
 
+  /**
+   * Checks the TypeMeta and scope of a body against the URL. A body without
+   * apiVersion and kind takes them from the URL, as kube-apiserver does; a
+   * different kind is a 400 naming both.
+   */
   private checkBody(t: Target, body: unknown): KubeObject & Record<string, unknown> {
-    const res = resourceForObject(body);
-    if (res.plural !== t.res.plural) {
-      throw new BadRequestError(`the object's kind ${res.kind} does not match the resource "${t.res.plural}" of the request`);
-    }
+    if (!isPlainObject(body)) throw new BadRequestError('Object is not a JSON or YAML mapping');
     const o = body as KubeObject & Record<string, unknown>;
+    const kind = o.kind;
+    const apiVersion = o.apiVersion;
+    if (kind !== undefined && kind !== '' && typeof kind !== 'string') throw new BadRequestError("Object 'Kind' must be a string");
+    if (apiVersion !== undefined && apiVersion !== '' && typeof apiVersion !== 'string') throw new BadRequestError("Object 'apiVersion' must be a string");
+    if (kind === undefined || kind === '') o.kind = t.res.kind;
+    if (apiVersion === undefined || apiVersion === '') o.apiVersion = t.res.apiVersion;
+    // a kind the server does not know is named as such, before the mismatch
+    if (!REGISTRY.forKind(String(o.apiVersion), String(o.kind))) {
+      throw new BadRequestError(`no kind "${String(o.kind)}" is registered for version "${String(o.apiVersion)}"`);
+    }
+    if (o.kind !== t.res.kind || o.apiVersion !== t.res.apiVersion) {
+      throw new BadRequestError(
+        `the object's kind ${String(o.apiVersion)}, Kind=${String(o.kind)} does not match the kind ${t.res.apiVersion}, Kind=${t.res.kind} of the resource "${t.res.plural}" on the URL`,
+      );
+    }
     if (o.metadata === undefined || o.metadata === null) o.metadata = {};
     if (!isPlainObject(o.metadata)) throw new BadRequestError('metadata must be an object');
     if (t.res.namespaced) {
@@ -248,11 +264,7 @@ export class ResourceApi {
     for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds'] as const) delete md[k];
     md.generation = 1;
     const obj = defaultObject(o) as KubeObject & Record<string, unknown>;
-    if (obj.kind === 'Pod') {
-      const status = isPlainObject(obj.status) ? obj.status : {};
-      obj.status = { phase: 'Pending', ...(status.qosClass ? { qosClass: status.qosClass } : {}) };
-    }
-    if (obj.kind === 'Namespace') obj.status = { phase: 'Active' };
+    t.res.strategy.prepareForCreate?.(obj);
     assertValid(obj);
     return obj;
   }
@@ -287,6 +299,7 @@ export class ResourceApi {
       throw new BadRequestError(`the name of the object (${String(md.name ?? '')}) does not match the name on the URL (${t.name})`);
     }
     const rv = md.resourceVersion;
+    const oldObj = old as unknown as Record<string, unknown>;
     let next: KubeObject & Record<string, unknown>;
     if (t.subresource === 'status') {
       next = deepClone(old) as KubeObject & Record<string, unknown>;
@@ -296,16 +309,18 @@ export class ResourceApi {
       if (md.annotations !== undefined) next.metadata.annotations = md.annotations;
     } else {
       next = defaultObject(o) as KubeObject & Record<string, unknown>;
-      if (HAS_STATUS.has(t.res.kind)) {
-        const oldStatus = (old as unknown as Record<string, unknown>).status;
-        if (oldStatus === undefined) delete next.status;
-        else next.status = deepClone(oldStatus);
+      if (t.res.subresources.includes('status')) {
+        // with a status subresource, the main resource never writes status
+        if (oldObj.status === undefined) delete next.status;
+        else next.status = deepClone(oldObj.status);
       }
-      if (!jsonEqual((old as unknown as Record<string, unknown>).spec, next.spec)) {
-        next.metadata.generation = (old.metadata.generation ?? 1) + 1;
-      } else if (old.metadata.generation !== undefined) {
-        next.metadata.generation = old.metadata.generation;
-      }
+      t.res.strategy.prepareForUpdate?.(next, oldObj);
+      // generation counts changes of everything but metadata and status
+      const changed = Object.keys({ ...oldObj, ...next }).some(
+        (k) => k !== 'metadata' && k !== 'status' && k !== 'apiVersion' && k !== 'kind' && !jsonEqual(oldObj[k], next[k]),
+      );
+      if (changed) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+      else if (old.metadata.generation !== undefined) next.metadata.generation = old.metadata.generation;
     }
     const nmd = next.metadata;
     nmd.uid = old.metadata.uid;
@@ -314,10 +329,34 @@ export class ResourceApi {
       if (old.metadata[k] === undefined) delete nmd[k];
       else (nmd as Record<string, unknown>)[k] = old.metadata[k];
     }
+    if (old.metadata.deletionTimestamp) {
+      const before = new Set(old.metadata.finalizers ?? []);
+      const added = (nmd.finalizers ?? []).filter((f) => !before.has(f));
+      if (added.length > 0) {
+        throw new ForbiddenError(
+          `${t.res.plural} "${t.name}" is forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+        );
+      }
+    }
     if (typeof rv === 'string' && rv !== '') nmd.resourceVersion = rv;
     else nmd.resourceVersion = old.metadata.resourceVersion;
     assertValid(next, old);
     return next;
+  }
+
+  /**
+   * Whether a write of `next` completes a deletion: the object has a
+   * deletionTimestamp and no finalizers are left (and, for a graceful delete,
+   * nothing else holds it — a pod still bound waits for its agent).
+   */
+  private completesDeletion(t: Target, next: KubeObject): boolean {
+    const md = next.metadata;
+    if (!md.deletionTimestamp || (md.finalizers ?? []).length > 0) return false;
+    // Namespaces go when the namespace controller has emptied them (spec.finalizers).
+    if (t.res.kind === 'Namespace') return false;
+    // A graceful pod deletion ends when the node confirms (grace period 0).
+    if (t.res.kind === 'Pod') return (md.deletionGracePeriodSeconds ?? 0) === 0 || !(next as Pod).spec?.nodeName;
+    return true;
   }
 
   /**
@@ -334,6 +373,12 @@ export class ResourceApi {
       if (want !== cur.metadata.resourceVersion) throw conflict(t.res, t.name ?? '');
       if (opts.dryRun) return next;
       try {
+        if (this.completesDeletion(t, next) && (cur.metadata.finalizers ?? []).length > 0) {
+          // the last finalizer is gone: the object goes, as a CAS on the revision just read
+          await this.store.delete(objectKey(t), { resourceVersion: cur.metadata.resourceVersion ?? '' });
+          this.log.debug({ resource: t.res.plural, namespace: t.namespace, name: t.name }, 'finalizers done: object removed');
+          return next;
+        }
         return await this.store.update(t.res.plural, next);
       } catch (e) {
         if (isCode(e, 'NotFound')) throw notFound(t.res, t.name ?? '');
@@ -360,7 +405,7 @@ export class ResourceApi {
       (cur) => {
         const base = deepClone(cur);
         const patched =
-          type === 'merge' ? applyJsonMergePatch(base, patch) : type === 'strategic' ? applyStrategicMergePatch(base, patch) : applyJsonPatch(base, patch);
+          type === 'merge' ? applyJsonMergePatch(base, patch) : type === 'strategic' ? applyStrategicMergePatch(base, patch, mergeKeysOf(t.res.kind)) : applyJsonPatch(base, patch);
         if (!isPlainObject(patched)) throw new BadRequestError('the patched object is not a JSON object');
         const pmd = isPlainObject(patched.metadata) ? patched.metadata : {};
         if (pinned === undefined && type === 'json') {
@@ -377,7 +422,21 @@ export class ResourceApi {
 
   // ------------------------------------------------------------ delete
 
+  /**
+   * DELETE: preconditions, then the propagation policy and the object's
+   * finalizers decide whether it goes now or is marked (deletionTimestamp) for
+   * the controllers that finish it (the garbage collector for Foreground and
+   * Orphan, the namespace controller, a node's agent for a graceful pod).
+   * Returns the object as stored (marked) or as it was last (removed).
+   */
   async delete(t: Target, o: DeleteOptions, opts: WriteOptions = {}): Promise<KubeObject | null> {
+    const policy = o.propagationPolicy;
+    if (policy !== undefined && policy !== 'Background' && policy !== 'Foreground' && policy !== 'Orphan') {
+      throw new BadRequestError(`invalid propagationPolicy "${String(policy)}": must be one of Background, Foreground, Orphan`);
+    }
+    if (o.gracePeriodSeconds !== undefined && o.gracePeriodSeconds < 0) {
+      throw new BadRequestError(`gracePeriodSeconds must not be negative, got ${o.gracePeriodSeconds}`);
+    }
     for (let attempt = 0; ; attempt++) {
       const cur = await this.get(t);
       const pre = o.preconditions;
@@ -394,24 +453,30 @@ export class ResourceApi {
         );
       }
       try {
-        if (t.res.kind === 'Namespace') return await this.deleteNamespace(t, cur as Namespace, opts);
-        if (t.res.kind === 'Pod') {
-          const pod = cur as Pod;
-          const grace = o.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-          if (grace < 0) throw new BadRequestError(`gracePeriodSeconds must not be negative, got ${grace}`);
-          const bound = Boolean(pod.spec?.nodeName) && !isTerminalPhase(pod.status?.phase);
-          if (bound && grace > 0) {
-            const prev = pod.metadata.deletionGracePeriodSeconds;
-            if (pod.metadata.deletionTimestamp && prev !== undefined && prev <= grace) return pod;
-            const next = deepClone(pod);
-            next.metadata.deletionTimestamp = rfc3339(this.clock.now() + grace * 1000);
-            next.metadata.deletionGracePeriodSeconds = grace;
-            if (opts.dryRun) return next;
-            return await this.store.update(t.res.plural, next);
-          }
+        const now = this.clock.now();
+        // the kind's own say first: a graceful pod, a terminating namespace
+        const decision = t.res.strategy.delete?.(cur as unknown as Record<string, unknown>, { gracePeriodSeconds: o.gracePeriodSeconds }, now) ?? {};
+        let next = (decision.mark ?? cur) as KubeObject;
+        const finalizers = [...(cur.metadata.finalizers ?? [])];
+        const want = policy === 'Foreground' ? FOREGROUND_FINALIZER : policy === 'Orphan' ? ORPHAN_FINALIZER : undefined;
+        const drop = policy === 'Foreground' ? ORPHAN_FINALIZER : policy === 'Orphan' ? FOREGROUND_FINALIZER : undefined;
+        let nextFinalizers = finalizers.filter((f) => f !== drop || policy === undefined);
+        if (want && !nextFinalizers.includes(want)) nextFinalizers = [...nextFinalizers, want];
+        const changedFinalizers = nextFinalizers.length !== finalizers.length || nextFinalizers.some((f, i) => f !== finalizers[i]);
+        if (nextFinalizers.length === 0 && !decision.mark) {
+          // nothing holds it: it goes now (dependents are the garbage collector's, Background)
+          if (opts.dryRun) return cur;
+          return await this.store.delete(objectKey(t), { resourceVersion: cur.metadata.resourceVersion ?? '' });
         }
-        if (opts.dryRun) return cur;
-        return await this.store.delete(objectKey(t), { resourceVersion: cur.metadata.resourceVersion ?? '' });
+        if (nextFinalizers.length > 0 && (changedFinalizers || !cur.metadata.deletionTimestamp || decision.mark)) {
+          next = next === cur ? deepClone(cur) : next;
+          next.metadata.finalizers = nextFinalizers;
+          next.metadata.deletionTimestamp ??= rfc3339(now);
+          next.metadata.deletionGracePeriodSeconds ??= 0;
+        }
+        if (next === cur) return cur; // already being deleted: nothing changes
+        if (opts.dryRun) return next;
+        return await this.store.update(t.res.plural, next);
       } catch (e) {
         if (isCode(e, 'NotFound')) throw notFound(t.res, t.name ?? '');
         if (!isCode(e, 'Conflict') || attempt >= MAX_CAS_RETRIES) throw e;
@@ -419,61 +484,7 @@ export class ResourceApi {
     }
   }
 
-  private async deleteNamespace(t: Target, ns: Namespace, opts: WriteOptions): Promise<KubeObject> {
-    const name = ns.metadata.name ?? '';
-    if (UNDELETABLE_NAMESPACES.has(name)) throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
-    if (ns.status?.phase === 'Terminating') return ns;
-    const next = deepClone(ns);
-    next.metadata.deletionTimestamp = rfc3339(this.clock.now());
-    next.metadata.deletionGracePeriodSeconds = 0;
-    next.status = { ...next.status, phase: 'Terminating' };
-    if (opts.dryRun) return next;
-    const saved = await this.store.update(t.res.plural, next);
-    this.finalizeNamespace(name);
-    return saved;
-  }
-
-  /**
-   * Deletes everything in a terminating namespace, then the namespace itself.
-   * Pods bound to a node are deleted gracefully: the namespace goes once their
-   * nodes confirm. Runs in the background; safe to call again (resumes at start).
-   */
-  finalizeNamespace(name: string): void {
-    if (this.finalizing.has(name) || this.stopped) return;
-    this.finalizing.add(name);
-    const step = async (): Promise<void> => {
-      if (this.stopped) return;
-      let left = 0;
-      for (const res of RESOURCES) {
-        if (!res.namespaced) continue;
-        const items = (await this.store.list<KubeObject>(res.plural, { namespace: name })).items;
-        for (const item of items) {
-          left++;
-          const t: Target = { res, namespace: name, name: item.metadata.name ?? '' };
-          await this.delete(t, {}).catch((e) => {
-            if (!isCode(e, 'NotFound')) throw e;
-          });
-        }
-      }
-      if (left === 0) {
-        await this.store.delete({ resource: 'namespaces', name }).catch((e) => {
-          if (!isCode(e, 'NotFound')) throw e;
-        });
-        this.finalizing.delete(name);
-        this.log.info({ namespace: name }, 'namespace deleted');
-        return;
-      }
-      this.clock.setTimeout(() => void run(), 1000);
-    };
-    const run = () =>
-      step().catch((e) => {
-        this.log.warn({ namespace: name, err: (e as Error).message }, 'namespace cleanup failed; retrying');
-        this.clock.setTimeout(() => void run(), 2000);
-      });
-    void run();
-  }
-
-  /** Creates the system namespaces, starts the namespace cache, resumes the cleanup of terminating ones. */
+  /** Creates the system namespaces and starts the namespace cache. */
   async bootstrap(): Promise<void> {
     this.namespaces.start();
     for (const name of SYSTEM_NAMESPACES) {
@@ -490,8 +501,6 @@ export class ResourceApi {
         if (!isCode(e, 'AlreadyExists')) throw e;
       }
     }
-    const all = await this.store.list<Namespace>('namespaces');
-    for (const ns of all.items) if (ns.status?.phase === 'Terminating') this.finalizeNamespace(ns.metadata.name ?? '');
   }
 
   stop(): void {
@@ -574,15 +583,4 @@ function randomSuffix(): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   const bytes = randomBytes(5);
   return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
-}
-
-function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => jsonEqual(a[k], b[k]));
-  }
-  return false;
 }

@@ -120,6 +120,7 @@ describe('[api] defaulting', () => {
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: { name: 'team' },
+      spec: { finalizers: ['kubernetes'] },
       status: { phase: 'Active' },
     });
     expect(

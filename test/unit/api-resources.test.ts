@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BadRequestError, lookupResource, RESOURCES, resourceFor, resourceForKind, resourceForObject } from '../../api/index.js';
+import { BadRequestError, KindRegistry, REGISTRY, configMapKind, defineKind, lookupResource, resourceFor, resourceForKind, resourceForObject, type KindSpec } from '../../api/index.js';
+import { FALLBACK } from '../../api/kinds/common.js';
 
 describe('[api] resource registry', () => {
   it.each([
@@ -13,6 +14,10 @@ describe('[api] resource registry', () => {
     ['namespace', 'namespaces', 'Namespace', false],
     ['ev', 'events', 'Event', true],
     ['events', 'events', 'Event', true],
+    ['cm', 'configmaps', 'ConfigMap', true],
+    ['configmap', 'configmaps', 'ConfigMap', true],
+    ['secrets', 'secrets', 'Secret', true],
+    ['secret', 'secrets', 'Secret', true],
   ])('finds %s as %s (kind %s, namespaced %s)', (name, plural, kind, namespaced) => {
     const r = resourceFor(name);
     expect(r.plural).toBe(plural);
@@ -21,13 +26,41 @@ describe('[api] resource registry', () => {
     expect(r.listKind).toBe(`${kind}List`);
   });
 
-  it('lists pods, nodes, namespaces and events with their short names', () => {
-    expect(RESOURCES.map((r) => [r.plural, r.singular, r.shortNames])).toEqual([
+  it('lists pods, nodes, namespaces, events, configmaps and secrets with their short names', () => {
+    expect(REGISTRY.all().map((r) => [r.plural, r.singular, r.shortNames])).toEqual([
       ['pods', 'pod', ['po']],
       ['nodes', 'node', ['no']],
       ['namespaces', 'namespace', ['ns']],
       ['events', 'event', ['ev']],
+      ['configmaps', 'configmap', ['cm']],
+      ['secrets', 'secret', []],
     ]);
+  });
+
+  it('serves the core group and apps, batch, discovery.k8s.io and flotilla.io, each v1', () => {
+    expect(REGISTRY.groupVersions().map((g) => g.groupVersion)).toEqual(['v1', 'apps/v1', 'batch/v1', 'discovery.k8s.io/v1', 'flotilla.io/v1']);
+  });
+
+  const widget: KindSpec = { group: 'example.com', version: 'v1', kind: 'Widget', plural: 'widgets', namespaced: true, validate: () => undefined, schema: { spec: 'any' } };
+
+  it('registers a new kind with one descriptor: found by name, kind and URL, in its own group', () => {
+    const reg = new KindRegistry().register(defineKind(widget, FALLBACK));
+    const w = reg.lookup('widgets.example.com')!;
+    expect([w.kind, w.apiVersion, w.listKind, w.singular]).toEqual(['Widget', 'example.com/v1', 'WidgetList', 'widget']);
+    expect(reg.forResource('example.com', 'v1', 'widgets')).toBe(w);
+    expect(reg.forKind('example.com/v1', 'Widget')).toBe(w);
+    expect(reg.hasGroupVersion('example.com', 'v1')).toBe(true);
+  });
+
+  it('cannot define or register a kind without a validator', () => {
+    const { validate: _v, ...noValidator } = widget;
+    expect(() => defineKind(noValidator as KindSpec, FALLBACK)).toThrow('kind descriptor Widget: a validate function is required');
+    expect(() => new KindRegistry().register({ ...configMapKind, validate: undefined as never })).toThrow('kind ConfigMap: cannot register a kind without a validator');
+  });
+
+  it('refuses a second kind at the same resource or kind name', () => {
+    const reg = new KindRegistry().register(configMapKind);
+    expect(() => reg.register(configMapKind)).toThrow('resource configmaps is already registered in v1');
   });
 
   it('names an unknown resource type', () => {

@@ -219,8 +219,8 @@ describe('[api] pod validation', () => {
     ],
     [
       'an unsupported volume type',
-      (p) => (p.spec.volumes = [{ name: 'data', configMap: { name: 'cm' } }]),
-      'Pod "web" is invalid: spec.volumes[0].configMap: Forbidden: volume type not supported (supported: emptyDir, hostPath)',
+      (p) => (p.spec.volumes = [{ name: 'data', nfs: { server: 'nas', path: '/x' } } as never]),
+      'Pod "web" is invalid: spec.volumes[0].nfs: Forbidden: volume type not supported (supported: emptyDir, hostPath, configMap, secret)',
     ],
     [
       'duplicate volume names',
@@ -283,9 +283,9 @@ describe('[api] pod validation', () => {
 
   it('names an unsupported volume type also after defaulting', () => {
     const p = basePod();
-    p.spec.volumes = [{ name: 'data', configMap: { name: 'cm' } }];
+    p.spec.volumes = [{ name: 'data', nfs: { server: 'nas', path: '/x' } } as never];
     expect(errorOf(defaultObject(p))).toBe(
-      'Pod "web" is invalid: spec.volumes[0].configMap: Forbidden: volume type not supported (supported: emptyDir, hostPath)',
+      'Pod "web" is invalid: spec.volumes[0].nfs: Forbidden: volume type not supported (supported: emptyDir, hostPath, configMap, secret)',
     );
   });
 

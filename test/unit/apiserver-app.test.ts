@@ -60,12 +60,18 @@ describe('API server authentication and discovery', () => {
   it('serves /healthz without a token and discovery with one', async () => {
     expect((await server.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect((await req('GET', '/api')).json).toMatchObject({ kind: 'APIVersions', versions: ['v1'] });
-    expect((await req('GET', '/apis')).json).toMatchObject({ kind: 'APIGroupList', groups: [] });
+    const groups = (await req('GET', '/apis')).json;
+    expect(groups.kind).toBe('APIGroupList');
+    expect(groups.groups.map((g: { preferredVersion: { groupVersion: string } }) => g.preferredVersion.groupVersion)).toEqual(['apps/v1', 'batch/v1', 'discovery.k8s.io/v1', 'flotilla.io/v1']);
+    expect((await req('GET', '/apis/apps')).json).toMatchObject({ kind: 'APIGroup', name: 'apps', preferredVersion: { groupVersion: 'apps/v1' } });
+    expect((await req('GET', '/apis/apps/v1')).json).toMatchObject({ kind: 'APIResourceList', groupVersion: 'apps/v1' });
+    expect((await req('GET', '/apis/nope')).status).toBe(404);
+    expect((await req('GET', '/apis/apps/v2')).status).toBe(404);
     expect((await req('GET', '/version')).json.major).toBe('1');
     const list = (await req('GET', '/api/v1')).json;
     expect(list.kind).toBe('APIResourceList');
     const names = list.resources.map((r: { name: string }) => r.name);
-    for (const n of ['pods', 'pods/status', 'pods/binding', 'pods/log', 'nodes', 'nodes/status', 'namespaces', 'events']) expect(names).toContain(n);
+    for (const n of ['pods', 'pods/status', 'pods/binding', 'pods/log', 'nodes', 'nodes/status', 'namespaces', 'events', 'configmaps', 'secrets']) expect(names).toContain(n);
     expect(list.resources.find((r: { name: string }) => r.name === 'pods')).toMatchObject({ namespaced: true, kind: 'Pod', shortNames: ['po'] });
   });
 
@@ -116,7 +122,7 @@ describe('API server pods', () => {
       [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' }, spec: { containers: [{ name: 'c' }] } }, {}, 422, /spec.containers\[0\].image: Required value/],
       [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' }, spec: { containers: 'nope' } }, {}, 422, /spec.containers/],
       [{ ...pod('x'), metadata: { name: 'x', namespace: 'other' } }, {}, 400, /does not match the namespace/],
-      [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'x' } }, {}, 400, /does not match the resource/],
+      [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'x' } }, {}, 400, /the object's kind v1, Kind=Node does not match the kind v1, Kind=Pod of the resource "pods"/],
       ['<xml/>', { 'content-type': 'application/xml' }, 415, /unknown format/],
     ];
     for (const [body, headers, code, msg] of cases) {
@@ -312,19 +318,17 @@ describe('API server pods', () => {
     expect(d.status).toBe(403);
   });
 
-  it('deletes a namespace: Terminating, its objects removed, then the namespace', async () => {
+  it('marks a deleted namespace Terminating (the namespace controller on the leader empties it) and refuses new content', async () => {
     await req('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tmp' } });
     await req('POST', '/api/v1/namespaces/tmp/pods', pod('p1'));
     const d = await req('DELETE', '/api/v1/namespaces/tmp');
     expect(d.status).toBe(200);
     expect(d.json.status.phase).toBe('Terminating');
+    expect(d.json.metadata.deletionTimestamp).toBeTruthy();
     const c = await req('POST', '/api/v1/namespaces/tmp/pods', pod('p2'));
     expect([403, 404]).toContain(c.status);
-    for (let i = 0; i < 50 && store.keys().some((k) => k.includes('tmp')); i++) {
-      clock.advance(1000);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    expect(store.keys().filter((k) => k.includes('tmp'))).toEqual([]);
+    expect(c.json.message).toMatch(/because it is being terminated|not found/);
+    expect(store.keys().filter((k) => k.includes('tmp')).sort()).toEqual(['/flotilla/namespaces/tmp', '/flotilla/pods/tmp/p1']);
   });
 });
 

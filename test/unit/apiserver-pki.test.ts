@@ -8,7 +8,8 @@ import { initStateDir, loadStateDir, statePaths } from '../../controller/pki/sta
 import { TokenAuthenticator, generateAdminToken } from '../../controller/pki/tokens.js';
 import { parseApiPath } from '../../controller/apiserver/app.js';
 import { statusFromError } from '../../controller/apiserver/status.js';
-import { wantsTable, shortAge } from '../../controller/apiserver/table.js';
+import { wantsTable } from '../../controller/apiserver/table.js';
+import { age } from '../../api/index.js';
 import { AlreadyExistsError, ConflictError, GoneError, InvalidError, NotFoundError } from '../../api/index.js';
 
 const dirs: string[] = [];
@@ -131,6 +132,6 @@ describe('API paths, Status mapping and Table negotiation', () => {
   it('prints ages as kubectl does', () => {
     const now = Date.UTC(2026, 0, 2);
     const ago = (s: number) => new Date(now - s * 1000).toISOString();
-    expect([5, 119, 300, 3600 * 5, 86400 * 3].map((s) => shortAge(ago(s), now))).toEqual(['5s', '119s', '5m', '5h', '3d']);
+    expect([5, 119, 300, 3600 * 5, 86400 * 3].map((s) => age(ago(s), now))).toEqual(['5s', '119s', '5m', '5h', '3d']);
   });
 });

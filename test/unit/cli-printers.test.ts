@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Event, Node, Pod } from '../../api/index.js';
 import { age, humanDuration } from '../../cli/printers/age.js';
-import { eventColumns, nodeColumns, nodeRoles, nodeStatus, podColumns, podStatusReason, tableFor } from '../../cli/printers/columns.js';
+import { nodeRoles, nodeStatus, podStatusReason, tableFor } from '../../cli/printers/columns.js';
+import { toTable } from '../../controller/apiserver/table.js';
 import { describeNode, describePod, eventsSection } from '../../cli/printers/describe.js';
 import { formatJson, formatYaml, listOrSingle } from '../../cli/printers/output.js';
 import { formatTable, tabwrite, DESCRIBE_TABS, TABLE_TABS } from '../../cli/printers/tabwriter.js';
@@ -106,13 +107,31 @@ describe('get columns', () => {
     },
   });
 
-  it('pods: NAME READY STATUS RESTARTS AGE, wide adds IP and NODE', () => {
-    expect(podColumns.header(false)).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']);
-    expect(podColumns.row(running, { wide: true, withNamespace: false, now: NOW })).toEqual(['web', '1/2', 'ContainerCreating', '2 (65s ago)', '3m20s', '10.244.1.5', 'h1']);
+  const plain = { wide: false, withNamespace: false, now: NOW };
+  const wide = { wide: true, withNamespace: false, now: NOW };
+
+  it('pods: NAME READY STATUS RESTARTS AGE, wide adds IP, NODE, NOMINATED NODE and READINESS GATES', () => {
+    expect(tableFor('Pod', [running], plain).header).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']);
+    expect(tableFor('Pod', [running], wide)).toEqual({
+      header: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'],
+      rows: [['web', '1/2', 'ContainerCreating', '2 (65s ago)', '3m20s', '10.244.1.5', 'h1', '<none>', '<none>']],
+    });
   });
 
   it('an unscheduled pod shows <none> for IP and NODE', () => {
-    expect(podColumns.row(pod(), { wide: true, withNamespace: false, now: NOW }).slice(5)).toEqual(['<none>', '<none>']);
+    expect(tableFor('Pod', [pod()], wide).rows[0]!.slice(5, 7)).toEqual(['<none>', '<none>']);
+  });
+
+  it.each<[string, Pod]>([
+    ['running with a restart', running],
+    ['pending', pod()],
+    ['crash-looping', pod({ status: { phase: 'Running', containerStatuses: [{ name: 'web', ready: false, restartCount: 4, image: 'nginx', state: { waiting: { reason: 'CrashLoopBackOff' } } }] } })],
+    ['terminating', { ...pod({ status: { phase: 'Running' } }), metadata: { name: 'web', namespace: 'default', creationTimestamp: ago(9), deletionTimestamp: ago(1) } } as Pod],
+  ])('a %s pod reads the same in flotctl get and in the server Table kubectl prints', (_n, p) => {
+    const t = toTable('Pod', [p], { nowMs: NOW });
+    const cli = tableFor('Pod', [p], wide);
+    expect(t.columnDefinitions.map((c) => c.name.toUpperCase())).toEqual(cli.header);
+    expect(t.rows.map((r) => r.cells.map(String))).toEqual(cli.rows);
   });
 
   it('-A puts a NAMESPACE column first', () => {
@@ -132,9 +151,11 @@ describe('get columns', () => {
   };
 
   it('nodes: NAME STATUS ROLES AGE VERSION, with SchedulingDisabled and roles from labels', () => {
-    expect(nodeColumns.header(false)).toEqual(['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION']);
-    expect(nodeColumns.row(node, { wide: false, withNamespace: false, now: NOW })).toEqual(['h1', 'Ready,SchedulingDisabled', 'control-plane', '2d', 'v0.1.0']);
-    expect(nodeColumns.row(node, { wide: true, withNamespace: false, now: NOW })[5]).toBe('10.200.0.11');
+    expect(tableFor('Node', [node], plain)).toEqual({
+      header: ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'],
+      rows: [['h1', 'Ready,SchedulingDisabled', 'control-plane', '2d', 'v0.1.0']],
+    });
+    expect(tableFor('Node', [node], wide).rows[0]![5]).toBe('10.200.0.11');
   });
 
   it.each<[string, Node['status'], string]>([
@@ -159,8 +180,21 @@ describe('get columns', () => {
       type: 'Normal',
       lastTimestamp: ago(42),
     };
-    expect(eventColumns.header(false)).toEqual(['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
-    expect(eventColumns.row(ev, { wide: false, withNamespace: false, now: NOW })).toEqual(['42s', 'Normal', 'Scheduled', 'pod/web', 'Successfully assigned default/web to h1']);
+    expect(tableFor('Event', [ev], plain)).toEqual({
+      header: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
+      rows: [['42s', 'Normal', 'Scheduled', 'pod/web', 'Successfully assigned default/web to h1']],
+    });
+  });
+
+  it('configmaps: NAME DATA AGE; secrets: NAME TYPE DATA AGE', () => {
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default', creationTimestamp: ago(30) }, data: { a: '1', b: '2' }, binaryData: { c: 'AA==' } };
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default', creationTimestamp: ago(30) }, type: 'Opaque', data: { password: 'cw==' } };
+    expect(tableFor('ConfigMap', [cm], plain)).toEqual({ header: ['NAME', 'DATA', 'AGE'], rows: [['app', '3', '30s']] });
+    expect(tableFor('Secret', [secret], plain)).toEqual({ header: ['NAME', 'TYPE', 'DATA', 'AGE'], rows: [['db', 'Opaque', '1', '30s']] });
+  });
+
+  it('a kind without a printer shows NAME and AGE', () => {
+    expect(tableFor('Widget', [{ metadata: { name: 'w', creationTimestamp: ago(5) } }], plain)).toEqual({ header: ['NAME', 'AGE'], rows: [['w', '5s']] });
   });
 });
 

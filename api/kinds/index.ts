@@ -1,0 +1,34 @@
+// The kinds Flotilla serves: one descriptor file per kind, one line here each.
+// Adding a kind with no controller is its file plus its line (see api/README.md).
+import { KindRegistry } from '../registry.js';
+import { configMapKind } from './configmap.js';
+import { eventKind } from './event.js';
+import { namespaceKind } from './namespace.js';
+import { nodeKind } from './node.js';
+import { podKind } from './pod.js';
+import { secretKind } from './secret.js';
+
+export const REGISTRY = new KindRegistry()
+  .register(podKind)
+  .register(nodeKind)
+  .register(namespaceKind)
+  .register(eventKind)
+  .register(configMapKind)
+  .register(secretKind)
+  // groups the next kinds register into; served (discovery, routing) from now on
+  .addGroupVersion('apps', 'v1')
+  .addGroupVersion('batch', 'v1')
+  .addGroupVersion('discovery.k8s.io', 'v1')
+  .addGroupVersion('flotilla.io', 'v1', [
+    { name: 'bootstraptokens', singularName: 'bootstraptoken', namespaced: false, kind: 'BootstrapToken', verbs: ['create', 'delete', 'list'] },
+    { name: 'subnets', singularName: 'subnet', namespaced: false, kind: 'Subnet', verbs: ['list'] },
+  ]);
+
+export { podKind, nodeKind, namespaceKind, eventKind, configMapKind, secretKind };
+export * from './pod.js';
+export * from './node.js';
+export * from './namespace.js';
+export * from './event.js';
+export * from './configmap.js';
+export * from './secret.js';
+export { configKeyErrors } from './config-keys.js';
