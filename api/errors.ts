@@ -110,8 +110,12 @@ export class UnavailableError extends FlotillaError {
 }
 
 export class TimeoutError extends FlotillaError {
-  constructor(message: string) {
-    super('Timeout', message, { retryable: true });
+  constructor(message: string, opts: { causes?: FieldCause[]; retryAfterSeconds?: number } = {}) {
+    super('Timeout', message, {
+      retryable: true,
+      ...(opts.causes ? { causes: opts.causes } : {}),
+      ...(opts.retryAfterSeconds !== undefined ? { details: { retryAfterSeconds: opts.retryAfterSeconds } } : {}),
+    });
   }
 }
 

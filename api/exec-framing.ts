@@ -77,7 +77,7 @@ export function exitStatus(exitCode: number, command: string[]): Status {
     message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${exitCode}`,
     reason: 'NonZeroExitCode',
     code: 500,
-    details: { causes: [{ type: 'ExitCode', message: String(exitCode) }] },
+    details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
   };
 }
 
@@ -85,7 +85,7 @@ export function exitStatus(exitCode: number, command: string[]): Status {
 export function exitCodeOf(s: Status): number | undefined {
   if (s.status === 'Success') return 0;
   if (s.reason !== 'NonZeroExitCode') return undefined;
-  const cause = s.details?.causes?.find((c) => c.type === 'ExitCode' || (c as { reason?: string }).reason === 'ExitCode');
+  const cause = s.details?.causes?.find((c) => c.reason === 'ExitCode' || (c as { type?: string }).type === 'ExitCode');
   const n = Number(cause?.message);
   return Number.isInteger(n) ? n : undefined;
 }

@@ -1,5 +1,6 @@
 // flotctl delete -f FILE | TYPE NAME... | TYPE/NAME... | TYPE -l SEL | TYPE --all
-//   [--wait=true] [--grace-period N] [--now] [--force] [--ignore-not-found] [--timeout D]
+//   [--wait=true] [--grace-period N] [--now] [--force] [--cascade=background|foreground|orphan]
+//   [--ignore-not-found] [--timeout D]
 // Prints `pod "web" deleted` per object, then (by default) waits until each is gone,
 // listing with a metadata.name field selector and watching for DELETED.
 import type { Command } from 'commander';
@@ -18,6 +19,7 @@ interface DeleteOptions {
   gracePeriod?: string;
   now?: boolean;
   force?: boolean;
+  cascade?: string | boolean;
   ignoreNotFound?: boolean;
   timeout?: string;
   selector?: string;
@@ -31,8 +33,24 @@ interface Target {
   name: string;
 }
 
-/** The DeleteOptions body the flags ask for, kubectl's rules for --now/--force/--grace-period. */
-export function deleteOptionsFor(opts: Pick<DeleteOptions, 'gracePeriod' | 'now' | 'force'>): { gracePeriodSeconds?: number } {
+/** The propagation policy of `--cascade` as kubectl reads it (true = background, false = orphan). */
+export function propagationPolicyFor(cascade: string | boolean | undefined): 'Background' | 'Foreground' | 'Orphan' | undefined {
+  if (cascade === undefined) return undefined;
+  const v = String(cascade).toLowerCase();
+  if (v === 'background' || v === 'true') return 'Background';
+  if (v === 'foreground') return 'Foreground';
+  if (v === 'orphan' || v === 'false') return 'Orphan';
+  throw new CliError(`invalid argument "${String(cascade)}" for "--cascade" flag: must be "background", "foreground", or "orphan"`);
+}
+
+/** The DeleteOptions body the flags ask for, kubectl's rules for --now/--force/--grace-period and --cascade. */
+export function deleteOptionsFor(opts: Pick<DeleteOptions, 'gracePeriod' | 'now' | 'force' | 'cascade'>): { gracePeriodSeconds?: number; propagationPolicy?: string } {
+  const policy = propagationPolicyFor(opts.cascade);
+  const grace = gracePeriodFor(opts);
+  return { ...grace, ...(policy ? { propagationPolicy: policy } : {}) };
+}
+
+function gracePeriodFor(opts: Pick<DeleteOptions, 'gracePeriod' | 'now' | 'force'>): { gracePeriodSeconds?: number } {
   let grace = -1;
   if (opts.gracePeriod !== undefined) {
     if (!/^-?\d+$/.test(opts.gracePeriod)) throw new CliError(`invalid argument "${opts.gracePeriod}" for "--grace-period" flag: must be an integer`);
@@ -166,6 +184,7 @@ export function register(program: Command, env: CliEnv): void {
       .option('--grace-period <seconds>', 'seconds the pod gets to terminate (-1: the pod\'s own)')
       .option('--now', 'grace period of 1 second')
       .option('--force', 'with --grace-period=0: remove immediately')
+      .option('--cascade [policy]', 'what happens to dependents: background (default), foreground (they go first) or orphan (they stay)')
       .option('--ignore-not-found', 'treat a missing object as deleted')
       .option('--timeout <duration>', 'give up waiting after this long (0: no limit)')
       .option('-l, --selector <selector>', 'delete everything matching this label selector')

@@ -1,10 +1,10 @@
 // flotctl describe TYPE [NAME...] | TYPE/NAME: the object in kubectl's layout,
 // with its Events (found by an involvedObject field selector).
 import type { Command } from 'commander';
-import type { Event, KubeList, KubeObject, Namespace, Node, Pod } from '../../api/index.js';
+import type { ConfigMap, Event, KubeList, KubeObject, Namespace, Node, Pod, Secret } from '../../api/index.js';
 import { action, reportError, type CliEnv } from '../command.js';
 import { ApiStatusError } from '../errors.js';
-import { describeGeneric, describeNamespace, describeNode, describePod } from '../printers/describe.js';
+import { describeConfigMap, describeGeneric, describeNamespace, describeNode, describePod, describeSecret } from '../printers/describe.js';
 import { resourcePath, type ResourceRef } from '../resources.js';
 import { addGlobalFlags, type Session } from '../session.js';
 import { parseGetArgs } from './get.js';
@@ -46,6 +46,10 @@ async function describeOne(session: Session, ref: ResourceRef, obj: KubeObject):
     }
     case 'Namespace':
       return describeNamespace(obj as Namespace, [], now);
+    case 'ConfigMap':
+      return describeConfigMap(obj as ConfigMap, await eventsFor(session, obj, 'ConfigMap'), now);
+    case 'Secret':
+      return describeSecret(obj as Secret, await eventsFor(session, obj, 'Secret'), now);
     default:
       return describeGeneric(obj, await eventsFor(session, obj, ref.kind), now);
   }

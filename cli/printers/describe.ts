@@ -1,7 +1,7 @@
 // `describe` layouts, kubectl's: `Key:<tab>value` lines aligned by the
 // tabwriter (2 spaces of padding), nested sections indented by two spaces, and
 // the object's Events at the end. Pure functions of (object, events, now).
-import type { Container, ContainerState, Event, KubeObject, Namespace, Node, Pod } from '../../api/index.js';
+import type { ConfigMap, Container, ContainerState, Event, KubeObject, Namespace, Node, Pod, Secret } from '../../api/index.js';
 import { age, humanDuration } from './age.js';
 import { eventLastSeen, nodeRoles, podStatusReason } from './columns.js';
 import { formatYaml } from './output.js';
@@ -289,5 +289,38 @@ export function describeGeneric(obj: KubeObject, events: Event[], now: number): 
   const { metadata: _m, apiVersion: _a, kind: _k, ...rest } = obj as KubeObject & Record<string, unknown>;
   for (const line of formatYaml(rest).trimEnd().split('\n')) if (line !== '{}') out.lines.push(line);
   out.lines.push(...eventsSection(events, now));
+  return out.text();
+}
+
+/** kubectl's layout of a ConfigMap: each key, a `====` rule, its value. */
+export function describeConfigMap(cm: ConfigMap, events: Event[], now: number): string {
+  const out = new Lines();
+  const m = cm.metadata;
+  out.add(0, 'Name:', m.name ?? '');
+  out.add(0, 'Namespace:', m.namespace ?? '');
+  mapLines(out, 0, 'Labels', m.labels);
+  annotationLines(out, 0, m.annotations);
+  out.lines.push('', 'Data', '====');
+  for (const k of Object.keys(cm.data ?? {}).sort()) out.lines.push(`${k}:`, '----', cm.data![k]!, '');
+  out.lines.push('', 'BinaryData', '====');
+  for (const k of Object.keys(cm.binaryData ?? {}).sort()) out.lines.push(`${k}: ${Buffer.from(cm.binaryData![k]!, 'base64').length} bytes`);
+  out.lines.push('');
+  out.lines.push(...eventsSection(events, now));
+  return out.text();
+}
+
+/** kubectl's layout of a Secret: its type and the size of each value, never the values. */
+export function describeSecret(s: Secret, events: Event[], now: number): string {
+  const out = new Lines();
+  const m = s.metadata;
+  out.add(0, 'Name:', m.name ?? '');
+  out.add(0, 'Namespace:', m.namespace ?? '');
+  mapLines(out, 0, 'Labels', m.labels);
+  annotationLines(out, 0, m.annotations);
+  out.lines.push('');
+  out.add(0, 'Type:', s.type || 'Opaque');
+  out.lines.push('', 'Data', '====');
+  for (const k of Object.keys(s.data ?? {}).sort()) out.add(0, `${k}:`, `${Buffer.from(s.data![k]!, 'base64').length} bytes`);
+  if (events.length > 0) out.lines.push('', ...eventsSection(events, now));
   return out.text();
 }

@@ -70,6 +70,8 @@ export interface ApiServerOptions {
   closeGraceMs?: number;
   /** Longest watch before the server ends it (clients re-watch), default 30 min. */
   maxWatchSeconds?: number;
+  /** How often a watch with allowWatchBookmarks=true gets a BOOKMARK; default 60 s, as kube-apiserver. */
+  bookmarkIntervalMs?: number;
   /** More routes behind the same authentication (Flotilla's own /apis/flotilla.io/v1). */
   extraRoutes?: (app: FastifyInstance) => void;
 }
@@ -105,6 +107,14 @@ function intParam(q: Query, name: string): number | undefined {
 
 function isTrue(v: string | undefined): boolean {
   return v === 'true' || v === '1';
+}
+
+/** A boolean query parameter; 400 for anything but true/false/1/0/empty. */
+function boolParam(q: Query, name: string): boolean {
+  const v = q1(q, name);
+  if (v === undefined || v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true' || v === '1') return true;
+  throw new BadRequestError(`invalid ${name} "${v}": must be true or false`);
 }
 
 /**
@@ -180,6 +190,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   const api = new ResourceApi({ store: o.store, clock, log, ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}) });
   const execs = new Set<AbortController>();
   const maxWatchMs = (o.maxWatchSeconds ?? 1800) * 1000;
+  const bookmarkMs = o.bookmarkIntervalMs ?? 60_000;
 
   const app = Fastify({
     loggerInstance: log,
@@ -374,9 +385,21 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       const ls = q1(query, 'labelSelector');
       const fs = q1(query, 'fieldSelector');
       const rv = q1(query, 'resourceVersion');
+      const rvMatch = q1(query, 'resourceVersionMatch');
+      const cont = q1(query, 'continue');
+      const limit = intParam(query, 'limit');
       if (ls !== undefined) listQuery.labelSelector = ls;
       if (fs !== undefined) listQuery.fieldSelector = fs;
       if (rv !== undefined) listQuery.resourceVersion = rv;
+      if (rvMatch !== undefined && rvMatch !== '') listQuery.resourceVersionMatch = rvMatch;
+      if (cont !== undefined && cont !== '') listQuery.continue = cont;
+      if (limit !== undefined) {
+        if (limit < 0) throw new BadRequestError(`invalid limit ${limit}: must be a non-negative integer`);
+        listQuery.limit = limit;
+      }
+      const bookmarks = boolParam(query, 'allowWatchBookmarks');
+      const timeoutSeconds = intParam(query, 'timeoutSeconds');
+      if (timeoutSeconds !== undefined && timeoutSeconds < 0) throw new BadRequestError(`invalid timeoutSeconds ${timeoutSeconds}: must be a non-negative integer`);
       const notAllowed = () => new MethodNotAllowedError(req.method, path);
       const asTable = (objs: KubeObject[], rvOut?: string) =>
         toTable(t.res.kind, objs, { nowMs: clock.now(), includeObject, ...(rvOut ? { resourceVersion: rvOut } : {}) });
@@ -385,7 +408,11 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
         if (req.method !== 'GET') throw notAllowed();
         // bad selectors are a plain 400, before the stream starts
         compileSelectors(t.res.kind, { labelSelector: listQuery.labelSelector, fieldSelector: listQuery.fieldSelector });
-        const done = serveWatch(req, reply, t, listQuery, intParam(query, 'timeoutSeconds'), table ? includeObject : undefined);
+        if (listQuery.continue !== undefined || listQuery.resourceVersionMatch !== undefined) {
+          throw new BadRequestError(`${listQuery.continue !== undefined ? 'continue' : 'resourceVersionMatch'} is forbidden for watch`);
+        }
+        await api.checkWatchResourceVersion(listQuery.resourceVersion);
+        const done = serveWatch(req, reply, t, listQuery, timeoutSeconds, table ? includeObject : undefined, bookmarks);
         streams.add(done);
         return done.finally(() => streams.delete(done));
       }
@@ -470,8 +497,11 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     q: ListQuery,
     timeoutSeconds: number | undefined,
     table: IncludeObject | undefined,
+    bookmarks: boolean,
   ): Promise<void> {
     const ac = new AbortController();
+    // BOOKMARK events carry the last revision sent (at first the one asked for, or the store's)
+    let lastRv = q.resourceVersion && q.resourceVersion !== '0' ? q.resourceVersion : bookmarks ? await o.store.currentRevision() : '';
     const it = api.watch(t, q, ac.signal);
     let first: IteratorResult<WatchEvent> | undefined;
     let firstError: unknown;
@@ -509,9 +539,24 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
         sentColumns = true;
       }
       if (res.destroyed || res.writableEnded) return undefined;
+      const evRv = ev.type !== 'ERROR' ? ev.object?.metadata?.resourceVersion : undefined;
+      if (evRv) lastRv = evRv;
       if (res.write(`${JSON.stringify({ type: ev.type, object })}\n`)) return undefined;
       return Promise.race([new Promise((resolve) => res.once('drain', resolve)), aborted]);
     };
+    let bookmarkTimer: { cancel(): void } | undefined;
+    const scheduleBookmark = () => {
+      bookmarkTimer = clock.setTimeout(() => {
+        if (ac.signal.aborted || res.destroyed) return;
+        // a bookmark only when the stream is idle for writing (never between an event's bytes)
+        if (res.writableLength === 0) {
+          const object = { kind: t.res.kind, apiVersion: t.res.apiVersion, metadata: { resourceVersion: lastRv } };
+          res.write(`${JSON.stringify({ type: 'BOOKMARK', object })}\n`);
+        }
+        scheduleBookmark();
+      }, bookmarkMs);
+    };
+    if (bookmarks) scheduleBookmark();
     try {
       if ((await Promise.race([firstP, aborted])) === 'aborted') return;
       if (firstError !== undefined) throw firstError;
@@ -528,6 +573,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       }
     } finally {
       timer.cancel();
+      bookmarkTimer?.cancel();
       watches.delete(ac);
       ac.abort();
       void it.return?.(undefined).catch(() => undefined);

@@ -1,22 +1,13 @@
 // Request bodies: JSON or YAML objects, patch documents by media type.
 import { parseDocument } from 'yaml';
-import { BadRequestError, FlotillaError } from '../../api/index.js';
+import { BadRequestError } from '../../api/index.js';
+import { MAX_BODY_BYTES, RequestEntityTooLargeError, UnsupportedMediaTypeError } from './media-errors.js';
 import type { PatchType } from './resource-api.js';
+import { PROTOBUF_MEDIA_TYPE, parseProtobufObject } from './protobuf.js';
 
-/** Maximum request body, as Kubernetes: 3 MiB. */
-export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+export { MAX_BODY_BYTES };
 
-export class UnsupportedMediaTypeError extends FlotillaError {
-  constructor(message: string) {
-    super('UnsupportedMediaType', message);
-  }
-}
-
-export class RequestEntityTooLargeError extends FlotillaError {
-  constructor(message = `the request body is too large: the limit is ${MAX_BODY_BYTES} bytes (3 MiB)`) {
-    super('RequestEntityTooLarge', message);
-  }
-}
+export { RequestEntityTooLargeError, UnsupportedMediaTypeError };
 
 export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -46,13 +37,14 @@ function parseYaml(text: string): unknown {
 
 /** An object body (create, update, binding, DeleteOptions) in JSON or YAML. */
 export function parseObjectBody(contentType: string | undefined, raw: Buffer | undefined): unknown {
+  const mt = mediaType(contentType);
+  if (mt === PROTOBUF_MEDIA_TYPE && raw && raw.length > 0) return parseProtobufObject(raw);
   const text = raw ? raw.toString('utf8') : '';
   if (text.trim() === '') return undefined;
-  const mt = mediaType(contentType);
   if (mt === 'application/json' || mt === '' || mt === 'text/plain') return parseJson(text);
   if (mt === 'application/yaml' || mt === 'application/x-yaml' || mt === 'text/yaml') return parseYaml(text);
   throw new UnsupportedMediaTypeError(
-    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${mt})`,
+    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (for ConfigMap, Secret, Namespace) (got ${mt})`,
   );
 }
 

@@ -103,11 +103,9 @@ export class WsFrameParser {
   }
 }
 
-/** A Status as Kubernetes writes it on the wire (a cause's kind is `reason`, not `type`). */
+/** A Status as Kubernetes writes it on the wire (Status causes already carry `reason`). */
 function wireStatus(s: Status): Record<string, unknown> {
-  const { details, ...rest } = s;
-  if (!details) return rest;
-  return { ...rest, details: { ...details, causes: details.causes?.map(({ type, ...c }) => ({ ...c, reason: type })) } };
+  return { ...s };
 }
 
 /** An HTTP error answer on a socket that was never upgraded. */

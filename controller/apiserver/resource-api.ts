@@ -9,6 +9,8 @@ import {
   ConflictError,
   FlotillaError,
   ForbiddenError,
+  GoneError,
+  TimeoutError,
   NotFoundError,
   REGISTRY,
   UnavailableError,
@@ -52,6 +54,52 @@ export interface ListQuery {
   labelSelector?: string;
   fieldSelector?: string;
   resourceVersion?: string;
+  /** `NotOlderThan` (default with a resourceVersion) or `Exact`. */
+  resourceVersionMatch?: string;
+  /** Page size; absent or 0: everything. */
+  limit?: number;
+  /** The token of the previous page. */
+  continue?: string;
+}
+
+/** The 410 answer for a continue token whose revision was compacted (Kubernetes' wording). */
+export const CONTINUE_EXPIRED_MESSAGE =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.';
+
+interface ContinueToken {
+  v: string;
+  rv: number;
+  start: string;
+}
+
+/** A continue token: the next key (below the resource's prefix) and the revision of the first page, as Kubernetes encodes them. */
+export function encodeContinue(prefix: string, key: string, revision: string): string {
+  const t: ContinueToken = { v: 'meta.k8s.io/v1', rv: Number(revision), start: key.slice(prefix.length) };
+  return Buffer.from(JSON.stringify(t)).toString('base64url');
+}
+
+/** The key and revision of a continue token; 400 `continue key is not valid: …` when it is not one of ours. */
+export function decodeContinue(prefix: string, token: string): { key: string; revision: string } {
+  const bad = (why: string) => new BadRequestError(`continue key is not valid: ${why}`);
+  let t: unknown;
+  try {
+    if (!/^[A-Za-z0-9_\-+/=]+$/.test(token)) throw new Error('not base64');
+    t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw bad('the token is not base64-encoded JSON');
+  }
+  if (!isPlainObject(t) || t.v !== 'meta.k8s.io/v1') throw bad('unknown version of the continue token');
+  if (typeof t.rv !== 'number' || !Number.isSafeInteger(t.rv) || t.rv <= 0) throw bad('incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  if (typeof t.start !== 'string' || t.start === '') throw bad('encoded start key is missing');
+  // the key stays below the prefix: no `..` segments, no absolute path
+  if (t.start.startsWith('/') || t.start.split('/').some((seg) => seg === '..' || seg === '.')) throw bad('encoded start key is not a relative path');
+  return { key: `${prefix}${t.start}`, revision: String(t.rv) };
+}
+
+/** A resourceVersion query parameter as a revision; 400 when it is not a decimal number. */
+export function parseResourceVersion(rv: string): bigint {
+  if (!/^\d{1,30}$/.test(rv)) throw new BadRequestError(`invalid resource version "${rv}": must be a decimal number`);
+  return BigInt(rv);
 }
 
 export interface WriteOptions {
@@ -147,13 +195,70 @@ export class ResourceApi {
     }
   }
 
+  /**
+   * A list, whole or in pages (`limit`, `continue`), with Kubernetes'
+   * resourceVersion semantics: none or "0" reads the latest state; with
+   * NotOlderThan (the default) a revision the store has not reached yet is a
+   * 504 "Too large resource version"; Exact reads that very revision (410 once
+   * compacted). Every page of a paged list reads the first page's revision.
+   */
   async list(t: Target, q: ListQuery): Promise<KubeList> {
     const filter = compileSelectors(t.res.kind, { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector });
-    const r = await this.store.list<KubeObject>(t.res.plural, {
-      ...(t.res.namespaced && t.namespace !== undefined ? { namespace: t.namespace } : {}),
-      ...(filter ? { filter } : {}),
-    });
-    return { kind: t.res.listKind, apiVersion: t.res.apiVersion, metadata: { resourceVersion: r.resourceVersion }, items: r.items };
+    const namespace = t.res.namespaced && t.namespace !== undefined ? t.namespace : undefined;
+    const prefix = namespace === undefined ? `/flotilla/${t.res.plural}/` : `/flotilla/${t.res.plural}/${namespace}/`;
+    const rv = q.resourceVersion ?? '';
+    const match = q.resourceVersionMatch ?? '';
+    if (match !== '' && match !== 'NotOlderThan' && match !== 'Exact') {
+      throw new BadRequestError(`invalid resourceVersionMatch "${match}": supported values: "Exact", "NotOlderThan"`);
+    }
+    if (match !== '' && rv === '') throw new BadRequestError('resourceVersionMatch is forbidden unless resourceVersion is provided');
+    if (q.continue !== undefined && q.continue !== '' && rv !== '' && rv !== '0') {
+      throw new BadRequestError('specifying resource version is not allowed when using continue');
+    }
+    if (match === 'Exact' && rv === '0') throw new BadRequestError('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"');
+    if (q.limit !== undefined && (!Number.isSafeInteger(q.limit) || q.limit < 0)) throw new BadRequestError(`invalid limit ${q.limit}: must be a non-negative integer`);
+    let revision: string | undefined;
+    if (rv !== '' && rv !== '0') {
+      const want = parseResourceVersion(rv);
+      if (match === 'Exact') revision = want.toString();
+      else await this.requireRevision(want);
+    }
+    const continueFrom = q.continue ? decodeContinue(prefix, q.continue) : undefined;
+    let r;
+    try {
+      r = await this.store.list<KubeObject>(t.res.plural, {
+        ...(namespace !== undefined ? { namespace } : {}),
+        ...(filter ? { filter } : {}),
+        ...(q.limit ? { limit: q.limit } : {}),
+        ...(continueFrom ? { continueFrom } : {}),
+        ...(revision !== undefined ? { revision } : {}),
+      });
+    } catch (e) {
+      if (continueFrom && isCode(e, 'Gone')) throw new GoneError(CONTINUE_EXPIRED_MESSAGE);
+      throw e;
+    }
+    const metadata: KubeList['metadata'] & { remainingItemCount?: number } = { resourceVersion: r.resourceVersion };
+    if (r.next) {
+      metadata.continue = encodeContinue(prefix, r.next.key, r.next.revision);
+      if (r.remaining !== undefined) metadata.remainingItemCount = r.remaining;
+    }
+    return { kind: t.res.listKind, apiVersion: t.res.apiVersion, metadata, items: r.items };
+  }
+
+  /** Checks a watch's resourceVersion before its stream starts: 400 when malformed, 504 when the store has not reached it. */
+  async checkWatchResourceVersion(rv: string | undefined): Promise<void> {
+    if (rv !== undefined && rv !== '' && rv !== '0') await this.requireRevision(parseResourceVersion(rv));
+  }
+
+  /** 504 `Too large resource version` when the store has not reached `want` (as kube-apiserver answers). */
+  private async requireRevision(want: bigint): Promise<void> {
+    const current = BigInt(await this.store.currentRevision());
+    if (want > current) {
+      throw new TimeoutError(`Timeout: Too large resource version: ${want}, current: ${current}`, {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version', field: '' }],
+        retryAfterSeconds: 1,
+      });
+    }
   }
 
   /**
@@ -180,6 +285,7 @@ export class ResourceApi {
     filter: ((o: KubeObject) => boolean) | undefined,
     signal: AbortSignal,
   ): AsyncGenerator<WatchEvent> {
+    if (rv !== undefined && rv !== '' && rv !== '0') await this.requireRevision(parseResourceVersion(rv));
     if (rv === undefined || rv === '' || rv === '0') {
       const r = await this.store.list<KubeObject>(t.res.plural, {
         ...(namespace !== undefined ? { namespace } : {}),

@@ -35,7 +35,8 @@ export function statusFromError(err: unknown): Status {
   if (typeof d.name === 'string') details.name = d.name;
   if (typeof d.group === 'string') details.group = d.group;
   if (typeof d.kind === 'string') details.kind = d.kind;
-  if (e.causes.length > 0) details.causes = e.causes.map((c) => ({ type: c.reason, message: c.message, field: c.field }));
+  if (typeof d.retryAfterSeconds === 'number') details.retryAfterSeconds = d.retryAfterSeconds;
+  if (e.causes.length > 0) details.causes = e.causes.map((c) => ({ reason: c.reason, message: c.message, ...(c.field !== '' ? { field: c.field } : {}) }));
   if (Object.keys(details).length > 0) status.details = details;
   if (!isFlotillaError(err) && err instanceof Error) status.message = `Internal error occurred: ${err.message}`;
   return status;

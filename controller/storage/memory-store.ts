@@ -74,14 +74,29 @@ export class MemoryStore implements Store {
     return deepClone(o) as T;
   }
 
+  /**
+   * Lists in key order. Paging (limit/continueFrom) works by key; the memory
+   * store keeps no history, so a page reads the current state, not the first
+   * page's revision (the etcd store reads that revision).
+   */
   async list<T extends KubeObject>(resource: string, opts: ListOptions<T> = {}): Promise<ListResult<T>> {
     const prefix = opts.namespace === undefined ? `/flotilla/${resource}/` : `/flotilla/${resource}/${opts.namespace}/`;
-    const items = [...this.data.entries()]
-      .filter(([k]) => k.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([, v]) => deepClone(v) as T)
-      .filter((o) => !opts.filter || opts.filter(o));
-    return { items, resourceVersion: String(this.rev) };
+    const start = opts.continueFrom?.key;
+    const entries = [...this.data.entries()]
+      .filter(([k]) => k.startsWith(prefix) && (start === undefined || k >= start))
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    const items: T[] = [];
+    const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : Infinity;
+    let i = 0;
+    for (; i < entries.length && items.length < limit; i++) {
+      const o = deepClone(entries[i]![1]) as T;
+      if (!opts.filter || opts.filter(o)) items.push(o);
+    }
+    const revision = opts.continueFrom?.revision ?? String(this.rev);
+    if (i < entries.length) {
+      return { items, resourceVersion: revision, next: { key: entries[i]![0], revision }, ...(opts.filter ? {} : { remaining: entries.length - i }) };
+    }
+    return { items, resourceVersion: revision };
   }
 
   async update<T extends KubeObject>(resource: string, obj: T): Promise<T> {

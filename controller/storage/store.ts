@@ -18,12 +18,32 @@ export interface ListOptions<T> {
   namespace?: string;
   /** Keep only objects for which this returns true (label/field selectors compile to this). */
   filter?: (obj: T) => boolean;
+  /** At most this many items (after the filter); `next` then says where the rest starts. */
+  limit?: number;
+  /**
+   * Go on from a previous page: the first storage key to read and the revision
+   * the first page was read at (every page reads that revision: one consistent
+   * list). GoneError when that revision was compacted.
+   */
+  continueFrom?: ListPosition;
+  /** Read at exactly this revision (resourceVersionMatch=Exact); GoneError when compacted. */
+  revision?: string;
+}
+
+/** Where a paged list goes on: a storage key (inclusive) at a revision. */
+export interface ListPosition {
+  key: string;
+  revision: string;
 }
 
 export interface ListResult<T> {
   items: T[];
   /** The etcd revision the list was read at: a watch from here misses nothing. */
   resourceVersion: string;
+  /** Set when a `limit` cut the list short: where the next page starts. */
+  next?: ListPosition;
+  /** With `next` and no filter: how many objects are left after this page. */
+  remaining?: number;
 }
 
 export interface WatchOptions<T> {

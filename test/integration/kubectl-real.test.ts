@@ -12,10 +12,12 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type StartedController } from '../helpers/controller.js';
 import { requireBinaries } from '../helpers/require.js';
+import { flotctl } from '../helpers/flotctl.js';
 
 const KUBECTLS: [string, string][] = [
   ['kubectl 1.20 (Debian)', '/opt/flotilla/kubernetes-client/usr/bin/kubectl'],
   ['kubectl on PATH', '/usr/bin/kubectl'],
+  ['kubectl 1.33', '/usr/lib/google-cloud-sdk/bin/kubectl.1.33'],
 ];
 
 let ctl: StartedController;
@@ -90,7 +92,7 @@ afterAll(async () => {
 });
 
 describe.each(KUBECTLS)('%s against the controller', (label, bin) => {
-  const ns = `kc-${label.includes('1.20') ? 'old' : 'new'}-${process.pid}`;
+  const ns = `kc-${label.includes('1.20') ? 'old' : label.includes('1.33') ? 'v133' : 'new'}-${process.pid}`;
   const name = 'web';
   let file: string;
 
@@ -125,6 +127,58 @@ describe.each(KUBECTLS)('%s against the controller', (label, bin) => {
     expect(lines[1]!.split(/\s+/).slice(0, 4)).toEqual([name, '0/1', 'Pending', '0']);
     const wide = await run(bin, ['get', 'pods', '-n', ns, '-o', 'wide']);
     expect(wide.stdout.split('\n')[0]).toMatch(/NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE/);
+  });
+
+  it('kubectl get pods and flotctl get pods print the same columns and cells', async () => {
+    for (const wide of [[], ['-o', 'wide']]) {
+      const k = await run(bin, ['get', 'pods', '-n', ns, ...wide]);
+      const f = await flotctl(ctl.kubeconfig, ['get', 'pods', '-n', ns, ...wide]);
+      expect(f.code).toBe(0);
+      // AGE may tick between the two commands: compare every other cell
+      const cells = (out: string) => out.trim().split('\n').map((l) => l.split(/\s{2,}/).filter((_, i) => i !== 4));
+      expect(cells(f.stdout)).toEqual(cells(k.stdout));
+    }
+  });
+
+  it('kubectl creates, gets, describes, prints as YAML and deletes a configmap', async () => {
+    const c = await run(bin, ['create', 'configmap', 'app-config', '-n', ns, '--from-literal=mode=fast', '--from-literal=level=3']);
+    expect(c.stderr).toBe('');
+    expect(c.stdout.trim()).toBe('configmap/app-config created');
+    const g = await run(bin, ['get', 'configmaps', '-n', ns]);
+    const row = g.stdout.trim().split('\n');
+    expect(row[0]!.split(/\s+/)).toEqual(['NAME', 'DATA', 'AGE']);
+    expect(row.find((l) => l.startsWith('app-config'))!.split(/\s+/).slice(0, 2)).toEqual(['app-config', '2']);
+    const y = await run(bin, ['get', 'cm', 'app-config', '-n', ns, '-o', 'yaml']);
+    expect(y.stdout).toMatch(/^kind: ConfigMap$/m);
+    expect(y.stdout).toMatch(/^  mode: fast$/m);
+    const d = await run(bin, ['describe', 'configmap', 'app-config', '-n', ns]);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/Name:\s+app-config/);
+    expect(d.stdout).toMatch(/mode:\n----\nfast/);
+    const del = await run(bin, ['delete', 'configmap', 'app-config', '-n', ns]);
+    expect(del.stdout.trim()).toBe('configmap "app-config" deleted');
+    expect((await api('GET', `/api/v1/namespaces/${ns}/configmaps/app-config`)).status).toBe(404);
+  });
+
+  it('kubectl creates, gets, describes, prints as YAML and deletes a secret', async () => {
+    const c = await run(bin, ['create', 'secret', 'generic', 'db-pass', '-n', ns, '--from-literal=password=s3cr3t']);
+    expect(c.stderr).toBe('');
+    expect(c.stdout.trim()).toBe('secret/db-pass created');
+    const g = await run(bin, ['get', 'secrets', '-n', ns]);
+    const lines = g.stdout.trim().split('\n');
+    expect(lines[0]!.split(/\s+/)).toEqual(['NAME', 'TYPE', 'DATA', 'AGE']);
+    expect(lines.find((l) => l.startsWith('db-pass'))!.split(/\s+/).slice(0, 3)).toEqual(['db-pass', 'Opaque', '1']);
+    const y = await run(bin, ['get', 'secret', 'db-pass', '-n', ns, '-o', 'yaml']);
+    expect(y.stdout).toContain(`password: ${Buffer.from('s3cr3t').toString('base64')}`);
+    const d = await run(bin, ['describe', 'secret', 'db-pass', '-n', ns]);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/password:\s+6 bytes/);
+    expect(d.stdout).not.toContain('s3cr3t');
+    const bad = await run(bin, ['create', '-n', ns, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bad' }, data: { k: 'not base64!' } }));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/data\[k\]|illegal base64|base64/);
+    const del = await run(bin, ['delete', 'secret', 'db-pass', '-n', ns]);
+    expect(del.stdout.trim()).toBe('secret "db-pass" deleted');
   });
 
   it('kubectl get pods -o yaml prints the stored pod', async () => {

@@ -70,8 +70,17 @@ describe('delete options', () => {
     [{ gracePeriod: '0' }, { gracePeriodSeconds: 1 }],
     [{ gracePeriod: '0', force: true }, { gracePeriodSeconds: 0 }],
     [{ force: true }, { gracePeriodSeconds: 0 }],
+    [{ cascade: 'foreground' }, { propagationPolicy: 'Foreground' }],
+    [{ cascade: 'orphan' }, { propagationPolicy: 'Orphan' }],
+    [{ cascade: 'background' }, { propagationPolicy: 'Background' }],
+    [{ cascade: true }, { propagationPolicy: 'Background' }],
+    [{ cascade: 'false' }, { propagationPolicy: 'Orphan' }],
   ])('%j sends %j', (flags, body) => {
     expect(deleteOptionsFor(flags)).toEqual(body);
+  });
+
+  it('--cascade names its three policies', () => {
+    expect(() => deleteOptionsFor({ cascade: 'sideways' })).toThrow('invalid argument "sideways" for "--cascade" flag: must be "background", "foreground", or "orphan"');
   });
 
   it('--grace-period must be a number', () => {

@@ -261,3 +261,22 @@ describe('describe node', () => {
     expect(text).toMatch(/Events: +<none>\n$/);
   });
 });
+
+describe('describe configmaps and secrets', () => {
+  it('shows a ConfigMap key by key, with each value under a rule', async () => {
+    const { describeConfigMap } = await import('../../cli/printers/describe.js');
+    const text = describeConfigMap({ metadata: { name: 'app', namespace: 'demo' }, data: { mode: 'fast', 'app.conf': 'a=1\n' }, binaryData: { blob: 'AAEC' } }, [], NOW);
+    expect(text).toContain('Name:         app\nNamespace:    demo\n');
+    expect(text).toContain('Data\n====\napp.conf:\n----\na=1\n\nmode:\n----\nfast\n');
+    expect(text).toContain('BinaryData\n====\nblob: 3 bytes\n');
+  });
+
+  it('shows a Secret with its type and the size of each value, never a value', async () => {
+    const { describeSecret } = await import('../../cli/printers/describe.js');
+    const text = describeSecret({ metadata: { name: 'db', namespace: 'demo' }, type: 'Opaque', data: { password: Buffer.from('s3cret').toString('base64') } }, [], NOW);
+    expect(text).toMatch(/Type: +Opaque\n/);
+    expect(text).toMatch(/password: +6 bytes\n/);
+    expect(text).not.toContain('s3cret');
+    expect(text).not.toContain(Buffer.from('s3cret').toString('base64'));
+  });
+});
