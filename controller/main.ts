@@ -2,10 +2,12 @@
 // flotilla-controller: the control plane daemon.
 //   init  creates the cluster CA, serving certificate, admin token and kubeconfig
 //   run   serves the API (starting a managed etcd unless --etcd-endpoints is given)
+//   rotate-encryption-key  a new key for Secrets at rest, and every Secret re-written under it
 import { Command, InvalidArgumentError } from 'commander';
 import { createRootLogger, isFlotillaError } from '../api/index.js';
 import { parseTtl } from './join/bootstrap-token.js';
 import { initStateDir } from './pki/state-dir.js';
+import { rotateEncryptionKey } from './rotate-encryption-key.js';
 import { runController } from './server.js';
 
 function fail(e: unknown): never {
@@ -66,6 +68,7 @@ program
         `  serving certificate: ${r.certFile} (for ${[...new Set(['127.0.0.1', 'localhost', ...r.config.advertiseAddresses])].join(', ')})`,
         `  admin token:         ${r.tokenFile}`,
         `  admin kubeconfig:    ${r.kubeconfigFile} (server ${r.server})`,
+        `  encryption keys:     ${r.encryptionKeysFile} (Secrets in etcd; copy it to every controller replica)`,
         `  pod network:         ${r.config.network.network}, /${r.config.network.subnetLen} per node, VXLAN VNI ${r.config.network.backend.vni} port ${r.config.network.backend.port}`,
         '',
         `Start the control plane:  flotilla-controller run --state-dir ${r.stateDir}`,
@@ -152,6 +155,58 @@ program
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
+    // The encryption key file is polled every second; SIGHUP re-reads it at once.
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading the encryption keys');
+      running.reloadEncryptionKeys();
+    });
   });
+
+program
+  .command('rotate-encryption-key')
+  .description('put a new encryption key first in the state dir\'s key file and re-write every Secret under it (old keys stay for reading)')
+  .requiredOption('--state-dir <dir>', 'the directory init wrote')
+  .option('--etcd-endpoints <urls>', 'external etcd client URLs, comma separated (default: the state dir\'s managed etcd, started for the rewrite when no controller runs)')
+  .option('--no-rewrite', 'only add the key; re-write later with --rewrite-only (after copying the key file to every replica)')
+  .option('--rewrite-only', 'add no key: re-write every Secret under the key that encrypts now', false)
+  .option('--prune', 'after a verified rewrite, drop the old keys from the file (etcd history and backups from before then no longer decrypt)', false)
+  .option('--log-level <level>', 'pino log level', process.env.FLOTILLA_LOG_LEVEL ?? 'warn')
+  .action(async (o: { stateDir: string; etcdEndpoints?: string; rewrite: boolean; rewriteOnly: boolean; prune: boolean; logLevel: string }) => {
+    const log = createRootLogger({ level: o.logLevel });
+    try {
+      if (!o.rewrite && (o.rewriteOnly || o.prune)) throw new InvalidArgumentError('--no-rewrite cannot be combined with --rewrite-only or --prune');
+      const endpoints = (o.etcdEndpoints ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const r = await rotateEncryptionKey({
+        stateDir: o.stateDir,
+        ...(endpoints.length > 0 ? { etcdEndpoints: endpoints } : {}),
+        noRewrite: !o.rewrite,
+        rewriteOnly: o.rewriteOnly,
+        prune: o.prune,
+        log,
+      });
+      process.stdout.write(`${rotationReport(r, !o.rewrite).join('\n')}\n`);
+      log.flush();
+    } catch (e) {
+      log.flush();
+      fail(e);
+    }
+  });
+
+/** What rotate-encryption-key prints. */
+function rotationReport(r: Awaited<ReturnType<typeof rotateEncryptionKey>>, noRewrite: boolean): string[] {
+  const lines: string[] = [];
+  if (r.added) lines.push(`Added encryption key ${r.added} to ${r.keyFile}: it encrypts from now on (keys: ${r.keys.join(', ')})`);
+  if (noRewrite) {
+    lines.push(`Nothing re-written. Copy ${r.keyFile} to every controller replica's state dir (running ones re-read it within a second), then run:`);
+    lines.push(`  flotilla-controller rotate-encryption-key --rewrite-only --state-dir <dir>`);
+    return lines;
+  }
+  if (r.etcd === 'none') lines.push('No etcd data in the state dir yet: nothing to re-write.');
+  else lines.push(`Re-wrote ${r.rewritten} of ${r.total} Secrets under key ${r.keyId} (${r.total - r.rewritten} already were); checked in ${r.passes} scan${r.passes === 1 ? '' : 's'} of etcd.`);
+  if (r.dropped.length > 0) lines.push(`Dropped keys ${r.dropped.join(', ')} from ${r.keyFile}.`);
+  else if (r.keys.length > 1) lines.push(`Kept keys ${r.keys.slice(1).join(', ')} for reading (etcd history, backups); --prune drops them.`);
+  lines.push(`Every controller replica needs this ${r.keyFile}: one without key ${r.keyId} fails to read these Secrets.`);
+  return lines;
+}
 
 program.parseAsync(process.argv).catch(fail);

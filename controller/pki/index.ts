@@ -2,3 +2,4 @@
 export * from './certs.js';
 export * from './tokens.js';
 export * from './state-dir.js';
+export * from './encryption-keys.js';

@@ -6,6 +6,7 @@
 //   admin.kubeconfig                    kubeconfig for the admin (0600)
 //   cluster.json                        advertise addresses, API/agent ports, network config
 //   bootstrap-token.json                the first join token (0600), put into etcd by `run`
+//   encryption-keys.json                keys Secrets are encrypted with in etcd (0600; encryption-keys.ts)
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
@@ -16,6 +17,7 @@ import { caPinOf } from '../../api/ca-pin.js';
 import { validateNetworkConfig, type NetworkConfig } from '../../netplugin/index.js';
 import { generateToken } from '../join/bootstrap-token.js';
 import { generateCa, issueServingCert, type CertAndKey } from './certs.js';
+import { createEncryptionKeyFile } from './encryption-keys.js';
 import { generateAdminToken } from './tokens.js';
 
 export const DEFAULT_API_PORT = 6443;
@@ -72,6 +74,8 @@ export interface InitResult {
   certFile: string;
   kubeconfigFile: string;
   tokenFile: string;
+  /** The encryption key file (kept as it was when it existed, also with --force). */
+  encryptionKeysFile: string;
   server: string;
   config: ClusterConfig;
   /** `flotilla-agent join …` with the first token and the CA pin. */
@@ -103,6 +107,7 @@ export function statePaths(stateDir: string) {
     kubeconfig: join(stateDir, 'admin.kubeconfig'),
     cluster: join(stateDir, 'cluster.json'),
     bootstrapToken: join(stateDir, 'bootstrap-token.json'),
+    encryptionKeys: join(stateDir, 'encryption-keys.json'),
   };
 }
 
@@ -196,17 +201,20 @@ export function initStateDir(o: InitOptions): InitResult {
   writeFile(p.kubeconfig, renderKubeconfig({ server, caPem: ca.certPem, token }), 0o600);
   writeFile(p.cluster, `${JSON.stringify(config, null, 2)}\n`, 0o644);
   writeFile(p.bootstrapToken, `${JSON.stringify(bootstrapToken)}\n`, 0o600);
+  // Never replaced: Secrets in etcd stay readable after `init --force`.
+  const keysWritten = createEncryptionKeyFile(p.encryptionKeys, now);
   return {
     stateDir: o.stateDir,
     caFile: p.caCert,
     certFile: p.servingCert,
     kubeconfigFile: p.kubeconfig,
     tokenFile: p.token,
+    encryptionKeysFile: p.encryptionKeys,
     server,
     config,
     joinCommand: joinCommandFor({ address: advertise[0]!, bootstrapPort, token: bootstrapToken.token, caPem: ca.certPem }),
     bootstrapToken,
-    written: [p.caCert, p.caKey, p.servingCert, p.servingKey, p.token, p.kubeconfig, p.cluster, p.bootstrapToken],
+    written: [p.caCert, p.caKey, p.servingCert, p.servingKey, p.token, p.kubeconfig, p.cluster, p.bootstrapToken, ...(keysWritten ? [p.encryptionKeys] : [])],
   };
 }
 

@@ -32,6 +32,7 @@ import {
 } from '../../api/index.js';
 import { fromEtcdError, isRetryable } from './etcd-errors.js';
 import { WatchHub, watchEventOf, type RawEvent } from './watch-hub.js';
+import { AesGcmTransformer, DecryptionError } from './encryption.js';
 import {
   alreadyExistsMessage,
   conflictMessage,
@@ -89,6 +90,14 @@ export interface EtcdStoreOptions {
   /** uid generator; default crypto.randomUUID. */
   uid?: () => string;
   log?: Logger;
+  /**
+   * Encrypts the values of `encryptedResources` at rest (AES-256-GCM, see
+   * encryption.ts). Without it they are written as plaintext, and a value that
+   * is encrypted fails to read.
+   */
+  encryption?: AesGcmTransformer;
+  /** Resources whose values pass through `encryption`; default ['secrets']. Only they pay for it. */
+  encryptedResources?: string[];
 }
 
 /**
@@ -140,6 +149,9 @@ interface SeenAt {
   uid: string | undefined;
   creationTimestamp: string | undefined;
 }
+
+/** Parses one stored value (see EtcdStore.decode); picked once per store call by decoderFor. */
+type Decode = <T extends KubeObject>(kv: IKeyValue, rev?: string) => T;
 
 /** Keys remembered in the seen-revision cache (oldest forgotten first): ~100 bytes each. */
 const SEEN_MAX = 65_536;
@@ -223,6 +235,9 @@ export class EtcdStore implements Store {
   private readonly watchMaxLag: number | undefined;
   private createFlushScheduled = false;
   private createBatchesInFlight = 0;
+  /** Seals and opens the values of the encrypted resources (see encryption.ts). */
+  private readonly encryption: AesGcmTransformer;
+  private readonly encrypted: ReadonlySet<string>;
 
   constructor(o: EtcdStoreOptions) {
     if (o.client) {
@@ -244,6 +259,8 @@ export class EtcdStore implements Store {
     this.watchEventsReceived = o.metrics?.counter('flotilla_etcd_watch_events_total', 'Events received on etcd watch streams, by resource.');
     this.watchBufferSize = o.watchBufferSize;
     this.watchMaxLag = o.watchMaxLag;
+    this.encryption = o.encryption ?? new AesGcmTransformer();
+    this.encrypted = new Set(o.encryptedResources ?? ['secrets']);
   }
 
   // ---- helpers -------------------------------------------------------------
@@ -266,7 +283,7 @@ export class EtcdStore implements Store {
   }
 
   /** Parses a stored value; the resourceVersion comes from the revision, never the value. */
-  private decode<T extends KubeObject>(kv: IKeyValue, rev = kv.mod_revision): T {
+  private readonly decode: Decode = <T extends KubeObject>(kv: IKeyValue, rev = kv.mod_revision): T => {
     let obj: T;
     try {
       obj = JSON.parse(kv.value.toString('utf8')) as T;
@@ -276,6 +293,17 @@ export class EtcdStore implements Store {
     obj.metadata = { ...(obj.metadata ?? {}), resourceVersion: String(rev) };
     if (rev === kv.mod_revision) this.remember(kv.key.toString(), rev, obj.metadata);
     return obj;
+  };
+
+  /** decode for an encrypted resource: the value is decrypted first (a plaintext one is read as it is). */
+  private readonly decodeSealed: Decode = <T extends KubeObject>(kv: IKeyValue, rev = kv.mod_revision): T => {
+    const value = this.encryption.open(kv.value, kv.key);
+    return this.decode<T>(value === kv.value ? kv : { ...kv, value }, rev);
+  };
+
+  /** The decoder of a resource's values: one set lookup per store call, nothing added per value. */
+  private decoderFor(resource: string): Decode {
+    return this.encrypted.has(resource) ? this.decodeSealed : this.decode;
   }
 
   /** Counts one etcd request (see EtcdStoreOptions.metrics). */
@@ -306,6 +334,11 @@ export class EtcdStore implements Store {
     return Buffer.from(JSON.stringify(clean));
   }
 
+  /** encode, then (for an encrypted resource) encrypted with the object's etcd key as authenticated data. */
+  private encodeAt(resource: string, obj: KubeObject, k: ObjectKey): Buffer {
+    return this.encrypted.has(resource) ? this.encryption.seal(this.encode(obj), storageKey(k)) : this.encode(obj);
+  }
+
   /** `obj` (a copy the store made and hands over) with its resourceVersion set. */
   private withRv<T extends KubeObject>(obj: T, rev: string): T {
     obj.metadata = { ...obj.metadata, resourceVersion: String(rev) };
@@ -325,7 +358,7 @@ export class EtcdStore implements Store {
     o.metadata.uid = this.uid();
     o.metadata.creationTimestamp = rfc3339(this.clock.now());
     delete o.metadata.resourceVersion;
-    const value = this.encode(o);
+    const value = this.encodeAt(resource, o, k);
     const batched = this.batchedCreates.has(resource);
     return this.retrying('create', async () => {
       let r: { succeeded: boolean; revision: string; cur?: IKeyValue };
@@ -425,7 +458,7 @@ export class EtcdStore implements Store {
   async get<T extends KubeObject>(key: ObjectKey): Promise<T> {
     const kv = await this.getKv(key);
     if (!kv) throw new NotFoundError(notFoundMessage(key.resource, key.name), { name: key.name, kind: key.resource });
-    return this.decode<T>(kv);
+    return this.decoderFor(key.resource)<T>(kv);
   }
 
   private async getKv(key: ObjectKey): Promise<IKeyValue | undefined> {
@@ -436,19 +469,46 @@ export class EtcdStore implements Store {
 
   async list<T extends KubeObject>(resource: string, opts: ListOptions<T> = {}): Promise<ListResult<T>> {
     const prefix = storagePrefix(resource, opts.namespace);
-    const r = await this.retrying('list', () => (this.count('list', resource), this.client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) })));
+    const paged = opts.limit !== undefined && opts.limit > 0;
+    const start = opts.continueFrom?.key ?? prefix;
+    if (!start.startsWith(prefix)) throw new BadRequestError(`continue key is not valid: ${start} is outside ${prefix}`);
+    // every page of one list reads the revision of the first page
+    let revision = opts.continueFrom?.revision ?? opts.revision;
     const items: T[] = [];
-    for (const kv of r.kvs) {
-      let obj: T;
-      try {
-        obj = this.decode<T>(kv);
-      } catch (e) {
-        this.log.warn({ key: kv.key.toString(), err: (e as Error).message }, 'skipping a malformed value');
-        continue;
+    const decode = this.decoderFor(resource);
+    let key = start;
+    for (;;) {
+      // a page asks for what is still missing (at least 1); with a filter it may take several ranges
+      const want = paged ? Math.max(opts.limit! - items.length, 1) : 0;
+      const r = await this.retrying('list', () => (
+        this.count('list', resource),
+        this.client.kv.range({
+          key: Buffer.from(key),
+          range_end: rangeEnd(prefix),
+          ...(want > 0 ? { limit: String(want) } : {}),
+          ...(revision !== undefined ? { revision } : {}),
+        })
+      ));
+      revision ??= r.header.revision;
+      for (const kv of r.kvs) {
+        let obj: T;
+        try {
+          obj = decode<T>(kv);
+        } catch (e) {
+          if (e instanceof DecryptionError) throw e;
+          this.log.warn({ key: kv.key.toString(), err: (e as Error).message }, 'skipping a malformed value');
+          continue;
+        }
+        if (!opts.filter || opts.filter(obj)) items.push(obj);
       }
-      if (!opts.filter || opts.filter(obj)) items.push(obj);
+      const last = r.kvs[r.kvs.length - 1];
+      if (!paged || !r.more || !last) return { items, resourceVersion: revision };
+      key = `${last.key.toString()}\0`;
+      if (items.length >= opts.limit!) {
+        const left = Number(r.count) - r.kvs.length;
+        return { items, resourceVersion: revision, next: { key, revision }, ...(opts.filter ? {} : { remaining: left }) };
+      }
     }
-    return { items, resourceVersion: r.header.revision };
   }
 
   async update<T extends KubeObject>(resource: string, obj: T): Promise<T> {
@@ -460,14 +520,14 @@ export class EtcdStore implements Store {
       const seen = this.seen.get(storageKey(k));
       if (seen !== undefined && seen.rev === want) {
         const next = this.carryOver(obj, { metadata: { uid: seen.uid, creationTimestamp: seen.creationTimestamp } });
-        const value = this.encode(next);
+        const value = this.encodeAt(resource, next, k);
         return this.retrying('update', (attempt) => this.casPut(resource, k, next, value, want, attempt));
       }
       return this.retrying('update', async (attempt) => {
         const cur = await this.getKvRaw(k);
         if (!cur) throw new NotFoundError(notFoundMessage(resource, k.name), { name: k.name, kind: resource });
-        const next = this.carryOver(obj, this.decode<T>(cur));
-        const value = this.encode(next);
+        const next = this.carryOver(obj, this.decoderFor(resource)<T>(cur));
+        const value = this.encodeAt(resource, next, k);
         if (cur.mod_revision !== want) {
           // On a retry after a lost reply, finding our own bytes means our write landed.
           if (attempt > 0 && cur.value.equals(value)) return this.withRv(next, cur.mod_revision);
@@ -525,21 +585,22 @@ export class EtcdStore implements Store {
   ): Promise<T> {
     const skipUnchanged = opts.skipUnchanged ?? true;
     const sk = storageKey(key);
+    const decode = this.decoderFor(key.resource);
     // The caller's copy stands in for the first read when this store saw the key at
     // its revision (so uid and creationTimestamp are known to be the stored ones).
     const cachedRv = opts.cached?.metadata.resourceVersion;
     let cur: { obj: T; value: Buffer; rev: string; shared?: boolean } | undefined;
     if (opts.cached && cachedRv && this.seen.get(sk)?.rev === cachedRv) {
       // Only read (encoded, cloned for mutate); never handed back as it is.
-      cur = { obj: opts.cached, value: this.encode(opts.cached), rev: cachedRv, shared: true };
+      cur = { obj: opts.cached, value: this.encodeAt(key.resource, opts.cached, key), rev: cachedRv, shared: true };
     } else {
-      cur = this.current<T>(await this.getKv(key));
+      cur = this.current<T>(await this.getKv(key), decode);
     }
     for (let attempt = 0; ; attempt++) {
       if (!cur) throw new NotFoundError(notFoundMessage(key.resource, key.name), { name: key.name, kind: key.resource });
       const current = cur.obj;
       const next = this.carryOver(await mutate(deepClone(current)), current);
-      const value = this.encode(next);
+      const value = this.encodeAt(key.resource, next, key);
       // Nothing changed: no write, no new revision (as Kubernetes does).
       if (skipUnchanged && value.equals(cur.value)) return cur.shared ? deepClone(current) : current;
       const rev = cur.rev;
@@ -548,13 +609,13 @@ export class EtcdStore implements Store {
       } catch (e) {
         if (!(e instanceof ConflictError) || attempt + 1 >= this.maxConflictRetries) throw e;
         this.log.debug({ key: keyFor(key), attempt }, 'update conflict; retrying on the latest object');
-        cur = this.current<T>(await this.getKv(key));
+        cur = this.current<T>(await this.getKv(key), decode);
       }
     }
   }
 
-  private current<T extends KubeObject>(kv: IKeyValue | undefined): { obj: T; value: Buffer; rev: string } | undefined {
-    return kv ? { obj: this.decode<T>(kv), value: kv.value, rev: kv.mod_revision } : undefined;
+  private current<T extends KubeObject>(kv: IKeyValue | undefined, decode: Decode): { obj: T; value: Buffer; rev: string } | undefined {
+    return kv ? { obj: decode<T>(kv), value: kv.value, rev: kv.mod_revision } : undefined;
   }
 
   async delete<T extends KubeObject>(key: ObjectKey, opts: { resourceVersion?: string } = {}): Promise<T> {
@@ -574,7 +635,14 @@ export class EtcdStore implements Store {
         this.seen.delete(k.toString());
         const prev = r.responses[0]?.response_delete_range?.prev_kvs?.[0];
         if (!prev) throw new NotFoundError(notFoundMessage(key.resource, key.name), { name: key.name, kind: key.resource });
-        return this.decode<T>(prev);
+        try {
+          return this.decoderFor(key.resource)<T>(prev);
+        } catch (e) {
+          // Deleted all the same; only its last value cannot be read here: a bare object stands for it.
+          if (!(e instanceof DecryptionError)) throw e;
+          this.log.warn({ key: k.toString(), err: e.message }, 'deleted a value that cannot be decrypted');
+          return { metadata: { name: key.name, ...(key.namespace ? { namespace: key.namespace } : {}), resourceVersion: prev.mod_revision } } as T;
+        }
       }
       if (!this.firstKv(r)) throw new NotFoundError(notFoundMessage(key.resource, key.name), { name: key.name, kind: key.resource });
       throw new ConflictError(conflictMessage(key.resource, key.name), { name: key.name, kind: key.resource });
@@ -609,7 +677,7 @@ export class EtcdStore implements Store {
           resource,
           raw: (start, signal) => this.rawWatch(prefix, start, signal, resource),
           currentRevision: async () => Number(await this.currentRevision()),
-          decode: (kv, rev) => this.decode(kv, rev),
+          decode: this.decoderFor(resource),
           log: this.log,
           bufferSize: this.watchBufferSize,
           maxLag: this.watchMaxLag,
@@ -631,12 +699,13 @@ export class EtcdStore implements Store {
         return;
       }
     }
+    const decode = this.decoderFor(resource);
     for await (const ev of this.rawWatch(storagePrefix(resource, opts.namespace), from, opts.signal, resource, rv)) {
       const out = watchEventOf<T>(
         ev,
         opts.filter,
-        () => this.watchDecode<T>(ev.kv),
-        () => this.watchDecode<T>(ev.prevKv!, ev.kv.mod_revision),
+        () => this.watchDecode<T>(decode, ev.kv),
+        () => this.watchDecode<T>(decode, ev.prevKv!, ev.kv.mod_revision),
       );
       if (out) yield out;
     }
@@ -733,11 +802,12 @@ export class EtcdStore implements Store {
     }
   }
 
-  /** A watched value parsed, or undefined (logged) when it is malformed: the event is skipped. */
-  private watchDecode<T extends KubeObject>(kv: IKeyValue, rev?: string): T | undefined {
+  /** A watched value parsed, or undefined (logged) when it is malformed: the event is skipped. One that cannot be decrypted ends the watch. */
+  private watchDecode<T extends KubeObject>(decode: Decode, kv: IKeyValue, rev?: string): T | undefined {
     try {
-      return this.decode<T>(kv, rev);
+      return decode<T>(kv, rev);
     } catch (e) {
+      if (e instanceof DecryptionError) throw e;
       this.log.warn({ key: kv.key.toString(), err: (e as Error).message }, 'skipping a malformed value in a watch');
       return undefined;
     }

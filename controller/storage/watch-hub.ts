@@ -10,6 +10,7 @@
 // ended with 410 Gone, as Kubernetes ends slow watchers: it lists again.
 import type { IKeyValue } from 'etcd3';
 import { GoneError, toFlotillaError, type KubeObject, type Logger, type WatchEvent } from '../../api/index.js';
+import { DecryptionError } from './encryption.js';
 
 /** One etcd event as the store's raw watch yields it. */
 export interface RawEvent {
@@ -71,7 +72,7 @@ export interface WatchHubOptions {
   /** The store's etcd watch under `prefix` from revision `from`. */
   raw(from: number, signal: AbortSignal): AsyncIterable<RawEvent>;
   currentRevision(): Promise<number>;
-  /** Parses a value (resourceVersion = `rev`, default the kv's mod revision); throws when malformed. */
+  /** Parses a value (resourceVersion = `rev`, default the kv's mod revision); throws when malformed or undecryptable. */
   decode(kv: IKeyValue, rev?: string): KubeObject;
   log: Logger;
   /** Recent events kept for watchers starting in the past; default 4096. */
@@ -272,7 +273,11 @@ export class WatchHub {
     );
   }
 
-  /** The event's current or previous object, decoded and frozen once for all subscribers. */
+  /**
+   * The event's current or previous object, decoded and frozen once for all
+   * subscribers. A malformed value is skipped; one that cannot be decrypted (a
+   * key id this replica lacks) ends each watcher that reaches it with the error.
+   */
   private decoded(he: HubEvent, which: 'cur' | 'prev'): KubeObject | undefined {
     const memo = he[which];
     if (memo !== undefined) return memo ?? undefined;
@@ -281,6 +286,10 @@ export class WatchHub {
       obj = which === 'cur' ? this.o.decode(he.raw.kv) : this.o.decode(he.raw.prevKv!, he.raw.kv.mod_revision);
       deepFreeze(obj);
     } catch (e) {
+      if (e instanceof DecryptionError) {
+        this.o.log.error({ key: he.key, err: e.message }, 'cannot decrypt a watched value; ending the watch');
+        throw e;
+      }
       this.o.log.warn({ key: he.key, err: (e as Error).message }, 'skipping a malformed value in a watch');
       obj = null;
     }
