@@ -11,7 +11,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { CompareResult, CompareTarget, type Etcd3, type Watcher } from 'etcd3';
-import { componentLogger, realClock, type Clock, type Logger } from '../../api/index.js';
+import { componentLogger, realClock, rfc3339, type Clock, type Logger } from '../../api/index.js';
 
 export interface LeaderElectorOptions {
   client: Etcd3;
@@ -189,7 +189,7 @@ export class LeaderElector {
     const grantedAt = this.clock.now();
     const g = await this.client.leaseClient.leaseGrant({ TTL: this.ttl, ID: 0 });
     const leaseId = String(g.ID);
-    const record: LeaderRecord = { identity: this.identity, acquiredAt: new Date(grantedAt).toISOString().replace(/\.\d{3}Z$/, 'Z'), leaseId };
+    const record: LeaderRecord = { identity: this.identity, acquiredAt: rfc3339(grantedAt), leaseId };
     const key = Buffer.from(this.key);
     try {
       const r = await this.client.kv.txn({

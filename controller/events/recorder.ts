@@ -15,6 +15,7 @@ import {
   type KubeObject,
   type Logger,
   type ObjectReference,
+  rfc3339,
 } from '../../api/index.js';
 import type { Store } from '../storage/store.js';
 
@@ -52,7 +53,7 @@ interface Pending {
   times: number;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = rfc3339;
 
 /** The namespace an event about `ref` lives in: the object's own, `default` for cluster-scoped objects. */
 export function eventNamespace(ref: ObjectReference): string {

@@ -23,7 +23,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BadRequestError, NotFoundError, UnavailableError, type Logger } from '../../api/index.js';
+import { BadRequestError, NotFoundError, UnavailableError, rfc3339, type Logger } from '../../api/index.js';
 import { ENCRYPTION_KEY_BYTES, KEY_ID_PATTERN, type AesGcmTransformer, type EncryptionKey } from '../storage/encryption.js';
 
 export const ENCRYPTION_KEYS_KIND = 'EncryptionKeys';
@@ -43,9 +43,6 @@ export interface EncryptionKeyFile {
   keys: EncryptionKeyEntry[];
 }
 
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** A new random key whose id none of `taken` has. */
 export function generateEncryptionKey(taken: Iterable<string> = [], nowMs = Date.now()): EncryptionKeyEntry {

@@ -69,6 +69,4 @@ export function goneMessage(requested: string | number, compacted: string | numb
 }
 
 /** RFC3339 with second precision, as Kubernetes writes timestamps. */
-export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { rfc3339 } from '../../api/clock.js';

@@ -9,6 +9,7 @@ import {
   GoneError,
   NotFoundError,
   deepClone,
+  rfc3339,
   type KubeObject,
   type WatchEvent,
 } from '../../api/index.js';
@@ -61,7 +62,7 @@ export class MemoryStore implements Store {
     const o = deepClone(obj);
     this.rev++;
     o.metadata.uid = randomUUID();
-    o.metadata.creationTimestamp = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    o.metadata.creationTimestamp = rfc3339(this.now());
     o.metadata.resourceVersion = String(this.rev);
     this.data.set(key, o);
     this.record(resource, 'ADDED', o);
