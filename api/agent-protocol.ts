@@ -46,3 +46,7 @@ export function fromJsonBytes<T>(b: Buffer | Uint8Array | undefined | null): T |
   if (!b || b.length === 0) return undefined;
   return JSON.parse(Buffer.from(b).toString('utf8')) as T;
 }
+
+/** The resources GetConfigObject serves: what pods consume as env and volumes. */
+export const CONFIG_RESOURCES = ['configmaps', 'secrets'] as const;
+export type ConfigResource = (typeof CONFIG_RESOURCES)[number];

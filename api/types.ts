@@ -21,6 +21,24 @@ export type ResourceList = Record<string, string>;
 export interface EnvVar {
   name: string;
   value?: string;
+  valueFrom?: EnvVarSource;
+}
+
+/** Where an env var's value comes from (api/kinds/pod.ts says which forms are accepted). */
+export interface EnvVarSource {
+  /** Downward API: `metadata.name`, `metadata.labels['k']`, `status.podIP`… */
+  fieldRef?: { apiVersion?: string; fieldPath: string };
+  /** Downward API: `limits.cpu`, `requests.memory`… of this or another container, divided by `divisor`. */
+  resourceFieldRef?: { containerName?: string; resource: string; divisor?: string | number };
+  configMapKeyRef?: { name: string; key: string; optional?: boolean };
+  secretKeyRef?: { name: string; key: string; optional?: boolean };
+}
+
+/** Every key of a ConfigMap or Secret as env vars (with `prefix`). */
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
 }
 
 export interface ContainerPort {
@@ -50,6 +68,7 @@ export interface Container {
   command?: string[];
   args?: string[];
   env?: EnvVar[];
+  envFrom?: EnvFromSource[];
   workingDir?: string;
   ports?: ContainerPort[];
   resources?: ResourceRequirements;
@@ -80,10 +99,33 @@ export interface HostPathVolumeSource {
   type?: HostPathType;
 }
 
+/** A key of a ConfigMap or Secret projected to a file (`path` relative to the volume). */
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+
+export interface ConfigMapVolumeSource {
+  name: string;
+  items?: KeyToPath[];
+  defaultMode?: number;
+  optional?: boolean;
+}
+
+export interface SecretVolumeSource {
+  secretName: string;
+  items?: KeyToPath[];
+  defaultMode?: number;
+  optional?: boolean;
+}
+
 export interface Volume {
   name: string;
   emptyDir?: EmptyDirVolumeSource;
   hostPath?: HostPathVolumeSource;
+  configMap?: ConfigMapVolumeSource;
+  secret?: SecretVolumeSource;
 }
 
 export interface Toleration {
@@ -112,6 +154,8 @@ export interface PodSpec {
   priority?: number;
   enableServiceLinks?: boolean;
   volumes?: Volume[];
+  serviceAccountName?: string;
+  imagePullSecrets?: { name: string }[];
 }
 
 export interface PodCondition {

@@ -3,11 +3,25 @@
 // (decide with computePodActions, act through the PodRuntime, report status).
 // Level-triggered: watch events only speed things up; a periodic relist of the
 // runtime is the guarantee.
+import * as fs from 'node:fs';
 import os from 'node:os';
-import { isTerminalPhase, realClock, toFlotillaError, type Clock, type Logger, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
+import {
+  isTerminalPhase,
+  realClock,
+  toFlotillaError,
+  type Clock,
+  type Container,
+  type Logger,
+  type Node,
+  type NodeStatus,
+  type Pod,
+  type PodStatus,
+  type ResourceList,
+} from '../api/index.js';
+import { CachedConfigSource, failedMountMessage, invalidEnvNamesMessage, PodConfig, type ConfigObjectSource } from './config/index.js';
 import type { ControllerClient } from './controller-client.js';
-import { ContainerStartError, type PodRuntime } from './pod-runtime.js';
-import { computePodActions } from './sync/plan.js';
+import { ContainerStartError, type ContainerConfig, type PodRuntime } from './pod-runtime.js';
+import { computePodActions, podIsDone } from './sync/plan.js';
 import { PodWorkers } from './sync/pod-workers.js';
 import { computePodStatus } from './sync/status.js';
 import type { ContainerWaitReason } from './sync/types.js';
@@ -27,7 +41,16 @@ export interface AgentOptions {
   runtimeVersion?: string;
   /** The port of the agent's logs/exec server, advertised in the Node (0 or absent: none). */
   streamPort?: number;
+  /** Where pods' ConfigMaps and Secrets are read (default: the controller, behind a TTL cache). */
+  configSource?: ConfigObjectSource;
 }
+
+/** How soon a container whose ConfigMap/Secret (or key) is missing is tried again. */
+export const CONFIG_RETRY_MS = 5_000;
+/** How soon a pod whose configMap/secret volume cannot be made is synced again. */
+export const VOLUME_RETRY_MS = 5_000;
+/** The same FailedMount is recorded again after this long, not on every retry. */
+const FAILED_MOUNT_EVENT_EVERY_MS = 30_000;
 
 export const AGENT_VERSION = 'v0.1.0-flotilla';
 
@@ -46,6 +69,10 @@ export class Agent {
   private readonly pods = new Map<string, Pod>();
   private readonly waiting = new Map<string, Map<string, ContainerWaitReason>>();
   private readonly requeueTimers = new Map<string, { cancel(): void }>();
+  /** Per pod, the FailedMount last recorded (what and when), so retries do not repeat it. */
+  private readonly mountFailures = new Map<string, { key: string; at: number }>();
+  private readonly podConfig: PodConfig;
+  private allocatableCache: ResourceList | undefined;
   private readonly workers: PodWorkers;
   private readonly ac = new AbortController();
   private readonly loops: Promise<void>[] = [];
@@ -57,6 +84,8 @@ export class Agent {
     this.clock = opts.clock ?? realClock;
     this.log = opts.log;
     this.nodeName = opts.client.nodeName;
+    const client = opts.client;
+    this.podConfig = new PodConfig(opts.configSource ?? new CachedConfigSource((r, ns, name, pod) => client.getConfigObject(r, ns, name, pod), this.clock));
     this.workers = new PodWorkers(
       (uid) => this.syncPod(uid),
       (uid, e) => {
@@ -200,6 +229,7 @@ export class Agent {
 
   private forget(uid: string): void {
     this.pods.delete(uid);
+    this.mountFailures.delete(uid);
     this.workers.enqueue(uid); // the worker sees no desired pod and cleans up what is left
   }
 
@@ -278,6 +308,26 @@ export class Agent {
       await rt.stopContainer(pod, c.id, grace);
     }
 
+    // Volumes first, as the kubelet mounts them before it makes the sandbox. A configMap or
+    // secret volume whose object (or key) is missing keeps the pod from starting anything
+    // (FailedMount, containers ContainerCreating) until it appears; on every later sync the
+    // same step writes what changed, which is how running containers see updates.
+    if (PodConfig.hasConfigVolumes(pod) && !podIsDone(pod, status)) {
+      const vols = await this.podConfig.volumes(pod);
+      await rt.setUpVolumes(pod, vols.contents);
+      if (vols.problems.length > 0) {
+        await this.failedMount(pod, vols.problems, now);
+        const message = vols.problems.map((p) => failedMountMessage(p.volume, p.message)).join('; ');
+        for (const s of plan.containersToStart) waiting.set(s.name, { reason: 'ContainerCreating', message });
+        await this.report(pod, now);
+        this.requeue(uid, VOLUME_RETRY_MS);
+        return;
+      }
+      if (this.mountFailures.delete(uid)) {
+        for (const [name, w] of waiting) if (w.reason === 'ContainerCreating') waiting.delete(name);
+      }
+    }
+
     let sandbox = status.sandbox;
     if (plan.createSandbox) {
       try {
@@ -302,7 +352,8 @@ export class Agent {
         continue;
       }
       try {
-        await rt.startContainer(pod, sandbox!, spec, s.restartCount);
+        const config = await this.containerConfig(pod, sandbox!, spec);
+        await rt.startContainer(pod, sandbox!, spec, s.restartCount, config);
         waiting.delete(s.name);
         await this.event(pod, 'Normal', 'Started', `Started container ${s.name}`);
       } catch (e) {
@@ -310,7 +361,9 @@ export class Agent {
         // The first image pull failure shows ErrImagePull, later ones ImagePullBackOff, as in Kubernetes.
         const reason = err.reason === 'ErrImagePull' && (w?.reason === 'ErrImagePull' || w?.reason === 'ImagePullBackOff') ? 'ImagePullBackOff' : err.reason;
         waiting.set(s.name, { reason, message: err.message, retryAfter: now + err.retryAfterMs });
-        await this.event(pod, 'Warning', err.reason === 'ErrImagePull' ? 'Failed' : 'Failed', `Error: ${err.reason}: ${err.message}`);
+        // A missing ConfigMap/Secret is worded as the kubelet does: `Error: configmap "x" not found`.
+        const text = err.reason === 'CreateContainerConfigError' ? `Error: ${err.message}` : `Error: ${err.reason}: ${err.message}`;
+        await this.event(pod, 'Warning', 'Failed', text);
         wake(now + err.retryAfterMs);
       }
     }
@@ -322,6 +375,50 @@ export class Agent {
     }
     await this.report(pod, this.clock.now());
     if (nextWake !== undefined) this.requeue(uid, Math.max(50, nextWake - this.clock.now()));
+  }
+
+  /**
+   * What a container start needs from ConfigMaps, Secrets and the downward API
+   * (its env); a missing object or key is a CreateContainerConfigError naming it.
+   */
+  private async containerConfig(pod: Pod, sandbox: { ip?: string }, c: Container): Promise<ContainerConfig> {
+    const r = await this.podConfig.env(pod, c, {
+      podIP: pod.spec.hostNetwork ? this.opts.nodeIP : sandbox.ip,
+      hostIP: this.opts.nodeIP,
+      allocatable: this.allocatable(),
+    });
+    if (!r.ok) throw new ContainerStartError('CreateContainerConfigError', r.message, CONFIG_RETRY_MS);
+    for (const i of r.invalid) await this.event(pod, 'Warning', 'InvalidEnvironmentVariableNames', invalidEnvNamesMessage(i));
+    return { env: r.env };
+  }
+
+  /** The node's allocatable, for resourceFieldRef of a limit not set (ephemeral-storage: the root filesystem's size). */
+  private allocatable(): ResourceList {
+    if (!this.allocatableCache) {
+      let storage: string | undefined;
+      try {
+        const st = fs.statfsSync('/');
+        storage = String(st.blocks * st.bsize);
+      } catch {
+        storage = undefined;
+      }
+      const cap = this.opts.capacity ?? hostCapacity();
+      this.allocatableCache = { ...(storage ? { 'ephemeral-storage': storage } : {}), ...cap };
+    }
+    return this.allocatableCache;
+  }
+
+  /** Records FailedMount for each problem, unless the same was recorded for the pod a moment ago. */
+  private async failedMount(pod: Pod, problems: { volume: string; message: string }[], now: number): Promise<void> {
+    const uid = pod.metadata.uid!;
+    const key = problems.map((p) => `${p.volume}\0${p.message}`).join('\n');
+    const last = this.mountFailures.get(uid);
+    if (last && last.key === key && now - last.at < FAILED_MOUNT_EVENT_EVERY_MS) return;
+    this.mountFailures.set(uid, { key, at: now });
+    for (const p of problems) {
+      this.log.info({ pod: this.describe(uid), volume: p.volume, err: p.message }, 'volume cannot be set up; the pod waits');
+      await this.event(pod, 'Warning', 'FailedMount', failedMountMessage(p.volume, p.message));
+    }
   }
 
   private async report(pod: Pod, now: number): Promise<void> {

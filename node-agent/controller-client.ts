@@ -1,8 +1,8 @@
 // The agent's connection to the controller: gRPC with mutual TLS (the node
 // credential from joining), typed promise wrappers over the NodeService calls.
 import * as grpc from '@grpc/grpc-js';
-import { FlotillaError, type ErrorCode, type Event, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
-import { bootstrapServiceDefinition, fromJsonBytes, nodeServiceDefinition, toJsonBytes } from '../api/agent-protocol.js';
+import { FlotillaError, type ErrorCode, type Event, type KubeObject, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
+import { bootstrapServiceDefinition, fromJsonBytes, nodeServiceDefinition, toJsonBytes, type ConfigResource } from '../api/agent-protocol.js';
 import type { LeaseAttrs, LeaseWatchResult, NetworkConfig, SubnetLease } from '../netplugin/index.js';
 import type { NodeCredential } from './join/credentials.js';
 
@@ -72,6 +72,25 @@ export class ControllerClient {
 
   async recordEvent(ev: Partial<Event>): Promise<void> {
     await call(this.client, 'RecordEvent', { eventJson: toJsonBytes(ev) });
+  }
+
+  /**
+   * A ConfigMap or Secret that POD (bound to this node) references, or undefined
+   * when it does not exist. Refused (Forbidden) when the pod does not reference it.
+   */
+  async getConfigObject<T extends KubeObject>(resource: ConfigResource, namespace: string, name: string, pod: Pick<Pod, 'metadata'>): Promise<T | undefined> {
+    try {
+      const r = await call<{ objectJson: Buffer }>(this.client, 'GetConfigObject', {
+        resource,
+        namespace,
+        name,
+        pod: { namespace: pod.metadata.namespace ?? namespace, name: pod.metadata.name, uid: pod.metadata.uid ?? '' },
+      });
+      return fromJsonBytes<T>(r.objectJson);
+    } catch (e) {
+      if (e instanceof FlotillaError && e.code === 'NotFound') return undefined;
+      throw e;
+    }
   }
 
   /** Streams this node's pods: a snapshot (ADDED…, then SYNC), then changes. Ends on error or abort. */

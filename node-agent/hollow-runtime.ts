@@ -24,6 +24,10 @@ export class HollowRuntime implements PodRuntime {
     return this.pods.get(uid) ?? { uid, containers: [] };
   }
 
+  async setUpVolumes(): Promise<void> {
+    // Hollow pods have no files.
+  }
+
   async createSandbox(pod: Pod): Promise<RuntimeSandbox> {
     const uid = pod.metadata.uid!;
     const sandbox: RuntimeSandbox = {

@@ -5,6 +5,7 @@
 // so a new instance on the same dirs (an agent restart) re-adopts what runs.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { join } from 'node:path';
 import {
   componentLogger,
   ConflictError,
@@ -19,7 +20,7 @@ import {
 import { pausePath } from '../native/index.js';
 import type { PodNetwork } from '../netplugin/index.js';
 import { defaultPullPolicy, ImageError, ImageService, type PullProgress } from './images/index.js';
-import { ContainerStartError, type ContainerLogOptions, type ExecRequest, type PodRuntime } from './pod-runtime.js';
+import { ContainerStartError, type ContainerConfig, type ContainerLogOptions, type ExecRequest, type PodRuntime } from './pod-runtime.js';
 import { PullEventReporter, type PodEventSink } from './pull-events.js';
 import {
   buildOciSpec,
@@ -36,7 +37,9 @@ import { formatLabels, instancesByName, parseLabels, runtimeContainerBase, type 
 import { NodeLayout } from './sandbox/layout.js';
 import { SandboxManager, type SandboxRecord } from './sandbox/sandbox-manager.js';
 import { UndoStack } from './sandbox/undo.js';
-import { ensureHostPath, podVolumes, resolvedVolumes } from './sandbox/volumes.js';
+import { DATA_DIR_NAME, type VolumeFiles } from './sandbox/atomic-writer.js';
+import { ensureHostPath, podVolumes, resolvedVolumes, setUpConfigVolume } from './sandbox/volumes.js';
+import { resolveEnv } from './config/env.js';
 import { containerSpecHash } from './sync/plan.js';
 import type { PodRuntimeStatus, RuntimeContainer, RuntimeSandbox } from './sync/types.js';
 
@@ -217,6 +220,20 @@ export class NodeRuntime implements PodRuntime {
     return { uid, ...(sandbox ? { sandbox } : {}), containers };
   }
 
+  // ------------------------------------------------------------------ volumes
+
+  async setUpVolumes(pod: Pod, contents: ReadonlyMap<string, VolumeFiles>): Promise<void> {
+    const podName = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    for (const v of podVolumes(pod, this.layout)) {
+      if (v.kind !== 'configMap' && v.kind !== 'secret') continue;
+      const files = contents.get(v.name);
+      if (!files) continue;
+      const r = setUpConfigVolume(v, files, this.clock.now());
+      if (v.kind === 'secret' && !r.tmpfs) this.log.warn({ pod: podName, volume: v.name }, 'secret volume is on disk: mounting a tmpfs was refused');
+      if (r.written) this.log.info({ pod: podName, volume: v.name, kind: v.kind, files: files.size }, 'volume files written');
+    }
+  }
+
   // ------------------------------------------------------------------ sandboxes
 
   async createSandbox(pod: Pod): Promise<RuntimeSandbox> {
@@ -226,7 +243,7 @@ export class NodeRuntime implements PodRuntime {
 
   // ------------------------------------------------------------------ containers
 
-  async startContainer(pod: Pod, sandbox: RuntimeSandbox, c: Container, restartCount: number): Promise<void> {
+  async startContainer(pod: Pod, sandbox: RuntimeSandbox, c: Container, restartCount: number, config?: ContainerConfig): Promise<void> {
     const uid = pod.metadata.uid!;
     const rec = this.sandboxes.records(uid).find((r) => r.id === sandbox.id);
     const placement = rec ? await this.sandboxes.placement(rec) : undefined;
@@ -236,12 +253,23 @@ export class NodeRuntime implements PodRuntime {
     await this.pruneOldInstances(uid, c.name);
 
     const id = randomBytes(32).toString('hex');
+    // The agent resolves env from ConfigMaps/Secrets (config/); without it only what needs no controller.
+    let env = config?.env;
+    if (!env) {
+      const r = resolveEnv(pod, c, { configmaps: new Map(), secrets: new Map() }, { podIP: pod.spec.hostNetwork ? undefined : sandbox.ip, allocatable: {} });
+      if (!r.ok) throw new ContainerStartError('CreateContainerConfigError', r.message);
+      env = r.env;
+    }
     const undo = new UndoStack();
     try {
       const vols = podVolumes(pod, this.layout);
       for (const vm of c.volumeMounts ?? []) {
         const v = vols.find((x) => x.name === vm.name);
         if (v?.kind === 'hostPath') ensureHostPath(v);
+        // Written by setUpVolumes before the sandbox: a bind mount of a missing dir would only fail in crun.
+        if ((v?.kind === 'configMap' || v?.kind === 'secret') && !fs.existsSync(join(v.path, DATA_DIR_NAME))) {
+          throw new ContainerStartError('CreateContainerConfigError', `${v.kind} volume "${v.name}" has not been set up`, 2_000);
+        }
       }
       undo.push('rootfs', () => this.images.removeRootfs(id));
       const prepared = await this.images.prepareRootfs(id, c.image).catch((e: unknown) => {
@@ -253,6 +281,7 @@ export class NodeRuntime implements PodRuntime {
           containerSpecInput({
             pod,
             container: c,
+            env,
             image: prepared.config,
             rootfs: prepared.rootfs,
             sandbox: placement,

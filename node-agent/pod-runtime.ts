@@ -3,19 +3,37 @@
 // containers with crun under conmon; the hollow one (for control-plane scale
 // tests, `flotilla-agent --hollow N`) only pretends.
 import type { Container, Pod } from '../api/index.js';
+import type { ResolvedEnvVar } from './runtime/index.js';
+import type { VolumeFiles } from './sandbox/atomic-writer.js';
 import type { PodRuntimeStatus, RuntimeSandbox } from './sync/types.js';
+
+/** What the agent resolved for one start of a container (node-agent/config/). */
+export interface ContainerConfig {
+  /** The container's own environment: valueFrom and envFrom read, $(VAR) expanded. */
+  env: ResolvedEnvVar[];
+}
 
 export interface PodRuntime {
   /** Every pod this runtime has anything of: the relist that is the source of truth. */
   listPods(): Promise<PodRuntimeStatus[]>;
   podStatus(pod: Pod): Promise<PodRuntimeStatus>;
+  /**
+   * Writes the files of the pod's configMap and secret volumes (CONTENTS, by
+   * volume name; volumes not in it are left as they are), atomically: a reader
+   * sees the old files or the new ones, never a mix. Called before the sandbox
+   * is made and on later syncs, so a changed ConfigMap/Secret reaches running
+   * containers; unchanged contents write nothing.
+   */
+  setUpVolumes(pod: Pod, contents: ReadonlyMap<string, VolumeFiles>): Promise<void>;
   /** Creates (or recreates) the pod's sandbox: network namespace, pause, pod network. */
   createSandbox(pod: Pod): Promise<RuntimeSandbox>;
   /**
    * Pulls the image if needed, creates and starts the container in the sandbox.
+   * CONFIG is what the agent resolved for it (absent: the plain values of its
+   * env; a valueFrom it cannot resolve without the controller fails the start).
    * Throws a ContainerStartError whose reason becomes the container's waiting reason.
    */
-  startContainer(pod: Pod, sandbox: RuntimeSandbox, container: Container, restartCount: number): Promise<void>;
+  startContainer(pod: Pod, sandbox: RuntimeSandbox, container: Container, restartCount: number, config?: ContainerConfig): Promise<void>;
   /** SIGTERM, wait up to the grace period, SIGKILL. The exited container stays for its status. */
   stopContainer(pod: Pod, containerId: string, gracePeriodSeconds: number): Promise<void>;
   /**

@@ -233,6 +233,8 @@ export const ENV_FIELD_PATHS = [
   'status.hostIP',
   'status.podIP',
 ] as const;
+const CPU_DIVISORS = ['1m', '1'];
+const MEMORY_DIVISORS = ['1', '1k', '1M', '1G', '1T', '1P', '1E', '1Ki', '1Mi', '1Gi', '1Ti', '1Pi', '1Ei'];
 /** Downward API resources a container's env may read (`resourceFieldRef.resource`). */
 export const ENV_RESOURCE_FIELDS = ['limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.ephemeral-storage'] as const;
 
@@ -249,10 +251,9 @@ function validateEnvVarSource(e: FieldErrors, from: Obj, p: string, ctx: PodCont
     if (fp !== undefined) {
       const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fp);
       if (m) e.rule(`${p}.fieldRef.fieldPath`, m[2]!, qualifiedNameErrors(m[2]!));
-      else if (fp === 'metadata.labels' || fp === 'metadata.annotations') {
-        /* the whole map, formatted as the downward API files are */
-      } else if (!(ENV_FIELD_PATHS as readonly string[]).includes(fp)) {
-        e.notSupported(`${p}.fieldRef.fieldPath`, fp, [...ENV_FIELD_PATHS, 'metadata.labels', "metadata.labels['<KEY>']", 'metadata.annotations', "metadata.annotations['<KEY>']"]);
+      else if (!(ENV_FIELD_PATHS as readonly string[]).includes(fp)) {
+        // the whole label/annotation maps are for downward API volumes, not env (as in Kubernetes)
+        e.notSupported(`${p}.fieldRef.fieldPath`, fp, [...ENV_FIELD_PATHS, "metadata.labels['<KEY>']", "metadata.annotations['<KEY>']"]);
       }
     }
   }
@@ -263,9 +264,12 @@ function validateEnvVarSource(e: FieldErrors, from: Obj, p: string, ctx: PodCont
     const r = str(e, rf, 'resource', `${p}.resourceFieldRef.resource`, true);
     if (r !== undefined && !(ENV_RESOURCE_FIELDS as readonly string[]).includes(r)) e.notSupported(`${p}.resourceFieldRef.resource`, r, ENV_RESOURCE_FIELDS);
     const d = rf.divisor;
-    if (d !== undefined && d !== null) {
+    if (d !== undefined && d !== null && r !== undefined) {
       const q = typeof d === 'string' || typeof d === 'number' ? tryParseQuantity(d) : undefined;
-      if (!q || q.sign() <= 0) e.invalid(`${p}.resourceFieldRef.divisor`, d, 'must be a positive quantity');
+      const allowed = r.endsWith('.cpu') ? CPU_DIVISORS : MEMORY_DIVISORS;
+      if (!q || !allowed.some((a) => tryParseQuantity(a)!.equals(q))) {
+        e.invalid(`${p}.resourceFieldRef.divisor`, d, `only divisor's values ${allowed.join(', ')} are supported with the ${r.endsWith('.cpu') ? 'cpu' : 'memory'} resource`);
+      }
     }
   }
   for (const k of ['configMapKeyRef', 'secretKeyRef'] as const) {
@@ -294,7 +298,7 @@ function validateProjection(e: FieldErrors, src: Obj, p: string, nameField: 'nam
     if (path !== undefined) {
       if (path.startsWith('/')) e.invalid(`${ip}.path`, path, 'must be a relative path');
       if (path.split('/').includes('..')) e.invalid(`${ip}.path`, path, "must not contain '..'");
-      if (path.split('/')[0]!.startsWith('..')) e.invalid(`${ip}.path`, path, "must not start with '..'");
+      else if (path.startsWith('..')) e.invalid(`${ip}.path`, path, "must not start with '..'");
       if (paths.has(path)) e.duplicate(`${ip}.path`, path);
       paths.add(path);
     }

@@ -1,6 +1,7 @@
 // The controller's side of the agent protocol (api/proto/agent.proto). Every
 // NodeService call is made with a node certificate; the node it names may read
-// its own pods and write only its own Node, lease, pod statuses and events.
+// its own pods and the ConfigMaps and Secrets they reference (node-restriction.ts),
+// and write only its own Node, lease, pod statuses and events.
 // Join lives on the TLS-only Bootstrap service.
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
@@ -21,11 +22,12 @@ import {
   type Pod,
   type PodStatus,
 } from '../../api/index.js';
-import { fromJsonBytes, toJsonBytes } from '../../api/agent-protocol.js';
+import { CONFIG_RESOURCES, fromJsonBytes, toJsonBytes, type ConfigResource } from '../../api/agent-protocol.js';
 import { streamErrorToGrpc } from '../../api/streams-protocol.js';
 import type { Store } from '../storage/store.js';
 import { nodeNameFromSubjectCN, signNodeCsr, validateNodeName, type CaMaterial } from '../join/node-certificate.js';
 import { verifyToken, type BootstrapTokenRecord } from '../join/bootstrap-token.js';
+import { configReadDecision, describeConfigRef, type ConfigObjectRef, type ReadDecision } from './node-restriction.js';
 import { NodePodFeed, type PodSubscription } from './pod-feed.js';
 
 /** How often an unchanged Node status is written anyway (its conditions' lastHeartbeatTime). */
@@ -352,6 +354,41 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
         if (!(e instanceof NotFoundError)) throw e;
       }
       return {};
+    }),
+
+    GetConfigObject: unary<
+      { resource: string; namespace: string; name: string; pod?: { namespace: string; name: string; uid: string } | null },
+      { objectJson: Buffer }
+    >(log, 'GetConfigObject', async (call) => {
+      const node = callerNode(call);
+      const { resource, namespace, name } = call.request;
+      if (!(CONFIG_RESOURCES as readonly string[]).includes(resource)) {
+        throw new BadRequestError(`resource must be one of ${CONFIG_RESOURCES.join(', ')}, got "${resource}"`);
+      }
+      if (!namespace || !name) throw new BadRequestError('namespace and name are required');
+      const podRef = call.request.pod;
+      if (!podRef?.name) throw new BadRequestError('pod.name is required: the pod bound to this node that references the object');
+      const ref: ConfigObjectRef = { resource: resource as ConfigResource, namespace, name };
+      if (podRef.namespace && podRef.namespace !== namespace) {
+        throw new ForbiddenError(`node "${node}" may not read ${describeConfigRef(ref)} for pod ${podRef.namespace}/${podRef.name}: a pod references objects of its own namespace only`);
+      }
+      const want = { name: podRef.name, ...(podRef.uid ? { uid: podRef.uid } : {}) };
+      // The pod feed's copy (what the agent was sent) may allow; a refusal is decided on a read.
+      const cached = podFeed.cached(node, namespace, podRef.name);
+      let decision: ReadDecision | undefined = cached ? configReadDecision(node, ref, want, cached) : undefined;
+      if (!decision?.allowed) {
+        let pod: Pod | undefined;
+        try {
+          pod = await store.get<Pod>({ resource: 'pods', namespace, name: podRef.name });
+        } catch (e) {
+          if (!(e instanceof NotFoundError)) throw e;
+        }
+        decision = configReadDecision(node, ref, want, pod);
+      }
+      if (!decision.allowed) throw new ForbiddenError(decision.reason);
+      // NotFoundError (NOT_FOUND) when it does not exist: the agent tells the pod which object is missing.
+      const obj = await store.get({ resource, namespace, name });
+      return { objectJson: toJsonBytes(obj) };
     }),
 
     RecordEvent: unary<{ eventJson: Buffer }, Record<string, never>>(log, 'RecordEvent', async (call) => {

@@ -91,14 +91,28 @@ export interface ImageProcessConfig {
 /** Where a namespace comes from: a fresh one, the host's, or an existing one joined by path. */
 export type NamespaceSource = 'new' | 'host' | { path: string };
 
-/** A pod volume resolved to a host directory or file (emptyDir dir of the pod, hostPath). */
+/** A pod volume resolved to a host directory or file (emptyDir dir of the pod, hostPath, configMap/secret files). */
 export interface ResolvedVolume {
   hostPath: string;
+  /** Always mounted read-only, whatever the volumeMount says (configMap and secret volumes, as the kubelet mounts them). */
+  readOnly?: boolean;
+}
+
+/** One variable of a container's own environment, its value final (resolved and expanded). */
+export interface ResolvedEnvVar {
+  name: string;
+  value: string;
 }
 
 export interface OciSpecInput {
   /** Container name in the pod spec. */
   container: Pick<Container, 'name' | 'command' | 'args' | 'env' | 'workingDir' | 'resources' | 'volumeMounts' | 'tty'>;
+  /**
+   * The container's own environment, resolved by the agent (valueFrom, envFrom,
+   * $(VAR) expansion: node-agent/config/env.ts). Absent: the plain `value`s of
+   * `container.env`, expanded here.
+   */
+  env?: ResolvedEnvVar[];
   image?: ImageProcessConfig;
   /** Absolute path of the rootfs (the overlay mount of the image's layers). */
   rootfs: string;
@@ -244,8 +258,27 @@ export function expandVars(s: string, vars: ReadonlyMap<string, string>): string
   return out;
 }
 
-/** Image env, then container env (later wins, each container value expanded against what came before); PATH defaulted. */
-export function processEnv(containerEnv: EnvVar[] | undefined, image: ImageProcessConfig = {}, extra: Record<string, string> = {}): string[] {
+/**
+ * The plain `value`s of a container's env, each expanded with $(VAR) against
+ * the container's variables before it (as Kubernetes: not against the image's).
+ * `valueFrom` entries are the agent's to resolve (node-agent/config/env.ts); here they are empty.
+ */
+export function expandPlainEnv(env: readonly EnvVar[] | undefined): ResolvedEnvVar[] {
+  const vars = new Map<string, string>();
+  for (const e of env ?? []) vars.set(e.name, e.value ? expandVars(e.value, vars) : '');
+  return [...vars].map(([name, value]) => ({ name, value }));
+}
+
+/**
+ * Image env, then EXTRA (HOSTNAME), then the container's own variables (later
+ * wins); PATH defaulted. The container's values are taken as they are: they
+ * were expanded when they were resolved.
+ */
+export function processEnv(
+  containerEnv: readonly { name: string; value?: string }[] | undefined,
+  image: ImageProcessConfig = {},
+  extra: Record<string, string> = {},
+): string[] {
   const vars = new Map<string, string>();
   if (!(image.Env ?? []).some((e) => e.startsWith('PATH='))) vars.set('PATH', DEFAULT_PATH);
   for (const e of image.Env ?? []) {
@@ -253,7 +286,7 @@ export function processEnv(containerEnv: EnvVar[] | undefined, image: ImageProce
     if (eq > 0) vars.set(e.slice(0, eq), e.slice(eq + 1));
   }
   for (const [k, v] of Object.entries(extra)) vars.set(k, v);
-  for (const e of containerEnv ?? []) vars.set(e.name, expandVars(e.value ?? '', vars));
+  for (const e of containerEnv ?? []) vars.set(e.name, e.value ?? '');
   return [...vars].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -336,9 +369,11 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   assertAbsolute('rootfs', input.rootfs);
   assertAbsolute('linux.cgroupsPath', input.cgroupsPath);
 
-  const env = processEnv(c.env, image, { HOSTNAME: input.hostname });
-  const vars = new Map(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-  // Only command/args from the pod spec are expanded; image Entrypoint/Cmd are taken as they are.
+  const own = input.env ?? expandPlainEnv(c.env);
+  const env = processEnv(own, image, { HOSTNAME: input.hostname });
+  // As Kubernetes: command/args from the pod spec are expanded against the container's own
+  // variables (not the image's); image Entrypoint/Cmd are taken as they are.
+  const vars = new Map(own.map((e) => [e.name, e.value]));
   const args = processArgs(
     { command: c.command?.map((a) => expandVars(a, vars)), args: c.args?.map((a) => expandVars(a, vars)) },
     image,
@@ -374,7 +409,7 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
     if (!vol) throw new InvalidContainerConfigError(`container ${c.name}: volume "${vm.name}" is not defined in the pod`);
     assertAbsolute(`volumeMounts[${vm.name}].mountPath`, vm.mountPath);
     const source = vm.subPath ? `${vol.hostPath.replace(/\/+$/, '')}/${vm.subPath}` : vol.hostPath;
-    mounts.push(bind(vm.mountPath, source, vm.readOnly === true));
+    mounts.push(bind(vm.mountPath, source, vm.readOnly === true || vol.readOnly === true));
   }
 
   const spec: OciSpec = {

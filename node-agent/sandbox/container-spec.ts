@@ -4,7 +4,7 @@
 // by table tests; the runtime only writes what comes out.
 import type { Container, Pod } from '../../api/index.js';
 import type { ImageRuntimeConfig } from '../images/index.js';
-import { buildOciSpec, type NamespaceSource, type OciSpec, type OciSpecInput, type ResolvedVolume } from '../runtime/index.js';
+import { buildOciSpec, type NamespaceSource, type OciSpec, type OciSpecInput, type ResolvedEnvVar, type ResolvedVolume } from '../runtime/index.js';
 import { LABELS } from './labels.js';
 
 /** Where a pod's sandbox is, as containers joining it need to know. */
@@ -52,6 +52,8 @@ export function containerNamespaces(s: SandboxPlacement): OciSpecInput['namespac
 export interface ContainerSpecArgs {
   pod: Pod;
   container: Container;
+  /** The container's own environment, as the agent resolved it (absent: its plain values). */
+  env?: ResolvedEnvVar[];
   image: ImageRuntimeConfig;
   rootfs: string;
   sandbox: SandboxPlacement;
@@ -66,6 +68,7 @@ export interface ContainerSpecArgs {
 export function containerSpecInput(a: ContainerSpecArgs): OciSpecInput {
   return {
     container: a.container,
+    ...(a.env ? { env: a.env } : {}),
     image: {
       Entrypoint: a.image.entrypoint,
       Cmd: a.image.cmd,

@@ -8,7 +8,7 @@
 //   <runDir>/pods/<uid>/etc/{hostname,hosts,resolv.conf}
 //   <runDir>/pods/<uid>/shm/                        the pod's /dev/shm (a tmpfs)
 //   <runDir>/pause-rootfs/                          the pause container's tiny rootfs (shared)
-//   <stateDir>/pods/<uid>/volumes/<name>/           emptyDir volumes
+//   <stateDir>/pods/<uid>/volumes/<name>/           emptyDir, configMap and secret (a tmpfs) volumes
 //   <stateDir>/pods/<uid>/logs/<container>/<restartCount>-<id12>.log
 import { join } from 'node:path';
 

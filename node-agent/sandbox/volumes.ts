@@ -3,18 +3,24 @@
 // Memory: a tmpfs mounted there). hostPath: the host path itself, checked
 // against its `type` when a container that mounts it starts, as the kubelet
 // does, so a missing path is a clear container error instead of a runtime failure.
+// configMap and secret: a directory under the pod's state dir (a tmpfs for
+// secrets, so they never touch the disk) holding the files the agent resolved,
+// written atomically (atomic-writer.ts), mounted read-only into containers.
 import * as fs from 'node:fs';
+import { dirname } from 'node:path';
 import type { Pod, Volume } from '../../api/index.js';
+import * as native from '../../native/index.js';
 import { ContainerStartError } from '../pod-runtime.js';
 import type { ResolvedVolume } from '../runtime/index.js';
+import { writeVolumeAtomically, type VolumeFiles } from './atomic-writer.js';
 import type { NodeLayout } from './layout.js';
 
 export interface PodVolume {
   name: string;
-  kind: 'emptyDir' | 'hostPath';
+  kind: 'emptyDir' | 'hostPath' | 'configMap' | 'secret';
   /** Where it is on the host. */
   path: string;
-  /** emptyDir medium Memory: a tmpfs. */
+  /** A tmpfs: emptyDir medium Memory, and every secret volume. */
   memory?: boolean;
   hostPathType?: string;
 }
@@ -24,13 +30,48 @@ export function podVolumes(pod: Pod, layout: NodeLayout): PodVolume[] {
   const uid = pod.metadata.uid!;
   return (pod.spec.volumes ?? []).map((v: Volume): PodVolume => {
     if (v.hostPath) return { name: v.name, kind: 'hostPath', path: v.hostPath.path, hostPathType: v.hostPath.type ?? '' };
+    if (v.configMap) return { name: v.name, kind: 'configMap', path: layout.volumeDir(uid, v.name) };
+    if (v.secret) return { name: v.name, kind: 'secret', path: layout.volumeDir(uid, v.name), memory: true };
     return { name: v.name, kind: 'emptyDir', path: layout.volumeDir(uid, v.name), ...(v.emptyDir?.medium === 'Memory' ? { memory: true } : {}) };
   });
 }
 
-/** The volumes map buildOciSpec takes. */
+/** The volumes map buildOciSpec takes: configMap and secret volumes are always read-only, as the kubelet mounts them. */
 export function resolvedVolumes(vols: PodVolume[]): Record<string, ResolvedVolume> {
-  return Object.fromEntries(vols.map((v) => [v.name, { hostPath: v.path }]));
+  return Object.fromEntries(
+    vols.map((v) => [v.name, { hostPath: v.path, ...(v.kind === 'configMap' || v.kind === 'secret' ? { readOnly: true } : {}) }]),
+  );
+}
+
+/** Whether PATH is a mount point (another device than its parent's). */
+function isMountPoint(path: string): boolean {
+  try {
+    return fs.statSync(path).dev !== fs.statSync(dirname(path)).dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Brings a configMap or secret volume to FILES: its directory made (for a
+ * secret, a tmpfs mounted on it first; where the mount is refused, a plain
+ * directory — `tmpfs` says which), then the atomic write. Idempotent.
+ */
+export function setUpConfigVolume(v: PodVolume, files: VolumeFiles, now: number): { written: boolean; tmpfs: boolean } {
+  fs.mkdirSync(v.path, { recursive: true, mode: 0o755 });
+  let tmpfs = false;
+  if (v.memory) {
+    tmpfs = isMountPoint(v.path);
+    if (!tmpfs) {
+      try {
+        native.mount('tmpfs', v.path, 'tmpfs', native.MS_NOSUID | native.MS_NODEV, 'mode=0755');
+        tmpfs = true;
+      } catch {
+        /* no mount allowed here (not root): the files go to disk */
+      }
+    }
+  }
+  return { written: writeVolumeAtomically(v.path, files, now), tmpfs };
 }
 
 function hostPathError(v: PodVolume, why: string): ContainerStartError {

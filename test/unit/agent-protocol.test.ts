@@ -8,6 +8,7 @@ describe('[protocol] the agent protocol', () => {
       [
         'AcquireSubnetLease',
         'ConfirmPodDeleted',
+        'GetConfigObject',
         'GetNetworkConfig',
         'Heartbeat',
         'RecordEvent',
@@ -20,6 +21,8 @@ describe('[protocol] the agent protocol', () => {
     );
     expect(service.WatchPods?.responseStream).toBe(true);
     expect(service.UpdatePodStatus?.responseStream).toBe(false);
+    // A get the agent repeats (TTL cache), not a stream: every read is authorized against the pod as it is now.
+    expect(service.GetConfigObject?.responseStream).toBe(false);
   });
 
   it('keeps Join on its own bootstrap service, the only one without a client certificate', () => {

@@ -98,7 +98,8 @@ describe('[node runtime] pod to OCI spec', () => {
     );
     expect(spec.process.args).toEqual(['/bin/sh', '-c', 'echo image-cmd']);
     expect(spec.process.cwd).toBe('/srv');
-    expect(spec.process.env).toEqual(expect.arrayContaining(['PATH=/bin', 'FROM_IMAGE=1', 'GREETING=hi 1', 'HOSTNAME=web']));
+    // As Kubernetes: $(VAR) refers to the container's own earlier variables, not the image's (the kubelet never sees those).
+    expect(spec.process.env).toEqual(expect.arrayContaining(['PATH=/bin', 'FROM_IMAGE=1', 'GREETING=hi $(FROM_IMAGE)', 'HOSTNAME=web']));
     expect(spec.hostname).toBeUndefined(); // the UTS namespace (and its hostname) is pause's
     expect(spec.linux.namespaces).toEqual(expect.arrayContaining([{ type: 'network', path: '/run/x/netns/sb1' }, { type: 'pid' }, { type: 'mount' }]));
     expect(spec.mounts.filter((m) => m.destination.startsWith('/etc/')).map((m) => [m.destination, m.source])).toEqual([

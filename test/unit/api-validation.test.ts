@@ -577,3 +577,40 @@ describe('[api] validation and defaulting survive garbage anywhere', () => {
     expect(checked).toBeGreaterThan(500);
   });
 });
+
+describe('[api] pods that consume ConfigMaps, Secrets and the downward API', () => {
+  const env = (valueFrom: unknown) => (p: Obj) => ((p.spec as any).containers[0].env = [{ name: 'X', valueFrom }]);
+  it.each<[string, (p: Obj) => void]>([
+    ['a configMapKeyRef', env({ configMapKeyRef: { name: 'app', key: 'mode', optional: true } })],
+    ['a secretKeyRef', env({ secretKeyRef: { name: 'db', key: 'password' } })],
+    ['a fieldRef to status.podIP', env({ fieldRef: { fieldPath: 'status.podIP' } })],
+    ["a fieldRef to one label", env({ fieldRef: { fieldPath: "metadata.labels['app']" } })],
+    ['a resourceFieldRef with a divisor', env({ resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } })],
+    ['envFrom a ConfigMap with a prefix', (p) => ((p.spec as any).containers[0].envFrom = [{ prefix: 'APP_', configMapRef: { name: 'app' } }])],
+    ['configMap and secret volumes with items and modes', (p) => {
+      (p.spec as any).volumes = [
+        { name: 'cfg', configMap: { name: 'app', items: [{ key: 'mode', path: 'conf/mode', mode: 0o400 }], defaultMode: 0o644 } },
+        { name: 'sec', secret: { secretName: 'db', optional: true } },
+        ...(p.spec as any).volumes,
+      ];
+    }],
+  ])('accepts %s', (_w, mutate) => {
+    expect(podError(mutate)).toBe('');
+  });
+
+  it.each<[string, (p: Obj) => void, string]>([
+    ['a key that is not a config key', env({ configMapKeyRef: { name: 'app', key: 'no/slash' } }), 'spec.containers[0].env[0].valueFrom.configMapKeyRef.key: Invalid value: "no/slash": a valid config key'],
+    ['value and valueFrom together', (p) => ((p.spec as any).containers[0].env = [{ name: 'X', value: 'v', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]), 'spec.containers[0].env[0].valueFrom: Invalid value: "": may not be specified when `value` is not empty'],
+    ['two sources in one valueFrom', env({ fieldRef: { fieldPath: 'metadata.name' }, secretKeyRef: { name: 'db', key: 'k' } }), 'spec.containers[0].env[0].valueFrom: Invalid value: "": may not have more than one field specified at a time'],
+    ['a fieldRef the downward API does not offer', env({ fieldRef: { fieldPath: 'spec.hostname' } }), 'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "spec.hostname"'],
+    ['the whole label map in env', env({ fieldRef: { fieldPath: 'metadata.labels' } }), 'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: "metadata.labels"'],
+    ['a cpu divisor Kubernetes refuses', env({ resourceFieldRef: { resource: 'limits.cpu', divisor: '3' } }), "only divisor's values 1m, 1 are supported with the cpu resource"],
+    ['a resourceFieldRef to a container that does not exist', env({ resourceFieldRef: { resource: 'limits.cpu', containerName: 'nope' } }), 'spec.containers[0].env[0].valueFrom.resourceFieldRef.containerName: Not found: "nope"'],
+    ['envFrom with neither ref', (p) => ((p.spec as any).containers[0].envFrom = [{ prefix: 'A_' }]), 'spec.containers[0].envFrom[0]: Invalid value: "": must specify one of: `configMapRef` or `secretRef`'],
+    ['a volume item path that climbs out', (p) => ((p.spec as any).volumes = [...(p.spec as any).volumes, { name: 'cfg', configMap: { name: 'app', items: [{ key: 'k', path: '../etc/passwd' }] } }]), 'spec.volumes[1].configMap.items[0].path: Invalid value: "../etc/passwd": must not contain \'..\''],
+    ['a secret volume without secretName', (p) => ((p.spec as any).volumes = [...(p.spec as any).volumes, { name: 'sec', secret: {} }]), 'spec.volumes[1].secret.secretName: Required value'],
+    ['a defaultMode over 0777', (p) => ((p.spec as any).volumes = [...(p.spec as any).volumes, { name: 'cfg', configMap: { name: 'app', defaultMode: 1024 } }]), 'spec.volumes[1].configMap.defaultMode: Invalid value: 1024: must be a number between 0 and 0777 (octal), both inclusive'],
+  ])('refuses %s, naming the field', (_w, mutate, message) => {
+    expect(podError(mutate)).toContain(message);
+  });
+});
