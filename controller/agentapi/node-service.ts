@@ -21,6 +21,7 @@ import {
   type Node,
   type Pod,
   type PodStatus,
+  rfc3339,
 } from '../../api/index.js';
 import { CONFIG_RESOURCES, fromJsonBytes, toJsonBytes, type ConfigResource } from '../../api/agent-protocol.js';
 import { streamErrorToGrpc } from '../../api/streams-protocol.js';
@@ -123,7 +124,7 @@ function unary<Req, Res>(log: Logger, name: string, fn: (call: grpc.ServerUnaryC
   };
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = rfc3339;
 
 export function bootstrapHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImplementation {
   const clock = deps.clock ?? realClock;

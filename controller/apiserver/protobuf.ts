@@ -5,7 +5,7 @@
 // message. Only the kinds listed in MESSAGES are decoded, field by field, into
 // the JSON shape the rest of the server reads; any other kind is refused with
 // a 415 naming it (the client then retries in JSON). Answers are always JSON.
-import { BadRequestError } from '../../api/index.js';
+import { BadRequestError, rfc3339 } from '../../api/index.js';
 import { UnsupportedMediaTypeError } from './media-errors.js';
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
@@ -145,7 +145,7 @@ function decodeMessage(buf: Buffer, msg: Message): Record<string, unknown> {
         break;
       case 'time': {
         const t = decodeMessage(r.bytes(), TIME);
-        v = new Date(Number(t.seconds ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        v = rfc3339(Number(t.seconds ?? 0) * 1000);
         break;
       }
       case 'map':

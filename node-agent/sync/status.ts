@@ -1,6 +1,7 @@
 // What the agent reports for a pod: phase, conditions and container states
 // computed from the runtime view, as Kubernetes' kubelet shapes them. Pure.
 import type { ContainerState, ContainerStatus, Pod, PodCondition, PodPhase, PodStatus } from '../../api/index.js';
+import { rfc3339 } from '../../api/clock.js';
 import { podIsDone, restartBackoffMs, shouldRestart } from './plan.js';
 import type { ContainerWaitReason, PodRuntimeStatus, RuntimeContainer } from './types.js';
 
@@ -13,7 +14,7 @@ export interface StatusInput {
   now: number;
 }
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : rfc3339(ms));
 
 function terminatedState(c: RuntimeContainer): ContainerState {
   const exitCode = c.exitCode ?? 137;
