@@ -174,6 +174,26 @@ containers:
     expect(await c.ok(['logs', 'limited'])).toBe('hello from /tmp\n');
     await c.ok(['delete', '-f', join(REPO_ROOT, 'manifests', 'multi-container.yaml')]);
   }, 120_000);
+
+  it('a pod reads a ConfigMap and a Secret as env and files, and sees a ConfigMap change in its volume', async () => {
+    await c.ok(['apply', '-f', join(REPO_ROOT, 'manifests', 'config.yaml')]);
+    await podWhen('configured', 'to run', running);
+    expect(await c.ok(['logs', 'configured'])).toBe('greeting=hello from a ConfigMap level=3 pod=configured\n');
+    expect(await c.ok(['exec', 'configured', '--', 'cat', '/etc/app/greeting'])).toBe('hello from a ConfigMap');
+    expect(await c.ok(['exec', 'configured', '--', 'cat', '/etc/secret/password'])).toBe('s3cr3t');
+    expect(await c.ok(['exec', 'configured', '--', 'sh', '-c', 'echo "$PASSWORD $POD_IP"'])).toMatch(/^s3cr3t 10\.244\.\d+\.\d+\n$/);
+    await c.ok(['apply', '-f', '-'], { stdin: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: changed\n  level: "4"\n' });
+    const seen = await eventually(
+      'the changed ConfigMap in the running pod',
+      async () => {
+        const r = await c.flotctl(['exec', 'configured', '--', 'cat', '/etc/app/greeting']);
+        return r.stdout === 'changed' ? r.stdout : undefined;
+      },
+      90_000,
+    );
+    expect(seen).toBe('changed');
+    await c.ok(['delete', '-f', join(REPO_ROOT, 'manifests', 'config.yaml')]);
+  }, 180_000);
 });
 
 describe('[lifecycle] restart policies, OOM and graceful deletion', () => {
