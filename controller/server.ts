@@ -1,11 +1,13 @@
 // `flotilla-controller run`: the managed (or external) etcd, the store, the
 // HTTPS API, the agents' gRPC ports (bootstrap + node service with subnet leases),
 // leader election (LeaderElector) and the leader's loops (scheduler, node
-// lifecycle), wired in one place, with an orderly stop (stop accepting, end
+// lifecycle, namespace controller, garbage collector) on the process's shared
+// informers, wired in one place, with an orderly stop (stop accepting, end
 // watches, resign, close the store, stop etcd).
 import { hostname } from 'node:os';
 import { componentLogger, realClock, type Clock, type Logger } from '../api/index.js';
 import { MetricsRegistry } from '../api/metrics.js';
+import { NodePodFeed } from './agentapi/pod-feed.js';
 import { startAgentServers } from './agentapi/server.js';
 import { buildApiServer, type ApiServer } from './apiserver/app.js';
 import type { LogProvider } from './apiserver/resource-api.js';
@@ -14,15 +16,20 @@ import { registerFlotillaApi } from './flotillaapi/routes.js';
 import { registerNodeImageApi } from './flotillaapi/images.js';
 import { ManagedEtcd } from './etcd/index.js';
 import { StoreEventRecorder } from './events/index.js';
+import { GarbageCollector } from './gc/index.js';
+import { InformerFactory } from './informers/index.js';
 import { BootstrapTokenStore } from './join/token-store.js';
+import { NamespaceController } from './namespace/index.js';
 import { subnetHandlers } from './network/subnet-handlers.js';
 import { SubnetRegistry } from './network/subnet-registry.js';
 import { NodeLifecycleController } from './nodelifecycle/controller.js';
 import type { LifecycleConfig } from './nodelifecycle/decide.js';
-import { bootstrapPortOf, loadStateDir, markInitialTokenSeeded, nodePortOf, type ControllerState } from './pki/state-dir.js';
+import { ensureEncryptionKeyFile, toEncryptionKeys, watchEncryptionKeyFile } from './pki/encryption-keys.js';
+import { bootstrapPortOf, loadStateDir, markInitialTokenSeeded, nodePortOf, statePaths, type ControllerState } from './pki/state-dir.js';
 import { TokenAuthenticator } from './pki/tokens.js';
 import { Scheduler } from './scheduler/index.js';
 import { createNodeStreams } from './streams/index.js';
+import { AesGcmTransformer } from './storage/encryption.js';
 import { EtcdStore } from './storage/etcd-store.js';
 
 export interface RunControllerOptions {
@@ -60,6 +67,8 @@ export interface RunningController {
   nodePort: number;
   tokens: BootstrapTokenStore;
   isLeader(): boolean;
+  /** Reads the encryption key file again (SIGHUP; it is also polled every second); false when it is invalid. */
+  reloadEncryptionKeys(): boolean;
   stop(): Promise<void>;
 }
 
@@ -93,11 +102,25 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       cleanups.push({ name: 'stop etcd', run: () => etcd.stop() });
       endpoints = etcd.endpoints;
     }
+    // Secrets are encrypted in etcd under the state dir's keys (a state dir from before them gets one now).
+    const keyFile = statePaths(o.stateDir).encryptionKeys;
+    const keyring = ensureEncryptionKeyFile(keyFile, clock.now());
+    if (keyring.created) {
+      log.info({ file: keyFile, keyId: keyring.entries[0]!.id }, 'the state dir had no encryption key (an older init made it): created one; Secrets are encrypted from their next write');
+    }
+    const encryption = new AesGcmTransformer(toEncryptionKeys(keyring.entries), { source: keyFile });
+    const keyWatch = watchEncryptionKeyFile(keyFile, encryption, log);
+    cleanups.push({ name: 'stop watching the encryption keys', run: async () => keyWatch.stop() });
+    log.info({ file: keyFile, encryptingWith: encryption.primaryKeyId, keys: encryption.keyIds() }, 'Secrets are encrypted at rest');
     const metrics = new MetricsRegistry().withProcessMetrics();
-    const store = new EtcdStore({ endpoints, log: componentLogger('store', root), clock, metrics });
+    const store = new EtcdStore({ endpoints, log: componentLogger('store', root), clock, metrics, encryption });
     cleanups.push({ name: 'close the store', run: () => store.close() });
 
-    const registry = new SubnetRegistry({ store, etcd: store.client, log: componentLogger('network', root) });
+    // One list+watch and one cache per resource for the whole process: the agents' pod feed and
+    // the leader's scheduler share the pods informer, every agent's lease stream the leases one.
+    const informers = new InformerFactory({ store, clock, log: componentLogger('informers', root) });
+    cleanups.push({ name: 'stop the informers', run: async () => informers.stop() });
+    const registry = new SubnetRegistry({ store, etcd: store.client, log: componentLogger('network', root), informers });
     const network = await registry.ensureConfig(state.config.network);
     log.info({ network }, 'network config in force');
 
@@ -136,6 +159,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       // Agents renew every 10 s by default; the lease says how long a silent node is trusted.
       leaseDurationSeconds: Math.max(1, Math.round(lifecycle.gracePeriodMs / 1000)),
       extraNodeHandlers: subnetHandlers(registry, store, agentLog),
+      podFeed: new NodePodFeed(informers, agentLog),
     });
     cleanups.push({ name: 'close the agent ports', run: () => agents.stop() });
     // Logs and exec: the API server dials the pod's agent (its stream port) with a client cert of the CA.
@@ -146,6 +170,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     let election: LeaderElector | undefined;
     const api = buildApiServer({
       store,
+      informers,
       auth: new TokenAuthenticator([{ token: state.adminToken, user: 'admin' }]),
       clock,
       log: componentLogger('apiserver', root),
@@ -183,20 +208,28 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       .run(
         {
           onStartedLeading: async (signal) => {
-            log.info({ identity: elector.identity }, 'leading: starting the node lifecycle controller and the scheduler');
+            log.info({ identity: elector.identity }, 'leading: starting the node lifecycle, namespace and garbage collection controllers and the scheduler');
             const events = new StoreEventRecorder({ store, component: 'node-controller', clock, log: componentLogger('events', root) });
             const nodes = new NodeLifecycleController({
               store,
               clock,
+              informers,
+              metrics,
               config: lifecycle,
               log: componentLogger('nodelifecycle', root),
               recordEvent: async (ev) => events.event({ apiVersion: 'v1', kind: ev.object.kind, metadata: { name: ev.object.name, namespace: ev.object.namespace, uid: ev.object.uid } }, ev.type, ev.reason, ev.message),
               // A deleted node gives its pod subnet back.
               onNodeGone: (node) => registry.release(node),
             });
-            const loops: Promise<void>[] = [nodes.run(signal), purgeExpiredTokens(tokens, clock, signal, log)];
-            if (o.scheduler !== false) loops.push(new Scheduler({ store, clock, log: componentLogger('scheduler', root), metrics }).run(signal));
+            const namespaces = new NamespaceController({ api: api.api, store, informers, clock, metrics, log: componentLogger('namespace-controller', root) });
+            const gcLog = componentLogger('garbage-collector', root);
+            const gcEvents = new StoreEventRecorder({ store, component: 'garbage-collector-controller', clock, log: gcLog });
+            const gc = new GarbageCollector({ api: api.api, store, informers, recorder: gcEvents, clock, metrics, log: gcLog });
+            // Each loop ends when leadership is lost (the signal): its informer handlers go with it.
+            const loops: Promise<void>[] = [nodes.run(signal), namespaces.run(signal), gc.run(signal), purgeExpiredTokens(tokens, clock, signal, log)];
+            if (o.scheduler !== false) loops.push(new Scheduler({ store, informers, clock, log: componentLogger('scheduler', root), metrics }).run(signal));
             await Promise.all(loops);
+            await Promise.all([events.flush(), gcEvents.flush()]);
           },
           onStoppedLeading: () => log.info('no longer leading'),
         },
@@ -224,6 +257,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       nodePort: agents.nodePort,
       tokens,
       isLeader: () => el.isLeader(),
+      reloadEncryptionKeys: () => keyWatch.reload(),
       stop: () => (stopping ??= cleanup()),
     };
   } catch (e) {

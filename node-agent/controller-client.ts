@@ -3,10 +3,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { FlotillaError, type ErrorCode, type Event, type KubeObject, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
 import { bootstrapServiceDefinition, fromJsonBytes, nodeServiceDefinition, toJsonBytes, type ConfigResource } from '../api/agent-protocol.js';
-import type { LeaseAttrs, LeaseWatchResult, NetworkConfig, SubnetLease } from '../netplugin/index.js';
+import { normalizeLeaseBackend, vxlanData, type LeaseAttrs, type LeaseWatchResult, type NetworkConfig, type SubnetLease } from '../netplugin/index.js';
 import type { NodeCredential } from './join/credentials.js';
 
 export class ControllerCallError extends FlotillaError {}
+
+/** A lease from the controller; one from a controller of the previous release carries backendType/backendData. */
+function leaseOf(b: Buffer): SubnetLease {
+  return normalizeLeaseBackend(fromJsonBytes<SubnetLease & { backendType?: unknown; backendData?: unknown }>(b)!);
+}
 
 function fromGrpc(e: grpc.ServiceError): FlotillaError {
   const code = (e.metadata?.get('flotilla-code')?.[0] as ErrorCode | undefined) ?? (e.code === grpc.status.UNAVAILABLE ? 'Unavailable' : 'Internal');
@@ -121,10 +126,11 @@ export class ControllerClient {
     const r = await call<{ leaseJson: Buffer }>(this.client, renew ? 'RenewSubnetLease' : 'AcquireSubnetLease', {
       nodeName: this.cred.nodeName,
       publicIp: attrs.publicIP,
-      backendType: attrs.backendType,
-      vtepMac: attrs.backendData.vtepMAC,
+      // The request carries the VXLAN backend's fields (the only backend served).
+      backendType: attrs.backend.type,
+      vtepMac: vxlanData(attrs.backend)?.vtepMAC ?? '',
     });
-    return fromJsonBytes<SubnetLease>(r.leaseJson)!;
+    return leaseOf(r.leaseJson);
   }
 
   /** Everyone's subnet leases: a snapshot, then changes (another snapshot after a restart). */
@@ -135,8 +141,8 @@ export class ControllerClient {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       for await (const m of stream as AsyncIterable<Msg>) {
-        if (m.type === 'snapshot') yield { kind: 'snapshot', leases: m.leasesJson.map((b) => fromJsonBytes<SubnetLease>(b)!) };
-        else yield { kind: 'events', events: [{ type: m.type === 'removed' ? 'removed' : 'added', lease: fromJsonBytes<SubnetLease>(m.leaseJson)! }] };
+        if (m.type === 'snapshot') yield { kind: 'snapshot', leases: m.leasesJson.map(leaseOf) };
+        else yield { kind: 'events', events: [{ type: m.type === 'removed' ? 'removed' : 'added', lease: leaseOf(m.leaseJson) }] };
       }
     } catch (e) {
       if (signal.aborted) return;

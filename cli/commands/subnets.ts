@@ -12,7 +12,10 @@ interface SubnetLeaseView {
   subnet: string;
   nodeName: string;
   publicIP: string;
-  backendType: string;
+  /** The backend and its data (opaque but for the VXLAN VTEP MAC shown with -o wide). */
+  backend?: { type?: string; data?: { vtepMAC?: string } };
+  /** The same, from a controller of the release before backend data was opaque. */
+  backendType?: string;
   backendData?: { vtepMAC?: string };
   expiration: number;
 }
@@ -44,8 +47,8 @@ export async function runGetSubnets(session: Session, format: OutputFormat, name
     l.nodeName,
     l.subnet,
     l.publicIP,
-    `${l.backendType}/${list.network.backend.vni}`,
-    ...(format === 'wide' ? [l.backendData?.vtepMAC ?? '<none>'] : []),
+    `${l.backend?.type ?? l.backendType ?? ''}/${list.network.backend.vni}`,
+    ...(format === 'wide' ? [(l.backend ? l.backend.data?.vtepMAC : l.backendData?.vtepMAC) ?? '<none>'] : []),
     l.expiration > now ? humanDuration(l.expiration - now) : '<expired>',
   ]);
   session.io.out(formatTable(noHeaders ? undefined : header, rows));

@@ -23,6 +23,7 @@ import {
 } from '../../api/index.js';
 import { MetricsRegistry, type Counter, type Histogram } from '../../api/metrics.js';
 import type { Store } from '../storage/store.js';
+import type { InformerFactory } from '../informers/index.js';
 import type { TokenAuthenticator } from '../pki/tokens.js';
 import {
   MAX_BODY_BYTES,
@@ -50,6 +51,8 @@ export interface ApiServerHealth {
 
 export interface ApiServerOptions {
   store: Store;
+  /** The process's shared informers (namespace checks); default the API server's own. */
+  informers?: InformerFactory;
   auth: TokenAuthenticator;
   clock?: Clock;
   log?: Logger;
@@ -187,7 +190,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   metrics.gauge('apiserver_watch_streams', 'Watch streams open now.', () => watches.size);
   metrics.gauge('flotilla_etcd_up', '1 when etcd answers.', () => (o.health?.etcdUp?.() ?? true ? 1 : 0));
   metrics.gauge('flotilla_leader', '1 when this replica holds the leader lease.', () => (o.health?.leader?.() ? 1 : 0));
-  const api = new ResourceApi({ store: o.store, clock, log, ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}) });
+  const api = new ResourceApi({ store: o.store, clock, log, ...(o.informers ? { informers: o.informers } : {}), ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}) });
   const execs = new Set<AbortController>();
   const maxWatchMs = (o.maxWatchSeconds ?? 1800) * 1000;
   const bookmarkMs = o.bookmarkIntervalMs ?? 60_000;

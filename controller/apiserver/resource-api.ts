@@ -39,6 +39,7 @@ import {
 import type { ObjectKey, Store } from '../storage/store.js';
 import { applyBinding } from '../scheduler/binder.js';
 import { NamespaceCache } from './namespace-cache.js';
+import type { InformerFactory } from '../informers/index.js';
 
 /** What a URL names: a collection, an object, or an object's subresource. */
 export interface Target {
@@ -161,6 +162,8 @@ function objectKey(t: Target, name = t.name ?? ''): ObjectKey {
 
 export interface ResourceApiOptions {
   store: Store;
+  /** The process's shared informers (the namespace check reads the namespaces one); default its own. */
+  informers?: InformerFactory;
   clock: Clock;
   log: Logger;
   logs?: LogProvider;
@@ -182,7 +185,7 @@ export class ResourceApi {
     this.log = o.log;
     this.logs = o.logs;
     this.exec = o.exec;
-    this.namespaces = new NamespaceCache(o.store, o.clock, o.log);
+    this.namespaces = new NamespaceCache(o.store, o.clock, o.log, o.informers);
   }
 
   // ------------------------------------------------------------ reads

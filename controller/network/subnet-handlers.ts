@@ -3,7 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { BadRequestError, ForbiddenError, type Logger, type Node } from '../../api/index.js';
 import { toJsonBytes } from '../../api/agent-protocol.js';
-import type { LeaseAttrs } from '../../netplugin/index.js';
+import { VXLAN_BACKEND, vxlanBackend, type LeaseAttrs } from '../../netplugin/index.js';
 import { callerNode, toGrpcError } from '../agentapi/node-service.js';
 import type { Store } from '../storage/store.js';
 import type { SubnetRegistry } from './subnet-registry.js';
@@ -23,9 +23,10 @@ function attrsOf(node: string, r: AcquireReq): LeaseAttrs {
   if (!IP_RE.test(r.publicIp ?? '') || r.publicIp.split('.').some((o) => Number(o) > 255)) {
     throw new BadRequestError(`public_ip: invalid IPv4 address "${r.publicIp ?? ''}"`);
   }
-  if ((r.backendType || 'vxlan') !== 'vxlan') throw new BadRequestError(`backend_type: unsupported backend "${r.backendType}" (only vxlan)`);
+  // The request's backend fields are the VXLAN backend's (the only one served); the lease keeps them opaque.
+  if ((r.backendType || VXLAN_BACKEND) !== VXLAN_BACKEND) throw new BadRequestError(`backend_type: unsupported backend "${r.backendType}" (only vxlan)`);
   if (!MAC_RE.test(r.vtepMac ?? '')) throw new BadRequestError(`vtep_mac: invalid MAC address "${r.vtepMac ?? ''}"`);
-  return { publicIP: r.publicIp, backendType: 'vxlan', backendData: { vtepMAC: r.vtepMac.toLowerCase() } };
+  return { publicIP: r.publicIp, backend: vxlanBackend(r.vtepMac.toLowerCase()) };
 }
 
 export function subnetHandlers(registry: SubnetRegistry, store: Store, log: Logger): grpc.UntypedServiceImplementation {

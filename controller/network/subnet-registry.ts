@@ -8,14 +8,15 @@ import type { Etcd3 } from 'etcd3';
 import {
   ConflictError,
   ForbiddenError,
-  GoneError,
   NotFoundError,
   UnavailableError,
   type KubeObject,
   type Logger,
 } from '../../api/index.js';
+import { InformerFactory, type SharedInformer } from '../informers/index.js';
 import {
   cidrKey,
+  normalizeLeaseBackend,
   parseCidr,
   pickFreeSubnet,
   validateNetworkConfig,
@@ -45,17 +46,24 @@ export interface SubnetRegistryOptions {
   log: Logger;
   /** Lease TTL; the agent renews at a fraction of it. Default 24 h, as Flannel. */
   ttlSeconds?: number;
+  /** The process's shared informers (the leases' watch is one informer for every agent); default: its own. */
+  informers?: InformerFactory;
 }
 
+/** The lease of a stored object (also one stored before backend data was opaque: backendType/backendData). */
 function toLease(o: LeaseObject): SubnetLease {
-  return { ...o.lease, expiration: Date.parse(o.renewedAt) + o.ttlSeconds * 1000 };
+  return { ...normalizeLeaseBackend(o.lease), expiration: Date.parse(o.renewedAt) + o.ttlSeconds * 1000 };
 }
 
 export class SubnetRegistry {
   private readonly ttl: number;
+  private readonly leases: SharedInformer<LeaseObject>;
 
   constructor(private readonly o: SubnetRegistryOptions) {
     this.ttl = o.ttlSeconds ?? 24 * 3600;
+    const informers = o.informers ?? new InformerFactory({ store: o.store, log: o.log });
+    // The leases are under /flotilla/network/subnets/: the store's `network` resource, namespace `subnets`.
+    this.leases = informers.informerFor<LeaseObject>('network', { namespace: 'subnets' });
   }
 
   get ttlSeconds(): number {
@@ -117,7 +125,7 @@ export class SubnetRegistry {
       apiVersion: 'flotilla.io/v1',
       kind: 'SubnetLease',
       metadata: { name: cidrKey(parseCidr(subnet)), namespace: 'subnets' },
-      lease: { subnet, nodeName, publicIP: attrs.publicIP, backendType: attrs.backendType, backendData: attrs.backendData },
+      lease: { subnet, nodeName, publicIP: attrs.publicIP, backend: attrs.backend },
       ttlSeconds: this.ttl,
       renewedAt: new Date().toISOString(),
     };
@@ -179,22 +187,53 @@ export class SubnetRegistry {
     }
   }
 
-  /** A snapshot first, then changes; another snapshot whenever the watch had to restart. */
+  /**
+   * A snapshot first, then changes; another snapshot whenever the watch had to
+   * list again (compaction, a failed watch). Every agent's stream reads the one
+   * shared informer of the leases: one list and one watch, however many agents.
+   */
   async *watch(signal: AbortSignal): AsyncIterable<LeaseWatchResult> {
-    while (!signal.aborted) {
-      const list = await this.o.store.list<LeaseObject>('network', { namespace: 'subnets' });
-      yield { kind: 'snapshot', leases: list.items.filter((o) => o.lease?.subnet).map(toLease) };
-      try {
-        for await (const ev of this.o.store.watch<LeaseObject>('network', { namespace: 'subnets', resourceVersion: list.resourceVersion, signal })) {
-          if (!ev.object.lease?.subnet) continue;
-          if (ev.type === 'ADDED' || ev.type === 'MODIFIED') yield { kind: 'events', events: [{ type: 'added', lease: toLease(ev.object) }] };
-          else if (ev.type === 'DELETED') yield { kind: 'events', events: [{ type: 'removed', lease: toLease(ev.object) }] };
+    const queue: LeaseWatchResult[] = [];
+    let wake: (() => void) | undefined;
+    const push = (r: LeaseWatchResult) => {
+      queue.push(r);
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const ev = (type: 'added' | 'removed', o: LeaseObject) => {
+      if (o.lease?.subnet) push({ kind: 'events', events: [{ type, lease: toLease(o) }] });
+    };
+    const snapshot = () => push({ kind: 'snapshot', leases: this.leases.list().filter((o) => o.lease?.subnet).map(toLease) });
+    const ac = new AbortController();
+    const stop = () => {
+      ac.abort();
+      wake?.();
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    if (signal.aborted) ac.abort();
+    this.leases.addEventHandler(
+      {
+        // A relist's differences also come as events; the snapshot after them is what counts.
+        onAdd: (o, initial) => void (initial || ev('added', o)),
+        onUpdate: (_, o) => ev('added', o),
+        onDelete: (o) => ev('removed', o),
+        onSynced: snapshot,
+      },
+      { signal: ac.signal },
+    );
+    try {
+      while (!ac.signal.aborted) {
+        const r = queue.shift();
+        if (r) {
+          yield r;
+          continue;
         }
-      } catch (e) {
-        if (e instanceof GoneError) continue;
-        if (signal.aborted) return;
-        throw e;
+        await new Promise<void>((resolve) => (wake = resolve));
       }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      ac.abort();
     }
   }
 }

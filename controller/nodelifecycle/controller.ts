@@ -1,21 +1,30 @@
-// The node lifecycle controller (runs on the leader): on a timer, compares each
-// node's lease (heartbeat) with the clock, marks silent nodes NotReady, taints
-// them, and after the eviction timeout marks their pods Failed/NodeLost.
-// Level-triggered: it reads the latest state every pass and writes with CAS.
+// The node lifecycle controller (runs on the leader): a reconcile per node,
+// fed by the shared node, lease (kube-node-lease) and pod informers. It
+// compares the node's lease (heartbeat) with the clock, marks a silent node
+// NotReady and taints it, and after the eviction timeout marks its pods
+// Failed/NodeLost; a node that was deleted takes its pods, lease and subnet
+// with it. No periodic pass over all nodes: a reconcile asks to come back at
+// the moment its node's heartbeat would run out (or its pods would be evicted),
+// and a renewed lease only moves that deadline. Level-triggered: each
+// reconcile decides on the latest cached state (decide.ts, pure) and writes
+// with compare-and-swap.
 import {
   ConflictError,
   NotFoundError,
+  componentLogger,
   isTerminalPhase,
   realClock,
-  toFlotillaError,
   type Clock,
   type Logger,
   type Node,
   type Pod,
 } from '../../api/index.js';
+import type { MetricsRegistry } from '../../api/metrics.js';
 import { NODE_LEASE_NAMESPACE, type NodeLease } from '../agentapi/node-service.js';
+import { INDEX_NODE, InformerFactory, byNodeName, type SharedInformer } from '../informers/index.js';
+import { WorkQueue, runController, type ReconcileResult } from '../queue/index.js';
 import type { Store } from '../storage/store.js';
-import { DEFAULT_LIFECYCLE, decideNodeLifecycle, type LifecycleConfig } from './decide.js';
+import { DEFAULT_LIFECYCLE, decideNodeLifecycle, readyCondition, type LifecycleConfig } from './decide.js';
 
 export type EventSink = (ev: {
   object: { kind: string; name: string; namespace?: string; uid?: string };
@@ -26,80 +35,159 @@ export type EventSink = (ev: {
 
 export interface NodeLifecycleOptions {
   store: Store;
-  log: Logger;
+  log?: Logger;
   clock?: Clock;
   config?: Partial<LifecycleConfig>;
-  /** How often to look. Default: a quarter of the grace period, at most 5 s. */
-  intervalMs?: number;
+  /** The process's shared informers; default: the controller's own over `store`. */
+  informers?: InformerFactory;
+  metrics?: MetricsRegistry;
+  /** Nodes reconciled at once. Default 4. */
+  workers?: number;
   recordEvent?: EventSink;
   /** Called when a node object is deleted (to release its subnet lease). */
   onNodeGone?: (node: string) => Promise<void>;
 }
 
+/** A little past the deadline, so the reconcile at it sees the node silent. */
+const SLACK_MS = 50;
+
 export class NodeLifecycleController {
   private readonly clock: Clock;
   private readonly cfg: LifecycleConfig;
+  private readonly log: Logger;
+  private readonly informers: InformerFactory;
+  private nodes: SharedInformer<Node> | undefined;
+  private leases: SharedInformer<NodeLease> | undefined;
+  private pods: SharedInformer<Pod> | undefined;
 
   constructor(private readonly o: NodeLifecycleOptions) {
     this.clock = o.clock ?? realClock;
     this.cfg = { ...DEFAULT_LIFECYCLE, ...o.config };
+    this.log = o.log ?? componentLogger('nodelifecycle');
+    this.informers = o.informers ?? new InformerFactory({ store: o.store, clock: this.clock, log: this.log });
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const every = this.o.intervalMs ?? Math.min(5_000, Math.max(100, this.cfg.gracePeriodMs / 4));
-    while (!signal.aborted) {
-      await this.reconcileAll().catch((e) => this.o.log.warn({ err: toFlotillaError(e).message }, 'node lifecycle pass failed'));
-      try {
-        await this.clock.sleep(every, signal);
-      } catch {
-        return;
-      }
-    }
+    const queue = new WorkQueue({ name: 'nodelifecycle', clock: this.clock });
+    const nodes = this.informers.informerFor<Node>('nodes');
+    const leases = this.informers.informerFor<NodeLease>('leases', { namespace: NODE_LEASE_NAMESPACE });
+    const pods = this.informers.informerFor<Pod>('pods');
+    pods.addIndexer(INDEX_NODE, byNodeName);
+    this.nodes = nodes;
+    this.leases = leases;
+    this.pods = pods;
+    const nameOf = (o: { metadata: { name?: string } }) => o.metadata.name ?? '';
+    nodes.addEventHandler(
+      {
+        onAdd: (n) => queue.add(nameOf(n)),
+        onUpdate: (_, n) => queue.add(nameOf(n)),
+        onDelete: (n) => queue.add(nameOf(n)),
+      },
+      { signal },
+    );
+    leases.addEventHandler(
+      {
+        onAdd: (l) => queue.add(nameOf(l)),
+        // A heartbeat only moves the node's deadline: the reconcile already waiting
+        // for the old one comes first, finds the lease renewed and waits again.
+        onUpdate: (_, l) => queue.addAfter(nameOf(l), this.silentAfterMs(l)),
+        onDelete: (l) => queue.add(nameOf(l)),
+      },
+      { signal },
+    );
+    pods.start(signal);
+    await runController({
+      name: 'nodelifecycle',
+      queue,
+      workers: this.o.workers ?? 4,
+      signal,
+      waitFor: [nodes, leases, pods],
+      log: this.log,
+      clock: this.clock,
+      ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+      reconcile: (name) => this.reconcile(name),
+    });
   }
 
-  async reconcileAll(): Promise<void> {
-    const [nodes, leases] = await Promise.all([
-      this.o.store.list<Node>('nodes'),
-      this.o.store.list<NodeLease>('leases', { namespace: NODE_LEASE_NAMESPACE }),
-    ]);
-    const renew = new Map(leases.items.map((l) => [l.metadata.name, Date.parse(l.spec.renewTime)]));
+  /** How long until the lease's node counts as silent (now or past: 0). */
+  private silentAfterMs(l: NodeLease): number {
+    const renew = Date.parse(l.spec?.renewTime ?? '');
+    if (Number.isNaN(renew)) return 0;
+    return Math.max(0, renew + this.cfg.gracePeriodMs - this.clock.now() + SLACK_MS);
+  }
+
+  /** One node, from the cached node, lease and pods; returns when to look again. */
+  async reconcile(name: string): Promise<ReconcileResult | void> {
+    const node = this.nodes?.get(name);
+    const lease = this.leases?.getByName(NODE_LEASE_NAMESPACE, name);
+    if (!node) {
+      if (lease) await this.nodeGone(name, lease);
+      return;
+    }
+    const renewMs = lease ? Date.parse(lease.spec.renewTime) : undefined;
     const now = this.clock.now();
-    for (const node of nodes.items) {
-      const name = node.metadata.name!;
-      const d = decideNodeLifecycle(node, renew.get(name), now, this.cfg);
-      if (d.updatedNode) {
-        try {
-          await this.o.store.guaranteedUpdate<Node>({ resource: 'nodes', name }, (cur) => {
-            const again = decideNodeLifecycle(cur, renew.get(name), this.clock.now(), this.cfg);
-            return again.updatedNode ?? cur;
-          });
-        } catch (e) {
-          if (!(e instanceof NotFoundError)) throw e;
-          continue;
-        }
-        if (d.transition) {
-          this.o.log.info({ node: name, transition: d.transition }, 'node status changed');
-          await this.o.recordEvent?.({
-            object: { kind: 'Node', name, uid: node.metadata.uid },
-            type: d.transition === 'NodeNotReady' ? 'Warning' : 'Normal',
-            reason: d.transition,
-            message: d.transition === 'NodeNotReady' ? `Node ${name} status is now: NodeNotReady` : `Node ${name} status is now: NodeReady`,
-          });
-        }
+    const d = decideNodeLifecycle(node, renewMs, now, this.cfg);
+    let current = node;
+    if (d.updatedNode) {
+      try {
+        current = await this.o.store.guaranteedUpdate<Node>(
+          { resource: 'nodes', name },
+          (cur) => decideNodeLifecycle(cur, renewMs, this.clock.now(), this.cfg).updatedNode ?? cur,
+          { cached: node },
+        );
+      } catch (e) {
+        if (e instanceof NotFoundError) return;
+        throw e;
       }
-      if (d.evictPods) await this.markPodsLost(name);
-    }
-    // Leases of nodes that no longer exist: the node was deleted. Its pods go first
-    // (no agent will ever confirm their deletion); the lease last, so a failed pass
-    // is tried again.
-    const names = new Set(nodes.items.map((n) => n.metadata.name));
-    for (const l of leases.items) {
-      if (!names.has(l.metadata.name)) {
-        await this.deleteOrphanedPods(l.metadata.name!);
-        await this.o.store.delete({ resource: 'leases', namespace: NODE_LEASE_NAMESPACE, name: l.metadata.name! }).catch(() => undefined);
-        await this.o.onNodeGone?.(l.metadata.name!).catch((e) => this.o.log.warn({ err: (e as Error).message }, 'node cleanup failed'));
+      if (d.transition) {
+        this.log.info({ node: name, transition: d.transition }, 'node status changed');
+        await this.o.recordEvent?.({
+          object: { kind: 'Node', name, uid: node.metadata.uid },
+          type: d.transition === 'NodeNotReady' ? 'Warning' : 'Normal',
+          reason: d.transition,
+          message: d.transition === 'NodeNotReady' ? `Node ${name} status is now: NodeNotReady` : `Node ${name} status is now: NodeReady`,
+        });
       }
     }
+    if (d.evictPods) await this.markPodsLost(name);
+    return this.nextLook(current, renewMs, now);
+  }
+
+  /** The next moment something changes for this node without an event: its heartbeat running out, or its pods' eviction. */
+  private nextLook(node: Node, renewMs: number | undefined, now: number): ReconcileResult | void {
+    const cond = readyCondition(node);
+    if (cond && cond.status !== 'True') {
+      const since = cond.lastTransitionTime ? Date.parse(cond.lastTransitionTime) : now;
+      const evictAt = since + this.cfg.podEvictionTimeoutMs;
+      // Once evicted, nothing more to wait for: the node's next event brings it back here.
+      if (evictAt > now) return { requeueAfterMs: evictAt - now + SLACK_MS };
+      if (cond.status === 'Unknown') return;
+    }
+    const created = node.metadata.creationTimestamp ? Date.parse(node.metadata.creationTimestamp) : now;
+    const silentAt = (renewMs ?? created) + this.cfg.gracePeriodMs;
+    return { requeueAfterMs: Math.max(0, silentAt - now) + SLACK_MS };
+  }
+
+  /**
+   * A node with a lease but no Node object was deleted (the cache says so; a
+   * live read confirms it before anything is removed). Its pods go first — no
+   * agent will ever confirm their deletion — then its lease and subnet, last, so
+   * a failed attempt is retried.
+   */
+  private async nodeGone(name: string, lease: NodeLease): Promise<void> {
+    try {
+      await this.o.store.get<Node>({ resource: 'nodes', name });
+      return; // it exists: the cache is behind, its event is on the way
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    await this.deleteOrphanedPods(name);
+    await this.o.store
+      .delete({ resource: 'leases', namespace: NODE_LEASE_NAMESPACE, name }, { resourceVersion: lease.metadata.resourceVersion ?? '' })
+      .catch((e: unknown) => {
+        if (!(e instanceof NotFoundError) && !(e instanceof ConflictError)) throw e;
+      });
+    await this.o.onNodeGone?.(name).catch((e) => this.log.warn({ node: name, err: (e as Error).message }, 'node cleanup failed'));
   }
 
   /**
@@ -108,8 +196,9 @@ export class NodeLifecycleController {
    * would wait forever for an agent that is gone.
    */
   private async deleteOrphanedPods(node: string): Promise<void> {
-    const pods = await this.o.store.list<Pod>('pods', { filter: (p) => p.spec.nodeName === node });
-    for (const p of pods.items) {
+    // A live list, not the cache: a pod the cache has not seen yet must not stay behind (this is rare).
+    const { items } = await this.o.store.list<Pod>('pods', { filter: (p) => p.spec?.nodeName === node });
+    for (const p of items) {
       const key = { resource: 'pods', namespace: p.metadata.namespace, name: p.metadata.name! };
       try {
         await this.o.store.delete<Pod>(key, { resourceVersion: p.metadata.resourceVersion });
@@ -123,34 +212,37 @@ export class NodeLifecycleController {
           if (!(de instanceof NotFoundError)) throw de;
         });
       }
-      this.o.log.info({ node, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'deleted a pod bound to a node that no longer exists');
+      this.log.info({ node, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'deleted a pod bound to a node that no longer exists');
     }
   }
 
   private async markPodsLost(node: string): Promise<void> {
-    const pods = await this.o.store.list<Pod>('pods', { filter: (p) => p.spec.nodeName === node && !isTerminalPhase(p.status?.phase) });
-    for (const p of pods.items) {
+    const pods = (this.pods?.byIndex(INDEX_NODE, node) ?? []).filter((p) => !isTerminalPhase(p.status?.phase));
+    for (const p of pods) {
       const message = `Node ${node} which was running pod ${p.metadata.name} is unresponsive`;
       try {
-        await this.o.store.guaranteedUpdate<Pod>({ resource: 'pods', namespace: p.metadata.namespace, name: p.metadata.name! }, (cur) =>
-          isTerminalPhase(cur.status?.phase)
-            ? cur
-            : {
-                ...cur,
-                status: {
-                  ...cur.status,
-                  phase: 'Failed',
-                  reason: 'NodeLost',
-                  message,
-                  conditions: (cur.status?.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False' as const } : c)),
+        await this.o.store.guaranteedUpdate<Pod>(
+          { resource: 'pods', namespace: p.metadata.namespace, name: p.metadata.name! },
+          (cur) =>
+            isTerminalPhase(cur.status?.phase) || cur.metadata.uid !== p.metadata.uid
+              ? cur
+              : {
+                  ...cur,
+                  status: {
+                    ...cur.status,
+                    phase: 'Failed',
+                    reason: 'NodeLost',
+                    message,
+                    conditions: (cur.status?.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False' as const } : c)),
+                  },
                 },
-              },
+          { cached: p },
         );
       } catch (e) {
         if (e instanceof NotFoundError) continue;
         throw e;
       }
-      this.o.log.warn({ node, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'pod marked lost');
+      this.log.warn({ node, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'pod marked lost');
       await this.o.recordEvent?.({
         object: { kind: 'Pod', name: p.metadata.name!, namespace: p.metadata.namespace, uid: p.metadata.uid },
         type: 'Warning',

@@ -3,7 +3,7 @@
 // binding is visible in the watch — so the next pod already sees the
 // resources as taken and a burst of pods never oversubscribes a node.
 import type { Node, Pod } from '../../api/index.js';
-import { NodeInfo, computePodInfo, podKey, type PodInfo } from './node-info.js';
+import { NodeInfo, SpreadKeys, computePodInfo, podKey, type PodInfo } from './node-info.js';
 
 interface PodPlacement {
   nodeName: string;
@@ -14,6 +14,8 @@ interface PodPlacement {
 export class SchedulerCache {
   private readonly nodes = new Map<string, NodeInfo>();
   private readonly placements = new Map<string, PodPlacement>();
+  /** The label sets of the placed pods, interned for spreading (this cache's own: it shrinks as pods go). */
+  readonly spreadKeys = new SpreadKeys();
   /** Nodes with a Node object, in the order they arrived; rebuilt when nodes come or go. */
   private list: NodeInfo[] | undefined;
 
@@ -42,7 +44,7 @@ export class SchedulerCache {
       if (ni.node === undefined) this.list = undefined;
       ni.setNode(node);
     } else {
-      this.nodes.set(name, new NodeInfo(name, node));
+      this.nodes.set(name, new NodeInfo(name, node, this.spreadKeys));
       this.list = undefined;
     }
   }
@@ -125,7 +127,7 @@ export class SchedulerCache {
   private placeOn(nodeName: string, pi: PodInfo): void {
     let ni = this.nodes.get(nodeName);
     if (!ni) {
-      ni = new NodeInfo(nodeName);
+      ni = new NodeInfo(nodeName, undefined, this.spreadKeys);
       this.nodes.set(nodeName, ni);
     }
     ni.addPod(pi);

@@ -3,7 +3,7 @@
 // ports they hold and label signatures for spreading. Kept up to date
 // incrementally by the cache, so filters and scores are O(1) per node.
 import { podRequests, tryParseQuantity, type Node, type Pod, type Taint } from '../../api/index.js';
-import { effectiveTaints } from './plugins/taint-toleration.js';
+import { effectiveTaints } from './taints.js';
 
 /** Kubernetes' default max pods per node, used when a node reports none. */
 export const DEFAULT_MAX_PODS = 110;
@@ -36,8 +36,8 @@ export interface PodInfo {
   /** Requests with defaults for containers that request nothing: used by scores only. */
   nonZeroRequests: Resources;
   hostPorts: HostPort[];
-  /** Namespace + sorted labels, interned to a small number; undefined when the pod has no labels (not spread). */
-  spreadKey: number | undefined;
+  /** Namespace + sorted labels (what spreading groups pods by); undefined when the pod has no labels (not spread). */
+  spreadSignature: string | undefined;
 }
 
 export function podKey(pod: Pod): string {
@@ -71,11 +71,8 @@ export function podHostPorts(pod: Pod): HostPort[] {
   return out;
 }
 
-// Label sets interned to numbers: spreading looks one up per node per pod, and
-// number keys are much cheaper than long strings. Distinct label sets are few.
-const spreadIds = new Map<string, number>();
-
-export function spreadKeyOf(pod: Pod): number | undefined {
+/** The label set spreading groups `pod` by: its namespace and sorted labels; undefined without labels. */
+export function spreadSignatureOf(pod: Pod): string | undefined {
   const labels = pod.metadata.labels;
   if (!labels) return undefined;
   const keys = Object.keys(labels);
@@ -83,12 +80,43 @@ export function spreadKeyOf(pod: Pod): number | undefined {
   keys.sort();
   let s = pod.metadata.namespace ?? 'default';
   for (const k of keys) s += `\u0000${k}=${labels[k]}`;
-  let id = spreadIds.get(s);
-  if (id === undefined) {
-    id = spreadIds.size + 1;
-    spreadIds.set(s, id);
+  return s;
+}
+
+/**
+ * Label sets interned to small numbers: spreading looks one up per node per
+ * pod, and number keys are much cheaper than long strings. One table per
+ * scheduler cache (its NodeInfos share it), counted: a label set no pod on any
+ * node carries any more is forgotten, so the table holds only what is placed.
+ */
+export class SpreadKeys {
+  private readonly ids = new Map<string, { id: number; refs: number }>();
+  private next = 1;
+
+  /** The id of `signature`, counting one more holder. */
+  acquire(signature: string): number {
+    let e = this.ids.get(signature);
+    if (!e) this.ids.set(signature, (e = { id: this.next++, refs: 0 }));
+    e.refs++;
+    return e.id;
   }
-  return id;
+
+  /** One holder of `signature` fewer; the last one forgets it. */
+  release(signature: string): void {
+    const e = this.ids.get(signature);
+    if (!e) return;
+    if (--e.refs <= 0) this.ids.delete(signature);
+  }
+
+  /** The id of `signature` if some placed pod carries it (else no node counts it). */
+  lookup(signature: string): number | undefined {
+    return this.ids.get(signature)?.id;
+  }
+
+  /** Label sets held. */
+  get size(): number {
+    return this.ids.size;
+  }
 }
 
 export function computePodInfo(pod: Pod): PodInfo {
@@ -99,7 +127,7 @@ export function computePodInfo(pod: Pod): PodInfo {
     requests: { milliCPU: r.milliCPU, memory: r.memoryBytes },
     nonZeroRequests: nonZeroRequests(pod),
     hostPorts: podHostPorts(pod),
-    spreadKey: spreadKeyOf(pod),
+    spreadSignature: spreadSignatureOf(pod),
   };
 }
 
@@ -136,11 +164,14 @@ export class NodeInfo {
   readonly pods = new Map<string, PodInfo>();
   /** `protocol/port` → host IPs in use (one entry per holder). */
   private readonly usedPorts = new Map<string, string[]>();
-  /** Pod spread key → number of pods here with it. */
+  /** Spread id (of `spreadKeys`) → number of pods here with it. */
   private readonly spreadCounts = new Map<number, number>();
+  /** The interning table this node's pods' label sets are counted in (shared by a cache's nodes). */
+  readonly spreadKeys: SpreadKeys;
 
-  constructor(name: string, node?: Node) {
+  constructor(name: string, node?: Node, spreadKeys: SpreadKeys = new SpreadKeys()) {
     this.name = name;
+    this.spreadKeys = spreadKeys;
     if (node) this.setNode(node);
   }
 
@@ -170,7 +201,10 @@ export class NodeInfo {
       if (ips) ips.push(p.hostIP);
       else this.usedPorts.set(k, [p.hostIP]);
     }
-    if (pi.spreadKey !== undefined) this.spreadCounts.set(pi.spreadKey, (this.spreadCounts.get(pi.spreadKey) ?? 0) + 1);
+    if (pi.spreadSignature !== undefined) {
+      const id = this.spreadKeys.acquire(pi.spreadSignature);
+      this.spreadCounts.set(id, (this.spreadCounts.get(id) ?? 0) + 1);
+    }
   }
 
   removePod(key: string): PodInfo | undefined {
@@ -189,10 +223,14 @@ export class NodeInfo {
       if (i >= 0) ips.splice(i, 1);
       if (ips.length === 0) this.usedPorts.delete(k);
     }
-    if (pi.spreadKey !== undefined) {
-      const n = (this.spreadCounts.get(pi.spreadKey) ?? 1) - 1;
-      if (n <= 0) this.spreadCounts.delete(pi.spreadKey);
-      else this.spreadCounts.set(pi.spreadKey, n);
+    if (pi.spreadSignature !== undefined) {
+      const id = this.spreadKeys.lookup(pi.spreadSignature);
+      if (id !== undefined) {
+        const n = (this.spreadCounts.get(id) ?? 1) - 1;
+        if (n <= 0) this.spreadCounts.delete(id);
+        else this.spreadCounts.set(id, n);
+      }
+      this.spreadKeys.release(pi.spreadSignature);
     }
     return pi;
   }
@@ -205,8 +243,14 @@ export class NodeInfo {
     return ips.includes(p.hostIP) || ips.includes('0.0.0.0');
   }
 
-  /** How many pods here carry this spread key. */
-  spreadCount(key: number): number {
-    return this.spreadCounts.get(key) ?? 0;
+  /** How many pods here carry this spread id (of `spreadKeys`). */
+  spreadCount(id: number): number {
+    return this.spreadCounts.get(id) ?? 0;
+  }
+
+  /** How many pods here carry this label set. */
+  spreadCountOf(signature: string): number {
+    const id = this.spreadKeys.lookup(signature);
+    return id === undefined ? 0 : this.spreadCount(id);
   }
 }

@@ -1,13 +1,13 @@
-// The scheduler loop. Runs on the leader until its AbortSignal fires: lists
-// and watches nodes and pods through the Store (relisting when the watch
-// history is compacted), keeps the cache of NodeInfos, pops pending pods from
+// The scheduler loop. Runs on the leader until its AbortSignal fires: fed by
+// the shared node and pod informers (one list+watch per resource in the
+// process, shared with the agents' pod feed; they relist after a compaction
+// and hand over only the differences), keeps the cache of NodeInfos, pops pending pods from
 // the queue one at a time, decides synchronously (filters + scores over the
 // cache), assumes the pod onto the chosen node at once, and binds in the
 // background with bounded concurrency. Failures become FailedScheduling
 // events, a PodScheduled=False condition, and a wait in the queue.
 import {
   ConflictError,
-  GoneError,
   NotFoundError,
   componentLogger,
   isTerminalPhase,
@@ -20,6 +20,7 @@ import {
   type WatchEvent,
 } from '../../api/index.js';
 import { StoreEventRecorder, type EventRecorder } from '../events/index.js';
+import { InformerFactory } from '../informers/index.js';
 import type { Store } from '../storage/store.js';
 import { SchedulingAlgorithm } from './algorithm.js';
 import { StoreBinder, applyUnschedulableCondition, type Binder } from './binder.js';
@@ -31,6 +32,8 @@ import { DEFAULT_SCHEDULER_NAME, buildProfile, type ProfileConfig } from './regi
 
 export interface SchedulerOptions {
   store: Store;
+  /** The process's shared informers (nodes, pods); default: the scheduler's own over `store`. */
+  informers?: InformerFactory;
   /** Default: StoreBinder over `store` (compare-and-swap on spec.nodeName). */
   binder?: Binder;
   /** Default: a StoreEventRecorder with component `default-scheduler`. */
@@ -45,7 +48,7 @@ export interface SchedulerOptions {
   /** Bindings in flight at once. Default 128 (etcd round trips overlap; measured best at 128–256). */
   bindConcurrency?: number;
   queue?: Omit<QueueOptions, 'clock'>;
-  /** Pause before re-opening a watch that failed. Default 500 ms. */
+  /** First pause before listing again after a failed list or watch, with its own informers. Default 500 ms. */
   watchRetryMs?: number;
   /** Where to report attempts, latency and queue sizes; none by default. */
   metrics?: SchedulerMetricsRegistry;
@@ -80,6 +83,7 @@ export class Scheduler {
   readonly queue: SchedulingQueue;
   readonly stats: SchedulerStats = { scheduled: 0, unschedulableAttempts: 0, bindErrors: 0 };
   private readonly store: Store;
+  private readonly informers: InformerFactory;
   private readonly binder: Binder;
   private readonly recorder: EventRecorder;
   private readonly ownRecorder: StoreEventRecorder | undefined;
@@ -88,7 +92,6 @@ export class Scheduler {
   private readonly algorithm: SchedulingAlgorithm;
   private readonly schedulerName: string;
   private readonly bindConcurrency: number;
-  private readonly watchRetryMs: number;
   private readonly nodeKeys = new Map<string, string>();
   private inFlight = 0;
   private slotWaiters: (() => void)[] = [];
@@ -114,7 +117,8 @@ export class Scheduler {
     });
     this.queue = new SchedulingQueue({ clock: this.clock, ...opts.queue });
     this.bindConcurrency = opts.bindConcurrency ?? 128;
-    this.watchRetryMs = opts.watchRetryMs ?? 500;
+    this.informers =
+      opts.informers ?? new InformerFactory({ store: opts.store, clock: this.clock, log: this.log, backoff: { initialMs: opts.watchRetryMs ?? 500 } });
     if (opts.metrics) {
       const m = opts.metrics;
       this.attempts = m.counter('scheduler_schedule_attempts_total', 'Scheduling attempts by result (scheduled, unschedulable, error).');
@@ -133,30 +137,32 @@ export class Scheduler {
 
   /** Schedules until `signal` aborts; then waits for bindings and writes in flight. */
   async run(signal: AbortSignal): Promise<void> {
-    // The first list is retried until it works: a scheduler that starts while
-    // etcd is briefly unavailable waits instead of failing its leader term.
-    let nodesRV: string;
-    let podsRV: string;
-    for (;;) {
-      try {
-        nodesRV = await this.relistNodes();
-        podsRV = await this.relistPods();
-        break;
-      } catch (err) {
-        if (signal.aborted) return;
-        this.log.warn({ err }, 'initial list failed, retrying');
-        await this.clock.sleep(this.watchRetryMs, signal).catch(() => undefined);
-        if (signal.aborted) return;
-      }
-    }
+    // The informers retry their lists until they work: a scheduler that starts
+    // while etcd is briefly unavailable waits instead of failing its leader term.
+    // Nodes first: on informers already synced (the pod feed's), the cache is replayed at once.
+    const nodes = this.informers.informerFor<Node>('nodes');
+    const pods = this.informers.informerFor<Pod>('pods');
+    nodes.addEventHandler(
+      {
+        onAdd: (n) => this.onNodeEvent({ type: 'ADDED', object: n }),
+        onUpdate: (_, n) => this.onNodeEvent({ type: 'MODIFIED', object: n }),
+        onDelete: (n) => this.onNodeEvent({ type: 'DELETED', object: n }),
+      },
+      { signal },
+    );
+    pods.addEventHandler(
+      {
+        onAdd: (p) => this.onPodEvent({ type: 'ADDED', object: p }),
+        onUpdate: (_, p) => this.onPodEvent({ type: 'MODIFIED', object: p }),
+        onDelete: (p) => this.onPodEvent({ type: 'DELETED', object: p }),
+      },
+      { signal },
+    );
+    if (!(await nodes.waitForSync(signal)) || !(await pods.waitForSync(signal))) return;
     this.log.info({ nodes: this.cache.nodeCount, pending: this.queue.size.active }, 'scheduler started');
     this.queue.start();
     const onAbort = () => this.queue.close();
     signal.addEventListener('abort', onAbort, { once: true });
-    const watches = [
-      this.watchLoop<Node>('nodes', nodesRV, (ev) => this.onNodeEvent(ev), () => this.relistNodes(), signal),
-      this.watchLoop<Pod>('pods', podsRV, (ev) => this.onPodEvent(ev), () => this.relistPods(), signal),
-    ];
     try {
       let sinceYield = 0;
       for (;;) {
@@ -180,7 +186,6 @@ export class Scheduler {
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.queue.close();
-      await Promise.allSettled(watches);
       await Promise.allSettled([...this.background]);
       await this.ownRecorder?.flush();
       this.log.info({ ...this.stats }, 'scheduler stopped');
@@ -261,7 +266,7 @@ export class Scheduler {
     void p.finally(() => this.background.delete(p));
   }
 
-  // ------------------------------------------------------------ watch → cache/queue
+  // ------------------------------------------------------------ informers → cache/queue
 
   onNodeEvent(ev: WatchEvent<Node>): void {
     const node = ev.object;
@@ -318,73 +323,6 @@ export class Scheduler {
     if (isTerminalPhase(pod.status?.phase)) return false;
     const sn = pod.spec?.schedulerName;
     return !sn || sn === this.schedulerName;
-  }
-
-  private async relistNodes(): Promise<string> {
-    const { items, resourceVersion } = await this.store.list<Node>('nodes');
-    const seen = new Set<string>();
-    for (const n of items) {
-      seen.add(n.metadata.name ?? '');
-      this.onNodeEvent({ type: 'ADDED', object: n });
-    }
-    for (const name of this.cache.nodeNames()) {
-      if (!seen.has(name)) this.onNodeEvent({ type: 'DELETED', object: { metadata: { name } } });
-    }
-    return resourceVersion;
-  }
-
-  private async relistPods(): Promise<string> {
-    const { items, resourceVersion } = await this.store.list<Pod>('pods');
-    const seen = new Set<string>();
-    for (const p of items) {
-      seen.add(podKey(p));
-      this.onPodEvent({ type: 'ADDED', object: p });
-    }
-    for (const key of this.cache.podKeys()) {
-      if (!seen.has(key) && !this.cache.isAssumed(key)) {
-        this.cache.removePod(key);
-        this.queue.moveAllToActiveOrBackoff();
-      }
-    }
-    for (const key of this.queuedKeys()) if (!seen.has(key)) this.queue.delete(key);
-    return resourceVersion;
-  }
-
-  private queuedKeys(): string[] {
-    return this.queue.keys();
-  }
-
-  private async watchLoop<T extends KubeObject>(
-    resource: string,
-    fromRV: string,
-    onEvent: (ev: WatchEvent<T>) => void,
-    relist: () => Promise<string>,
-    signal: AbortSignal,
-  ): Promise<void> {
-    let rv = fromRV;
-    while (!signal.aborted) {
-      try {
-        for await (const ev of this.store.watch<T>(resource, { resourceVersion: rv, signal })) {
-          const evRV = ev.object.metadata?.resourceVersion;
-          if (ev.type !== 'BOOKMARK' && ev.type !== 'ERROR') onEvent(ev);
-          if (evRV) rv = evRV;
-        }
-      } catch (err) {
-        if (signal.aborted) return;
-        if (err instanceof GoneError) {
-          this.log.info({ resource }, 'watch history compacted, relisting');
-          try {
-            rv = await relist();
-            continue;
-          } catch (e) {
-            this.log.warn({ resource, err: e }, 'relist failed');
-          }
-        } else {
-          this.log.warn({ resource, err }, 'watch failed, reopening');
-        }
-        await this.clock.sleep(this.watchRetryMs, signal).catch(() => undefined);
-      }
-    }
   }
 }
 

@@ -8,6 +8,10 @@
 // the buffer is refused here and gets its own etcd watch (or 410 Gone from
 // etcd), exactly as without the hub. A watcher that falls too far behind is
 // ended with 410 Gone, as Kubernetes ends slow watchers: it lists again.
+// Once every subscriber that had an event queued has passed it, the event's
+// decoded objects are let go (the buffer keeps the raw event; a watcher that
+// starts in the past decodes it again): the buffer does not pin thousands of
+// superseded objects.
 import type { IKeyValue } from 'etcd3';
 import { GoneError, toFlotillaError, type KubeObject, type Logger, type WatchEvent } from '../../api/index.js';
 import { DecryptionError } from './encryption.js';
@@ -100,6 +104,8 @@ interface HubEvent {
   /** undefined: not decoded yet; null: malformed (skipped). */
   cur?: KubeObject | null;
   prev?: KubeObject | null;
+  /** Subscribers that still have it queued: at 0 its decoded objects are let go (a late starter decodes again). */
+  waiting: number;
 }
 
 interface Subscriber {
@@ -150,7 +156,10 @@ export class WatchHub {
       if (this.coveredFrom === undefined || opts.from < this.coveredFrom) return undefined;
       for (let i = this.bufHead; i < this.buffer.length; i++) {
         const he = this.buffer[i]!;
-        if (he.rev >= opts.from) sub.queue.push(he);
+        if (he.rev >= opts.from) {
+          he.waiting++;
+          sub.queue.push(he);
+        }
       }
     } else {
       // From now: what the hub receives from here on.
@@ -189,7 +198,7 @@ export class WatchHub {
     this.coveredFrom ??= start;
     this.nextRev ??= start;
     for await (const ev of this.o.raw(start, this.ac.signal)) {
-      const he: HubEvent = { rev: Number(ev.kv.mod_revision), key: ev.kv.key.toString(), raw: ev };
+      const he: HubEvent = { rev: Number(ev.kv.mod_revision), key: ev.kv.key.toString(), raw: ev, waiting: 0 };
       this.nextRev = he.rev + 1;
       this.buffer.push(he);
       if (this.buffer.length - this.bufHead > this.bufferSize) {
@@ -203,6 +212,7 @@ export class WatchHub {
       for (const s of this.subs) {
         if (s.from !== undefined && he.rev < s.from) continue;
         s.queue.push(he);
+        he.waiting++;
         if (s.queue.length - s.head > this.maxLag) {
           this.o.log.info({ resource: this.o.resource, lag: s.queue.length - s.head }, 'ending a watcher that fell behind');
           this.end(
@@ -245,8 +255,8 @@ export class WatchHub {
             sub.queue = sub.queue.slice(sub.head);
             sub.head = 0;
           }
-          if (opts.keyPrefix !== undefined && !he.key.startsWith(opts.keyPrefix)) continue;
-          const out = this.toWatchEvent<T>(he, opts.filter);
+          const out = opts.keyPrefix !== undefined && !he.key.startsWith(opts.keyPrefix) ? undefined : this.toWatchEvent<T>(he, opts.filter);
+          this.passed(he);
           if (out) yield out;
           continue;
         }
@@ -258,10 +268,20 @@ export class WatchHub {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      for (let i = sub.head; i < sub.queue.length; i++) this.passed(sub.queue[i]!);
+      sub.queue = [];
+      sub.head = 0;
       sub.ended = true;
       this.subs.delete(sub);
       if (this.subs.size === 0) this.stop();
     }
+  }
+
+  /** One subscriber is done with `he`: the last one lets its decoded objects go (malformed marks stay). */
+  private passed(he: HubEvent): void {
+    if (--he.waiting > 0) return;
+    if (he.cur) he.cur = undefined;
+    if (he.prev) he.prev = undefined;
   }
 
   private toWatchEvent<T extends KubeObject>(he: HubEvent, filter: ((o: T) => boolean) | undefined): WatchEvent<T> | undefined {

@@ -10,8 +10,14 @@ export interface NetworkConfig {
   backend: { type: 'vxlan'; vni: number; port: number };
 }
 
-export interface VxlanBackendData {
-  vtepMAC: string;
+/**
+ * The backend's part of a lease, as Flannel carries it: which backend, and data
+ * that only that backend reads (the VXLAN backend's VTEP MAC). Everyone else
+ * passes it along untouched and compares it as a whole.
+ */
+export interface LeaseBackend {
+  type: string;
+  data?: unknown;
 }
 
 export interface SubnetLease {
@@ -20,16 +26,14 @@ export interface SubnetLease {
   nodeName: string;
   /** Underlay (public) IP of the node. */
   publicIP: string;
-  backendType: 'vxlan';
-  backendData: VxlanBackendData;
+  backend: LeaseBackend;
   /** Milliseconds since the epoch when the lease lapses unless renewed. */
   expiration: number;
 }
 
 export interface LeaseAttrs {
   publicIP: string;
-  backendType: 'vxlan';
-  backendData: VxlanBackendData;
+  backend: LeaseBackend;
 }
 
 /** What a lease watch delivers: incremental changes or, after compaction/re-list, a full snapshot. */

@@ -1,14 +1,17 @@
 // Turns a lease watch — incremental events or, after compaction, a full
 // snapshot — into added/removed batches against what the consumer already has,
 // so backends never see the difference. Own lease is filtered out.
+import { jsonEqual } from '../../api/index.js';
 import type { LeaseBatch, LeaseWatchResult, SubnetLease } from './types.js';
 
+/** Same lease for routing: backend data is compared as a whole, without reading it. */
 function sameLease(a: SubnetLease, b: SubnetLease): boolean {
   return (
     a.subnet === b.subnet &&
     a.nodeName === b.nodeName &&
     a.publicIP === b.publicIP &&
-    a.backendData.vtepMAC === b.backendData.vtepMAC
+    a.backend?.type === b.backend?.type &&
+    jsonEqual(a.backend?.data, b.backend?.data)
   );
 }
 

@@ -13,6 +13,7 @@ import {
   RtnetlinkClient,
   validateNetworkConfig,
   VxlanNetwork,
+  vxlanBackend,
   type NetworkConfig,
   type PodNetwork,
   type SubnetLease,
@@ -71,11 +72,7 @@ export async function startNodeNetwork(o: NodeNetworkOptions): Promise<NodeNetwo
       reconcileMs: o.reconcileMs,
     });
     cleanup.push(() => vxlan.stop());
-    let lease = await o.subnets.acquireLease(o.nodeName, {
-      publicIP: o.nodeIP,
-      backendType: 'vxlan',
-      backendData: { vtepMAC: vxlan.device.mac },
-    });
+    let lease = await o.subnets.acquireLease(o.nodeName, { publicIP: o.nodeIP, backend: vxlanBackend(vxlan.device.mac) });
     log.info({ subnet: lease.subnet, vtepMAC: vxlan.device.mac, underlay: underlay.name, mtu: vxlan.device.mtu }, 'subnet lease acquired');
     await vxlan.setSubnet(lease.subnet);
 
@@ -95,7 +92,7 @@ export async function startNodeNetwork(o: NodeNetworkOptions): Promise<NodeNetwo
           lease = await o.subnets.renewLease(lease);
         } catch (e) {
           if (!(e instanceof FlotillaError && e.code === 'NotFound')) throw e;
-          const again = await o.subnets.acquireLease(o.nodeName, { publicIP: o.nodeIP, backendType: 'vxlan', backendData: { vtepMAC: vxlan.device.mac } });
+          const again = await o.subnets.acquireLease(o.nodeName, { publicIP: o.nodeIP, backend: vxlanBackend(vxlan.device.mac) });
           if (again.subnet !== lease.subnet) {
             log.error({ had: lease.subnet, got: again.subnet }, 'subnet lease was lost and re-acquired with another subnet: pods keep their old IPs until restarted');
           }

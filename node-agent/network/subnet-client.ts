@@ -19,7 +19,7 @@ export class ControllerSubnetManager implements SubnetManager {
   }
 
   async renewLease(lease: SubnetLease): Promise<SubnetLease> {
-    const attrs = this.attrs ?? { publicIP: lease.publicIP, backendType: lease.backendType, backendData: lease.backendData };
+    const attrs = this.attrs ?? { publicIP: lease.publicIP, backend: lease.backend };
     return this.client.acquireSubnetLease(attrs, true);
   }
 

@@ -81,7 +81,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /** SIGKILLs a process and its direct children (the managed etcd), by PID. */
-function killWithChildren(pid: number): void {
+export function killWithChildren(pid: number): void {
   let kids: number[] = [];
   try {
     kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);

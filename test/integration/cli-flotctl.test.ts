@@ -119,7 +119,7 @@ describe('flotctl against the controller', () => {
     expect(r).toEqual({ code: 0, stdout: 'pod/db created\nnamespace/team created\n', stderr: '' });
   });
 
-  it('get pods prints kubectl columns; wide adds IP and NODE', async () => {
+  it('get pods prints kubectl columns; wide adds IP, NODE, NOMINATED NODE and READINESS GATES', async () => {
     const r = await flotctl(['get', 'pods']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
@@ -127,7 +127,7 @@ describe('flotctl against the controller', () => {
     expect(lines.slice(1).map((l) => l.split(/\s{3,}/)[0])).toEqual(['db', 'web']);
     expect(lines[1]).toMatch(/^db {3,}0\/1 {3,}\S+ {3,}0 {3,}\d+s$/);
     const wide = await flotctl(['get', 'po', '-o', 'wide']);
-    expect(wide.stdout.split('\n')[0]).toMatch(/AGE {3}IP {3,}NODE$/);
+    expect(wide.stdout.split('\n')[0]).toMatch(/AGE {3}IP {3,}NODE {3,}NOMINATED NODE {3}READINESS GATES$/);
   });
 
   it('get -o yaml, -o json and -o name show the objects', async () => {

@@ -211,7 +211,7 @@ describe('[join] node restriction: a node credential writes only what is its own
     try {
       const impostor: Node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-ghost' }, spec: {}, status: {} };
       await expect(client.registerNode(impostor)).rejects.toThrow(/node "node-a" may only register itself, not "node-ghost"/);
-      await expect(client.acquireSubnetLease({ publicIP: 'not-an-ip', backendType: 'vxlan', backendData: { vtepMAC: '02:00:00:00:00:01' } })).rejects.toThrow(
+      await expect(client.acquireSubnetLease({ publicIP: 'not-an-ip', backend: { type: 'vxlan', data: { vtepMAC: '02:00:00:00:00:01' } } })).rejects.toThrow(
         /public_ip: invalid IPv4 address "not-an-ip"/,
       );
       await expect(client.updatePodStatus(podManifest('') as Pod, {})).rejects.toThrow(/pod.namespace and pod.name are required/);
@@ -292,8 +292,7 @@ describe('[join] bootstrap tokens and subnet leases through flotctl', () => {
     try {
       const lease = await new ControllerSubnetManager(client).acquireLease('node-a', {
         publicIP: '10.201.7.1',
-        backendType: 'vxlan',
-        backendData: { vtepMAC: '02:00:00:aa:bb:01' },
+        backend: { type: 'vxlan', data: { vtepMAC: '02:00:00:aa:bb:01' } },
       });
       expect(lease.subnet).toMatch(/^10\.244\.\d+\.0\/24$/);
       const out = await flotctl(ctl.kubeconfig, ['get', 'subnets', '-o', 'wide']);

@@ -36,6 +36,17 @@ function run(bin: string, args: string[], stdin?: string): Promise<{ code: numbe
   });
 }
 
+/** Polls a GET until it answers `code` (60 s). */
+async function eventuallyStatus(path: string, code: number): Promise<void> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const r = await api('GET', path);
+    if (r.status === code) return;
+    if (Date.now() > end) throw new Error(`${path} still answers ${r.status}, not ${code}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 async function api(method: string, path: string, body?: unknown) {
   const r = await request(`${ctl.server}${path}`, {
     method: method as 'GET',
@@ -179,6 +190,30 @@ describe.each(KUBECTLS)('%s against the controller', (label, bin) => {
     expect(bad.stderr).toMatch(/data\[k\]|illegal base64|base64/);
     const del = await run(bin, ['delete', 'secret', 'db-pass', '-n', ns]);
     expect(del.stdout.trim()).toBe('secret "db-pass" deleted');
+  });
+
+  it('kubectl delete --cascade=background|orphan|foreground: the garbage collector removes, orphans or first removes the dependents', async () => {
+    const owner = async (n: string) => (await api('POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: n }, data: { role: 'owner' } })).json;
+    const dependent = async (n: string, o: { metadata: { name: string; uid: string } }) => {
+      const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: o.metadata.name, uid: o.metadata.uid, blockOwnerDeletion: true };
+      const r = await api('POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: n, ownerReferences: [ref] }, data: { role: 'dependent' } });
+      expect(r.status).toBe(201);
+    };
+    const gone = (n: string) => eventuallyStatus(`/api/v1/namespaces/${ns}/configmaps/${n}`, 404);
+    for (const [policy, o, d] of [['background', 'own-bg', 'dep-bg'], ['orphan', 'own-or', 'dep-or'], ['foreground', 'own-fg', 'dep-fg']] as const) {
+      await dependent(d, await owner(o));
+      const r = await run(bin, ['delete', 'configmap', o, '-n', ns, `--cascade=${policy}`, '--wait=true', '--timeout=60s']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe(`configmap "${o}" deleted`);
+      await gone(o);
+      if (policy === 'orphan') {
+        const left = await api('GET', `/api/v1/namespaces/${ns}/configmaps/${d}`);
+        expect(left.status).toBe(200);
+        expect(left.json.metadata.ownerReferences ?? []).toEqual([]);
+      } else {
+        await gone(d);
+      }
+    }
   });
 
   it('kubectl get pods -o yaml prints the stored pod', async () => {

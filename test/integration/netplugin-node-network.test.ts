@@ -76,7 +76,7 @@ describe('[network] startNodeNetwork', () => {
     clock.advance(30_000);
     await eventually('lease re-acquired', async () => n.lease.expiration === clock.now() + 60_000, 5000, 20);
     expect(n.lease.subnet).toBe(first.subnet);
-    expect(n.lease.backendData.vtepMAC).toBe(first.backendData.vtepMAC);
+    expect(n.lease.backend).toEqual(first.backend);
 
     await n.stop();
     started.pop();
@@ -118,9 +118,9 @@ describe('[network] startNodeNetwork', () => {
     const clock = new FakeClock();
     const small: NetworkConfig = { ...config, network: '10.244.0.0/23' };
     const subnets = new FakeSubnetManager(small, 3600_000, clock);
-    const attrs = { publicIP: '10.200.1.1', backendType: 'vxlan' as const, backendData: { vtepMAC: '02:00:00:00:00:01' } };
+    const attrs = { publicIP: '10.200.1.1', backend: { type: 'vxlan', data: { vtepMAC: '02:00:00:00:00:01' } } };
     const a = await subnets.acquireLease('other-a', attrs);
-    const b = await subnets.acquireLease('other-b', { ...attrs, backendData: { vtepMAC: '02:00:00:00:00:02' } });
+    const b = await subnets.acquireLease('other-b', { ...attrs, backend: { type: 'vxlan', data: { vtepMAC: '02:00:00:00:00:02' } } });
     const err = await startNodeNetwork(opts(subnets, clock)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SubnetPoolExhaustedError);
     expect((err as Error).message).toBe('no free /24 subnet left in 10.244.0.0/23: all 2 are leased');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../api/index.js';
 import { startNodeNetwork, type NodeNetwork } from '../../node-agent/index.js';
-import { MASQUERADE_CHAIN, type NetworkConfig, type PodNetworkResult } from '../../netplugin/index.js';
+import { MASQUERADE_CHAIN, vxlanBackend, vxlanData, type NetworkConfig, type PodNetworkResult } from '../../netplugin/index.js';
 import { FakeSubnetManager } from '../../netplugin/subnet/fake.js';
 import { eventually } from '../helpers/flotctl.js';
 import { Lab, labLeftovers } from '../helpers/lab.js';
@@ -98,7 +98,7 @@ function tcpConnect(ns: string, ip: string, port: number): { code: number; out: 
 }
 
 function vtepMac(host: string): string {
-  return nets.get(host)!.lease.backendData.vtepMAC;
+  return vxlanData(nets.get(host)!.lease.backend)!.vtepMAC;
 }
 
 function entriesOn(host: string): { routes: string; neigh: string; fdb: string } {
@@ -204,7 +204,7 @@ describe('[network] VXLAN overlay across lab hosts', () => {
     expect(ping(pod('p2').ns, pod('p1').res.ip).code).toBe(0);
     const after = await startHost('h1');
     expect(after.lease.subnet).toBe(subnet);
-    expect(after.lease.backendData.vtepMAC).toBe(mac);
+    expect(vxlanData(after.lease.backend)?.vtepMAC).toBe(mac);
     await pingEventually(pod('p2').ns, pod('p1').res.ip);
     // The pod keeps its IP: the allocation survived.
     expect((await after.podNetwork.add({ containerId: 'h1-p1', netnsPath: `/run/netns/${pod('p1').ns}`, ifName: 'eth0' })).ip).toBe(pod('p1').res.ip);
@@ -272,7 +272,7 @@ describe('[network] VXLAN overlay across lab hosts', () => {
 
   it('a malformed lease is ignored and the other peers keep working', async () => {
     // A lease with a broken MAC, as a buggy writer could leave in etcd.
-    await subnets.acquireLease('bad', { publicIP: '10.200.7.7', backendType: 'vxlan', backendData: { vtepMAC: 'not-a-mac' } });
+    await subnets.acquireLease('bad', { publicIP: '10.200.7.7', backend: vxlanBackend('not-a-mac') });
     await new Promise((r) => setTimeout(r, 700));
     expect(entriesOn('h1').fdb).not.toContain('10.200.7.7');
     await pingEventually(pod('p1').ns, pod('p2').res.ip);

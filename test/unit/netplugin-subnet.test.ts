@@ -16,7 +16,7 @@ import {
 const cfg: NetworkConfig = { network: '10.244.0.0/16', subnetLen: 24, backend: { type: 'vxlan', vni: 1, port: 8472 } };
 
 function lease(subnet: string, node: string, ip = '10.200.0.11', mac = '02:00:00:00:00:01'): SubnetLease {
-  return { subnet, nodeName: node, publicIP: ip, backendType: 'vxlan', backendData: { vtepMAC: mac }, expiration: 0 };
+  return { subnet, nodeName: node, publicIP: ip, backend: { type: 'vxlan', data: { vtepMAC: mac } }, expiration: 0 };
 }
 
 describe('[netplugin] CIDR arithmetic', () => {

@@ -20,7 +20,7 @@ import {
 } from '../../netplugin/index.js';
 
 function lease(node: string, subnet: string, publicIP: string, mac: string): SubnetLease {
-  return { subnet, nodeName: node, publicIP, backendType: 'vxlan', backendData: { vtepMAC: mac }, expiration: 0 };
+  return { subnet, nodeName: node, publicIP, backend: { type: 'vxlan', data: { vtepMAC: mac } }, expiration: 0 };
 }
 const A = lease('a', '10.244.1.0/24', '10.200.0.11', '02:00:00:00:00:0a');
 const B = lease('b', '10.244.2.0/24', '10.200.0.12', '02:00:00:00:00:0b');
@@ -35,22 +35,22 @@ describe('leaseEntries', () => {
   });
 
   it('an upper-case MAC is normalised', () => {
-    const e = leaseEntries({ ...A, backendData: { vtepMAC: '02:AB:00:00:00:0A' } });
+    const e = leaseEntries({ ...A, backend: { type: 'vxlan', data: { vtepMAC: '02:AB:00:00:00:0A' } } });
     expect('fdb' in e && e.fdb.mac).toBe('02:ab:00:00:00:0a');
   });
 
   it.each([
     ['a bad subnet', { subnet: '10.244.1.5/24' }, /host bits set/],
     ['a bad public IP', { publicIP: 'nope' }, /invalid lease publicIP/],
-    ['a bad MAC', { backendData: { vtepMAC: 'zz' } }, /vtepMAC "zz" is not a MAC/],
-    ['another backend', { backendType: 'host-gw' }, /not vxlan/],
+    ['a bad MAC', { backend: { type: 'vxlan', data: { vtepMAC: 'zz' } } }, /vtepMAC "zz" is not a MAC/],
+    ['another backend', { backend: { type: 'host-gw', data: { vtepMAC: '02:00:00:00:00:0a' } } }, /not vxlan/],
   ])('a lease with %s is reported as invalid', (_what, patch, reason) => {
     const e = leaseEntries({ ...A, ...(patch as Partial<SubnetLease>) });
     expect('invalid' in e && e.invalid).toMatch(reason);
   });
 
   it('desiredEntries skips invalid leases and keeps the others', () => {
-    const bad = { ...B, backendData: { vtepMAC: '' } };
+    const bad = { ...B, backend: { type: 'vxlan', data: { vtepMAC: '' } } };
     const d = desiredEntries([A, bad]);
     expect(d.entries.routes).toEqual([{ dst: '10.244.1.0/24', gateway: '10.244.1.0' }]);
     expect(d.invalid).toHaveLength(1);
@@ -79,7 +79,7 @@ describe('planBatch', () => {
   });
 
   it('a VTEP MAC change updates the neighbour in place and swaps the FDB entry', () => {
-    const remade = { ...A, backendData: { vtepMAC: '02:00:00:00:00:aa' } };
+    const remade = { ...A, backend: { type: 'vxlan', data: { vtepMAC: '02:00:00:00:00:aa' } } };
     const p = planBatch({ removed: [A], added: [remade] });
     expect(p.del.neighs).toEqual([]);
     expect(p.add.neighs).toEqual([{ ip: '10.244.1.0', mac: '02:00:00:00:00:aa' }]);

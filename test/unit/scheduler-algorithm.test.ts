@@ -183,10 +183,8 @@ describe('the scheduler cache', () => {
     // Labels decide spreading: a relabelled pod moves to the new label set.
     const relabelled = { ...bound, metadata: { ...bound.metadata, labels: { app: 'api' } } };
     cache.addOrUpdateBoundPod(relabelled);
-    const apiKey = computePodInfo(relabelled).spreadKey!;
-    const webKey = computePodInfo(bound).spreadKey!;
-    expect(ni.spreadCount(apiKey)).toBe(1);
-    expect(ni.spreadCount(webKey)).toBe(0);
+    expect(ni.spreadCountOf(computePodInfo(relabelled).spreadSignature!)).toBe(1);
+    expect(ni.spreadCountOf(computePodInfo(bound).spreadSignature!)).toBe(0);
     // Deleted and created again under the same name, with other requests: counted anew.
     const again = makePod('web', { cpu: '1', memory: '1Gi', labels: { app: 'api' } });
     again.metadata.uid = 'uid-web-2';
@@ -194,5 +192,23 @@ describe('the scheduler cache', () => {
     cache.addOrUpdateBoundPod(again);
     expect(ni.podCount).toBe(1);
     expect(ni.requested).toEqual({ milliCPU: 1000, memory: 2 ** 30 });
+  });
+
+  it('forgets a label set used for spreading once no placed pod carries it, and keeps its own table apart from another cache', () => {
+    const cache = cacheOf([makeNode('n1'), makeNode('n2')]);
+    const other = cacheOf([makeNode('n1')]);
+    const web = (name: string, node: string) => makePod(name, { nodeName: node, labels: { app: 'web' } });
+    cache.addOrUpdateBoundPod(web('w1', 'n1'));
+    cache.addOrUpdateBoundPod(web('w2', 'n2'));
+    cache.addOrUpdateBoundPod(makePod('db', { nodeName: 'n2', labels: { app: 'db' } }));
+    expect(cache.spreadKeys.size).toBe(2);
+    expect(other.spreadKeys.size).toBe(0);
+    cache.removePod('default/w1');
+    expect(cache.spreadKeys.size).toBe(2); // w2 still carries app=web
+    cache.removePod('default/w2');
+    cache.removeNode('n2');
+    cache.removePod('default/db');
+    expect(cache.spreadKeys.size).toBe(0);
+    expect(cache.nodeInfo('n2')).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@
 import type { Taint } from '../../../api/index.js';
 import type { Plugin } from '../framework.js';
 import { SUCCESS, unresolvable } from '../framework.js';
-import { tolerationsTolerateTaint } from './taint-toleration.js';
+import { tolerationsTolerateTaint } from '../taints.js';
 
 export const NODE_UNSCHEDULABLE = 'NodeUnschedulable';
 export const REASON_NODE_UNSCHEDULABLE = 'node(s) were unschedulable';

@@ -4,6 +4,7 @@
 // desired ones. The run loop (network.ts) reads the kernel and carries plans out.
 import { formatIPv4, parseCidr, parseIPv4 } from '../../cidr.js';
 import type { LeaseBatch, SubnetLease } from '../../subnet/types.js';
+import { VXLAN_BACKEND, vxlanData } from './lease-data.js';
 
 /** A route to a remote subnet via its .0, onlink over the VXLAN device. */
 export interface OverlayRoute {
@@ -60,9 +61,10 @@ export function leaseEntries(lease: SubnetLease): { route: OverlayRoute; neigh: 
   } catch (e) {
     return { invalid: (e as Error).message };
   }
-  if (lease.backendType !== 'vxlan') return { invalid: `backend type "${lease.backendType}" is not vxlan` };
-  const mac = String(lease.backendData?.vtepMAC ?? '').toLowerCase();
-  if (!MAC_RE.test(mac)) return { invalid: `vtepMAC "${lease.backendData?.vtepMAC ?? ''}" is not a MAC address` };
+  if (lease.backend?.type !== VXLAN_BACKEND) return { invalid: `backend type "${lease.backend?.type ?? ''}" is not vxlan` };
+  const given = vxlanData(lease.backend)?.vtepMAC ?? '';
+  const mac = given.toLowerCase();
+  if (!MAC_RE.test(mac)) return { invalid: `vtepMAC "${given}" is not a MAC address` };
   const gw = formatIPv4(base);
   return {
     route: { dst: `${gw}/${prefix}`, gateway: gw },
