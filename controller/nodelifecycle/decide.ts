@@ -2,6 +2,7 @@
 // node lease, and the time, what should change? The controller loop reads the
 // latest state, calls this, and writes the result with compare-and-swap.
 import type { Node, NodeCondition, Taint } from '../../api/index.js';
+import { rfc3339 } from '../../api/clock.js';
 
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
@@ -25,7 +26,7 @@ export interface NodeLifecycleDecision {
   transition?: 'NodeNotReady' | 'NodeReady';
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = rfc3339;
 
 export function readyCondition(node: Node): NodeCondition | undefined {
   return node.status?.conditions?.find((c) => c.type === 'Ready');

@@ -2,7 +2,7 @@
 // pod is still the same pod, still unbound and not being deleted. The decision
 // (`applyBinding`) is pure and shared with the API server's pods/binding
 // subresource, so both refuse a double binding with the same message.
-import { ConflictError, type Clock, type Pod, type PodCondition } from '../../api/index.js';
+import { ConflictError, rfc3339, type Clock, type Pod, type PodCondition } from '../../api/index.js';
 import type { Store } from '../storage/store.js';
 
 export interface PodBinding {
@@ -22,7 +22,7 @@ export interface Binder {
   bind(binding: PodBinding, known?: Pod): Promise<void>;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = rfc3339;
 
 /** Sets (or replaces) one condition, keeping lastTransitionTime when the status does not change. */
 export function setPodCondition(conditions: readonly PodCondition[] | undefined, next: PodCondition): PodCondition[] {

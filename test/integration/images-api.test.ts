@@ -266,14 +266,20 @@ describe('[images] bad input and who may ask', () => {
       expect(created.status).toBe(201);
       const port = await freePort();
       const now = new Date().toISOString();
-      const st = await c.rest('PUT', `/api/v1/nodes/${silent}/status`, {
-        ...created.json,
-        status: {
-          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }],
-          addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
-          daemonEndpoints: { kubeletEndpoint: { Port: port } },
-        },
-      });
+      // the node lifecycle controller taints a node without a Ready condition at once: read it
+      // again before writing, and retry a lost compare-and-swap, as a client does
+      let st = { status: 409 };
+      for (let i = 0; i < 10 && st.status === 409; i++) {
+        const cur = await c.rest('GET', `/api/v1/nodes/${silent}`);
+        st = await c.rest('PUT', `/api/v1/nodes/${silent}/status`, {
+          ...cur.json,
+          status: {
+            conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }],
+            addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+            daemonEndpoints: { kubeletEndpoint: { Port: port } },
+          },
+        });
+      }
       expect(st.status).toBe(200);
       const s = await c.flotctl(['image', 'import', tarFile, '--node', silent]);
       expect(s.code).toBe(1);
