@@ -58,6 +58,15 @@ export interface EtcdClientOptions {
   requestTimeoutMs?: number;
 }
 
+/**
+ * Shared-watch buffers smaller than the default for resources whose events are
+ * many and only ever watched from "now" or a fresh list: node leases (every node
+ * renews every 10 s, so 4096 events are under a minute of history yet most of
+ * the watch memory at 1000 nodes). A watcher from an older revision gets its own
+ * etcd watch, as with any buffer.
+ */
+const WATCH_BUFFER_BY_RESOURCE: Readonly<Record<string, number>> = { leases: 512 };
+
 export interface EtcdStoreOptions {
   /** Connect to these endpoints (the store owns and closes the client)… */
   endpoints?: string[];
@@ -679,7 +688,7 @@ export class EtcdStore implements Store {
           currentRevision: async () => Number(await this.currentRevision()),
           decode: this.decoderFor(resource),
           log: this.log,
-          bufferSize: this.watchBufferSize,
+          bufferSize: this.watchBufferSize ?? WATCH_BUFFER_BY_RESOURCE[resource],
           maxLag: this.watchMaxLag,
           onStop: (h) => {
             if (this.hubs.get(resource) === h) this.hubs.delete(resource);
