@@ -271,3 +271,43 @@ describe('flotctl errors as the user sees them', () => {
     expect(missing.stderr).toMatch(/^Error from server \(NotFound\): .*nope/);
   });
 });
+
+describe('flotctl delete --cascade against the garbage collector', () => {
+  const cm = (name: string, owner?: { name: string; uid: string }) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: owner.name, uid: owner.uid, blockOwnerDeletion: true }] } : {}) },
+      data: { a: '1' },
+    });
+  const uidOf = async (name: string) => JSON.parse((await flotctl(['get', 'configmap', name, '-o', 'json'])).stdout).metadata.uid as string;
+  const exists = async (name: string) => (await flotctl(['get', 'configmap', name, '-o', 'name'])).code === 0;
+  async function eventually(what: string, ok: () => Promise<boolean>): Promise<void> {
+    const end = Date.now() + 60_000;
+    while (!(await ok())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it.each(['background', 'foreground', 'orphan'])('--cascade=%s: the dependent goes with its owner, or stays without its reference (orphan)', async (policy) => {
+    const owner = `owner-${policy}`;
+    const dep = `dep-${policy}`;
+    expect((await flotctl(['apply', '-f', '-'], { stdin: cm(owner) })).code).toBe(0);
+    expect((await flotctl(['apply', '-f', '-'], { stdin: cm(dep, { name: owner, uid: await uidOf(owner) }) })).code).toBe(0);
+    expect(await flotctl(['delete', 'configmap', owner, `--cascade=${policy}`], { timeoutMs: 90_000 })).toEqual({ code: 0, stdout: `configmap "${owner}" deleted\n`, stderr: '' });
+    expect(await exists(owner)).toBe(false);
+    if (policy === 'orphan') {
+      const left = JSON.parse((await flotctl(['get', 'configmap', dep, '-o', 'json'])).stdout);
+      expect(left.metadata.ownerReferences ?? []).toEqual([]);
+    } else {
+      await eventually(`${dep} to be collected`, async () => !(await exists(dep)));
+    }
+  });
+
+  it('--cascade with another word is refused before anything is sent', async () => {
+    const r = await flotctl(['delete', 'configmap', 'whatever', '--cascade=sideways']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe('error: invalid argument "sideways" for "--cascade" flag: must be "background", "foreground", or "orphan"\n');
+  });
+});
