@@ -9,6 +9,7 @@
 // It is the agent's per-pod workers (node-agent/sync/pod-workers.ts) made general.
 import { realClock, type Clock, type Timer } from '../../api/index.js';
 import { ExponentialBackoff, type RateLimiter } from './rate-limiter.js';
+import { BinaryHeap } from './heap.js';
 
 export interface WorkQueueOptions {
   /** Names the queue in metrics and logs. */
@@ -44,7 +45,7 @@ export class WorkQueue {
   private waiters: (() => void)[] = [];
   private shuttingDown = false;
   /** Delayed keys: a min-heap on `at`, and each key's earliest pending time. */
-  private heap: Delayed[] = [];
+  private readonly heap = new BinaryHeap<Delayed>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   private readonly waitingAt = new Map<string, number>();
   private seq = 0;
   private timer: Timer | undefined;
@@ -101,7 +102,7 @@ export class WorkQueue {
     const pending = this.waitingAt.get(key);
     if (pending !== undefined && pending <= at) return;
     this.waitingAt.set(key, at);
-    this.push({ at, seq: this.seq++, key });
+    this.heap.push({ at, seq: this.seq++, key });
     if (at < this.timerAt) this.arm();
   }
 
@@ -173,7 +174,7 @@ export class WorkQueue {
     this.timer?.cancel();
     this.timer = undefined;
     this.timerAt = Infinity;
-    this.heap = [];
+    this.heap.clear();
     this.waitingAt.clear();
     for (const w of this.waiters.splice(0)) w();
   }
@@ -185,8 +186,8 @@ export class WorkQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
     // Skip entries a later addAfter superseded.
-    while (this.heap.length > 0 && this.waitingAt.get(this.heap[0]!.key) !== this.heap[0]!.at) this.pop();
-    const top = this.heap[0];
+    for (let top = this.heap.peek(); top && this.waitingAt.get(top.key) !== top.at; top = this.heap.peek()) this.heap.pop();
+    const top = this.heap.peek();
     if (!top) return;
     this.timerAt = top.at;
     this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, top.at - this.clock.now()));
@@ -196,49 +197,12 @@ export class WorkQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.clock.now();
-    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const d = this.pop()!;
+    while (this.heap.size > 0 && this.heap.peek()!.at <= now) {
+      const d = this.heap.pop()!;
       if (this.waitingAt.get(d.key) !== d.at) continue;
       this.waitingAt.delete(d.key);
       this.add(d.key);
     }
     this.arm();
-  }
-
-  private before(a: Delayed, b: Delayed): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  private push(d: Delayed): void {
-    const h = this.heap;
-    h.push(d);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): Delayed | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }

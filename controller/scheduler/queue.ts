@@ -6,6 +6,7 @@
 // unschedulable too long are retried anyway.
 import type { Clock, Pod, Timer } from '../../api/index.js';
 import { podKey } from './node-info.js';
+import { BinaryHeap } from '../queue/index.js';
 
 export interface QueuedPod {
   key: string;
@@ -41,7 +42,7 @@ interface HeapEntry {
 
 export class SchedulingQueue {
   private readonly pods = new Map<string, QueuedPod>();
-  private heap: HeapEntry[] = [];
+  private readonly heap = new BinaryHeap<HeapEntry>(activeBefore);
   private readonly backoff = new Set<QueuedPod>();
   private readonly unschedulable = new Set<QueuedPod>();
   private seq = 0;
@@ -242,49 +243,24 @@ export class SchedulingQueue {
   private pushActive(qp: QueuedPod): void {
     qp.where = 'active';
     qp.seq = ++this.seq;
-    const h = this.heap;
-    h.push({ qp, seq: qp.seq });
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
+    this.heap.push({ qp, seq: qp.seq });
     const w = this.waiters.shift();
     if (w) w();
   }
 
   private popActive(): QueuedPod | undefined {
-    const h = this.heap;
-    while (h.length > 0) {
-      const top = h[0]!;
-      const last = h.pop()!;
-      if (h.length > 0) {
-        h[0] = last;
-        let i = 0;
-        for (;;) {
-          const l = 2 * i + 1;
-          const r = l + 1;
-          let m = i;
-          if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
-          if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
-          if (m === i) break;
-          [h[i], h[m]] = [h[m]!, h[i]!];
-          i = m;
-        }
-      }
+    for (let top = this.heap.pop(); top; top = this.heap.pop()) {
       const qp = top.qp;
       if (qp.where === 'active' && qp.seq === top.seq && this.pods.get(qp.key) === qp) return qp;
     }
     return undefined;
   }
+}
 
-  private before(a: HeapEntry, b: HeapEntry): boolean {
-    const pa = a.qp.pod.spec?.priority ?? 0;
-    const pb = b.qp.pod.spec?.priority ?? 0;
-    if (pa !== pb) return pa > pb;
-    if (a.qp.enqueuedAt !== b.qp.enqueuedAt) return a.qp.enqueuedAt < b.qp.enqueuedAt;
-    return a.seq < b.seq;
-  }
+function activeBefore(a: HeapEntry, b: HeapEntry): boolean {
+  const pa = a.qp.pod.spec?.priority ?? 0;
+  const pb = b.qp.pod.spec?.priority ?? 0;
+  if (pa !== pb) return pa > pb;
+  if (a.qp.enqueuedAt !== b.qp.enqueuedAt) return a.qp.enqueuedAt < b.qp.enqueuedAt;
+  return a.seq < b.seq;
 }
