@@ -4,6 +4,7 @@
 // REST strategy and the table columns. Every switch over kinds (routing,
 // discovery, defaulting, validation, unknown-field checks, field selectors,
 // printing, namespace cleanup) reads the registry (registry.ts) instead.
+import { isPlainObject } from './helpers.js';
 import type { FieldErrors } from './validation-core.js';
 
 type Obj = Record<string, unknown>;
@@ -148,8 +149,8 @@ export function fieldPath(...keys: string[]): FieldGetter {
   return (obj) => {
     let cur: unknown = obj;
     for (const k of keys) {
-      if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return '';
-      cur = (cur as Obj)[k];
+      if (!isPlainObject(cur)) return '';
+      cur = cur[k];
     }
     if (cur === undefined || cur === null) return '';
     if (typeof cur === 'string') return cur;

@@ -6,6 +6,7 @@ import { isPlainObject } from './helpers.js';
 import type { KubeObject } from './meta.js';
 import { labelKeyErrors, labelValueErrors } from './validation-rules.js';
 import { REGISTRY } from './kinds/index.js';
+import { fieldPath, type FieldGetter } from './kind.js';
 
 // ---------------------------------------------------------------- label selectors
 
@@ -254,25 +255,9 @@ export interface ParsedFieldSelector {
   requirements: FieldRequirement[];
 }
 
-type FieldGetter = (obj: Record<string, unknown>) => string;
-
-function path(...keys: string[]): FieldGetter {
-  return (obj) => {
-    let cur: unknown = obj;
-    for (const k of keys) {
-      if (!isPlainObject(cur)) return '';
-      cur = cur[k];
-    }
-    if (cur === undefined || cur === null) return '';
-    if (typeof cur === 'string') return cur;
-    if (typeof cur === 'number' || typeof cur === 'boolean') return String(cur);
-    return '';
-  };
-}
-
 const META_FIELDS: Record<string, FieldGetter> = {
-  'metadata.name': path('metadata', 'name'),
-  'metadata.namespace': path('metadata', 'namespace'),
+  'metadata.name': fieldPath('metadata', 'name'),
+  'metadata.namespace': fieldPath('metadata', 'namespace'),
 };
 
 /** The field labels of a kind (its descriptor's plus metadata.name/namespace), with how to read them. */
