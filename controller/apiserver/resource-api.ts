@@ -37,6 +37,7 @@ import {
   type WatchEvent,
 } from '../../api/index.js';
 import type { ObjectKey, Store } from '../storage/store.js';
+import { storagePrefix } from '../storage/keys.js';
 import { applyBinding } from '../scheduler/binder.js';
 import { NamespaceCache } from './namespace-cache.js';
 import type { InformerFactory } from '../informers/index.js';
@@ -208,7 +209,7 @@ export class ResourceApi {
   async list(t: Target, q: ListQuery): Promise<KubeList> {
     const filter = compileSelectors(t.res.kind, { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector });
     const namespace = t.res.namespaced && t.namespace !== undefined ? t.namespace : undefined;
-    const prefix = namespace === undefined ? `/flotilla/${t.res.plural}/` : `/flotilla/${t.res.plural}/${namespace}/`;
+    const prefix = storagePrefix(t.res.plural, namespace);
     const rv = q.resourceVersion ?? '';
     const match = q.resourceVersionMatch ?? '';
     if (match !== '' && match !== 'NotOlderThan' && match !== 'Exact') {

@@ -13,6 +13,7 @@ import {
   type KubeObject,
   type WatchEvent,
 } from '../../api/index.js';
+import { prefixFor } from './keys.js';
 import { keyFor, type GuaranteedUpdateOptions, type ListOptions, type ListResult, type ObjectKey, type Store, type WatchOptions } from './store.js';
 
 interface HistoryEntry {
@@ -81,7 +82,7 @@ export class MemoryStore implements Store {
    * page's revision (the etcd store reads that revision).
    */
   async list<T extends KubeObject>(resource: string, opts: ListOptions<T> = {}): Promise<ListResult<T>> {
-    const prefix = opts.namespace === undefined ? `/flotilla/${resource}/` : `/flotilla/${resource}/${opts.namespace}/`;
+    const prefix = prefixFor(resource, opts.namespace);
     const start = opts.continueFrom?.key;
     const entries = [...this.data.entries()]
       .filter(([k]) => k.startsWith(prefix) && (start === undefined || k >= start))
