@@ -55,6 +55,12 @@ export interface RestStrategy {
    * Throws a typed error to refuse (a negative grace period, an undeletable namespace).
    */
   delete?(cur: Obj, opts: { gracePeriodSeconds?: number | undefined }, nowMs: number): DeleteDecision;
+  /**
+   * Whether an object being deleted whose last finalizer went may be removed
+   * now (default yes). A pod waits for its node; a namespace for the namespace
+   * controller.
+   */
+  deletionDone?(obj: Obj): boolean;
 }
 
 export interface KindDescriptor {

@@ -67,6 +67,8 @@ export const namespaceKind = defineKind(
         next.status = { ...next.status, phase: 'Terminating' };
         return { mark: next as unknown as Obj };
       },
+      // the namespace controller removes it once it is empty (spec.finalizers)
+      deletionDone: () => false,
     },
     printer: {
       columns: [column('Name', { format: 'name' }), column('Status'), column('Age')],

@@ -885,6 +885,11 @@ export const podKind = defineKind(
         next.metadata.deletionGracePeriodSeconds = grace;
         return { mark: next as unknown as Obj };
       },
+      // a graceful deletion ends when the node confirms (grace period 0), or at once when unbound
+      deletionDone: (o) => {
+        const pod = o as unknown as Pod;
+        return (pod.metadata.deletionGracePeriodSeconds ?? 0) === 0 || !pod.spec?.nodeName;
+      },
     },
     printer: {
       columns: [

@@ -462,11 +462,8 @@ export class ResourceApi {
   private completesDeletion(t: Target, next: KubeObject): boolean {
     const md = next.metadata;
     if (!md.deletionTimestamp || (md.finalizers ?? []).length > 0) return false;
-    // Namespaces go when the namespace controller has emptied them (spec.finalizers).
-    if (t.res.kind === 'Namespace') return false;
-    // A graceful pod deletion ends when the node confirms (grace period 0).
-    if (t.res.kind === 'Pod') return (md.deletionGracePeriodSeconds ?? 0) === 0 || !(next as Pod).spec?.nodeName;
-    return true;
+    // the kind may still hold it (a pod until its node confirms, a namespace until it is empty)
+    return t.res.strategy.deletionDone?.(next as unknown as Record<string, unknown>) ?? true;
   }
 
   /**
