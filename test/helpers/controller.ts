@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent as HttpsAgent, request } from 'undici';
 import { caPinOf } from '../../api/ca-pin.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -194,5 +195,25 @@ export async function startController(opts: StartControllerOptions = {}): Promis
     }
     cleanupDir();
     throw e;
+  }
+}
+
+/**
+ * A REST call to the controller as the admin (a fresh connection trusting the
+ * cluster CA); the body parsed as JSON, or undefined when empty.
+ */
+export async function controllerApi<T = any>(ctl: Pick<StartedController, 'server' | 'token' | 'caFile'>, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
+  const dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
+  try {
+    const res = await request(`${ctl.server}${path}`, {
+      method: (init.method ?? 'GET') as 'GET',
+      dispatcher,
+      headers: { authorization: `Bearer ${ctl.token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
+  } finally {
+    await dispatcher.close();
   }
 }

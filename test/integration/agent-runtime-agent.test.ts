@@ -3,10 +3,9 @@
 // conmon, namespaces, cgroups, the test image from a real local registry).
 // What a user sees through the API: Running pods, restart counts, image pull
 // errors, an agent restart that keeps the containers, and deletion.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type Node, type Pod } from '../../api/index.js';
 import { Agent } from '../../node-agent/agent.js';
@@ -14,7 +13,7 @@ import { ControllerClient } from '../../node-agent/controller-client.js';
 import { joinCluster } from '../../node-agent/join/join.js';
 import type { NodeCredential } from '../../node-agent/join/credentials.js';
 import type { NodeRuntime } from '../../node-agent/node-runtime.js';
-import { CONTROLLER_MAIN, startController, type StartedController } from '../helpers/controller.js';
+import { CONTROLLER_MAIN, controllerApi, startController, type StartedController } from '../helpers/controller.js';
 import { startRuntimeFixture, waitFor, type RuntimeFixture } from '../helpers/node-runtime.js';
 import { requireBinaries } from '../helpers/require.js';
 
@@ -26,21 +25,7 @@ let cred: NodeCredential;
 const agents: Agent[] = [];
 const NODE = 'rt-node-1';
 
-async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
-  try {
-    const res = await request(`${ctl.server}${path}`, {
-      method: (init.method ?? 'GET') as 'GET',
-      dispatcher,
-      headers: { authorization: `Bearer ${ctl.token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-  } finally {
-    await dispatcher.close();
-  }
-}
+const api = <T>(path: string, init: { method?: string; body?: unknown } = {}) => controllerApi<T>(ctl, path, init);
 
 async function startAgent(runtime: NodeRuntime): Promise<Agent> {
   const agent = new Agent({ client: new ControllerClient(cred), runtime, nodeIP: '127.0.0.1', log, heartbeatMs: 500, relistMs: 500 });

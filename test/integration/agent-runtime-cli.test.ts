@@ -4,17 +4,16 @@
 // `flotilla-agent run` re-adopts them.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type Pod } from '../../api/index.js';
 import * as native from '../../native/index.js';
 import { CgroupManager, openLayout, pushImage, RegistryClient } from '../../node-agent/index.js';
 import { NodeRuntime } from '../../node-agent/node-runtime.js';
 import { mountsUnder } from '../../node-agent/sandbox/sandbox-manager.js';
-import { CONTROLLER_MAIN, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
+import { CONTROLLER_MAIN, controllerApi, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
 import { alive, waitFor } from '../helpers/node-runtime.js';
 import { buildTestImage, startRegistry, type LocalRegistry } from '../helpers/registry.js';
 import { requireBinaries, requireRoot } from '../helpers/require.js';
@@ -30,21 +29,7 @@ let agentMain: string;
 let agent: ChildProcess | undefined;
 let agentLog = '';
 
-async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
-  try {
-    const res = await request(`${ctl.server}${path}`, {
-      method: (init.method ?? 'GET') as 'GET',
-      dispatcher,
-      headers: { authorization: `Bearer ${ctl.token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-  } finally {
-    await dispatcher.close();
-  }
-}
+const api = <T>(path: string, init: { method?: string; body?: unknown } = {}) => controllerApi<T>(ctl, path, init);
 
 const getPod = async (name: string) => (await api<Pod>(`/api/v1/namespaces/default/pods/${name}`)).body;
 

@@ -9,14 +9,13 @@ import { randomBytes, createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type Event, type Node, type Pod } from '../../api/index.js';
 import * as native from '../../native/index.js';
 import { CgroupManager, openLayout, pushImage, RegistryClient } from '../../node-agent/index.js';
 import { NodeRuntime } from '../../node-agent/node-runtime.js';
 import { mountsUnder } from '../../node-agent/sandbox/sandbox-manager.js';
-import { CONTROLLER_MAIN, freeTcpPort, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
+import { CONTROLLER_MAIN, controllerApi, freeTcpPort, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
 import { eventually, flotctl, FLOTCTL } from '../helpers/flotctl.js';
 import { Lab } from '../helpers/lab.js';
 import { buildTestImage } from '../helpers/registry.js';
@@ -34,21 +33,7 @@ let registryHost: string;
 let image: string;
 let nodeIP: string;
 
-async function api<T = any>(path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
-  try {
-    const res = await request(`${ctl.server}${path}`, {
-      method: (init.method ?? 'GET') as 'GET',
-      dispatcher,
-      headers: { authorization: `Bearer ${ctl.token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-  } finally {
-    await dispatcher.close();
-  }
-}
+const api = <T = any>(path: string, init: { method?: string; body?: unknown } = {}) => controllerApi<T>(ctl, path, init);
 
 async function must<T = any>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
   const r = await api<T>(path, init);

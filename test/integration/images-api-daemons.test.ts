@@ -5,18 +5,17 @@
 // registry at all: the image arrives as a tar, as on an air-gapped host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type Node, type Pod } from '../../api/index.js';
 import * as native from '../../native/index.js';
 import { CgroupManager } from '../../node-agent/index.js';
 import { NodeRuntime } from '../../node-agent/node-runtime.js';
 import { mountsUnder } from '../../node-agent/sandbox/sandbox-manager.js';
-import { CONTROLLER_MAIN, freeTcpPort, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
+import { CONTROLLER_MAIN, controllerApi, freeTcpPort, REPO_ROOT, startController, type StartedController } from '../helpers/controller.js';
 import { waitFor } from '../helpers/node-runtime.js';
 import { buildTestImage } from '../helpers/registry.js';
 import { requireBinaries, requireRoot } from '../helpers/require.js';
@@ -32,21 +31,7 @@ let tarFile: string;
 let agent: ChildProcess | undefined;
 let agentLog = '';
 
-async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
-  try {
-    const res = await request(`${ctl.server}${path}`, {
-      method: (init.method ?? 'GET') as 'GET',
-      dispatcher,
-      headers: { authorization: `Bearer ${ctl.token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-  } finally {
-    await dispatcher.close();
-  }
-}
+const api = <T>(path: string, init: { method?: string; body?: unknown } = {}) => controllerApi<T>(ctl, path, init);
 
 function flotctl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
