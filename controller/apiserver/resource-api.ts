@@ -567,9 +567,9 @@ export class ResourceApi {
         const finalizers = [...(cur.metadata.finalizers ?? [])];
         const want = policy === 'Foreground' ? FOREGROUND_FINALIZER : policy === 'Orphan' ? ORPHAN_FINALIZER : undefined;
         const drop = policy === 'Foreground' ? ORPHAN_FINALIZER : policy === 'Orphan' ? FOREGROUND_FINALIZER : undefined;
-        let nextFinalizers = finalizers.filter((f) => f !== drop || policy === undefined);
+        let nextFinalizers = finalizers.filter((f) => f !== drop);
         if (want && !nextFinalizers.includes(want)) nextFinalizers = [...nextFinalizers, want];
-        const changedFinalizers = nextFinalizers.length !== finalizers.length || nextFinalizers.some((f, i) => f !== finalizers[i]);
+        const changedFinalizers = !jsonEqual(nextFinalizers, finalizers);
         if (nextFinalizers.length === 0 && !decision.mark) {
           // nothing holds it: it goes now (dependents are the garbage collector's, Background)
           if (opts.dryRun) return cur;
