@@ -208,7 +208,11 @@ describe('[lifecycle] restart policies, OOM and graceful deletion', () => {
     });
     expect(p.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
     expect(await c.ok(['get', 'pod', 'crasher'])).toMatch(/^crasher\s+0\/1\s+CrashLoopBackOff\s+\d+/m);
-    const events = await c.ok(['describe', 'pod', 'crasher']);
+    // events are written apart from the status (batched, best effort, as in Kubernetes): wait for it
+    const events = await eventually('the BackOff event in describe', async () => {
+      const d = await c.ok(['describe', 'pod', 'crasher']);
+      return /BackOff.*Back-off restarting failed container/.test(d) ? d : undefined;
+    });
     expect(events).toMatch(/BackOff.*Back-off restarting failed container/);
   });
 
