@@ -161,7 +161,9 @@ describe('rotate-encryption-key', () => {
         }
       }
     })();
-    const r = await rotateEncryptionKey({ stateDir: dir, etcdEndpoints: etcd.endpoints, settleMs: 300, log: silentLogger() });
+    // the writer's store re-reads the key file every 50 ms; the rotation waits for that (settleMs)
+    // before re-writing, with room for a loaded CI machine whose timers run late
+    const r = await rotateEncryptionKey({ stateDir: dir, etcdEndpoints: etcd.endpoints, settleMs: 2000, log: silentLogger() });
     stop = true;
     await writer;
     const { store: fresh } = controllerStore(dir);
