@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'MethodNotAllowed'
   | 'NotSupported'
   | 'Timeout'
+  | 'TooManyRequests'
   | 'Unavailable'
   | 'Internal';
 
@@ -112,6 +113,17 @@ export class UnavailableError extends FlotillaError {
 export class TimeoutError extends FlotillaError {
   constructor(message: string, opts: { causes?: FieldCause[]; retryAfterSeconds?: number } = {}) {
     super('Timeout', message, {
+      retryable: true,
+      ...(opts.causes ? { causes: opts.causes } : {}),
+      ...(opts.retryAfterSeconds !== undefined ? { details: { retryAfterSeconds: opts.retryAfterSeconds } } : {}),
+    });
+  }
+}
+
+/** 429: e.g. an eviction that would violate a PodDisruptionBudget. */
+export class TooManyRequestsError extends FlotillaError {
+  constructor(message: string, opts: { causes?: FieldCause[]; retryAfterSeconds?: number } = {}) {
+    super('TooManyRequests', message, {
       retryable: true,
       ...(opts.causes ? { causes: opts.causes } : {}),
       ...(opts.retryAfterSeconds !== undefined ? { details: { retryAfterSeconds: opts.retryAfterSeconds } } : {}),

@@ -69,11 +69,29 @@ export function podRequests(pod: Pod): PodResourceRequests {
     milliCPU += tryParseQuantity(r.cpu)?.toMilli() ?? 0;
     memoryBytes += tryParseQuantity(r.memory)?.toBytes() ?? 0;
   }
+  // Init containers run one at a time beside the sidecars started before them
+  // (init containers with restartPolicy Always), which then run beside the app
+  // containers too: Kubernetes' effective request is the larger of the two peaks.
+  let sideCPU = 0;
+  let sideMemory = 0;
+  let initCPU = 0;
+  let initMemory = 0;
   for (const c of pod.spec?.initContainers ?? []) {
     const r = requestsOf(c);
-    milliCPU = Math.max(milliCPU, tryParseQuantity(r.cpu)?.toMilli() ?? 0);
-    memoryBytes = Math.max(memoryBytes, tryParseQuantity(r.memory)?.toBytes() ?? 0);
+    const cpu = tryParseQuantity(r.cpu)?.toMilli() ?? 0;
+    const mem = tryParseQuantity(r.memory)?.toBytes() ?? 0;
+    if ((c as { restartPolicy?: string }).restartPolicy === 'Always') {
+      sideCPU += cpu;
+      sideMemory += mem;
+      initCPU = Math.max(initCPU, sideCPU);
+      initMemory = Math.max(initMemory, sideMemory);
+    } else {
+      initCPU = Math.max(initCPU, sideCPU + cpu);
+      initMemory = Math.max(initMemory, sideMemory + mem);
+    }
   }
+  milliCPU = Math.max(milliCPU + sideCPU, initCPU);
+  memoryBytes = Math.max(memoryBytes + sideMemory, initMemory);
   return { milliCPU, memoryBytes };
 }
 
@@ -106,9 +124,14 @@ export function setCondition<C extends ConditionLike>(conditions: readonly C[] |
 
 /** `ready/total` containers of a pod, as the READY column shows it. */
 export function podReadyCount(pod: Pod): { ready: number; total: number } {
-  const total = Array.isArray(pod.spec?.containers) ? pod.spec.containers.length : 0;
+  const sidecars = new Set(
+    (Array.isArray(pod.spec?.initContainers) ? pod.spec.initContainers : []).filter((c) => (c as { restartPolicy?: string }).restartPolicy === 'Always').map((c) => c.name),
+  );
+  const total = (Array.isArray(pod.spec?.containers) ? pod.spec.containers.length : 0) + sidecars.size;
   const statuses = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
-  return { ready: statuses.filter((s) => s?.ready === true).length, total };
+  const initStatuses = Array.isArray(pod.status?.initContainerStatuses) ? pod.status.initContainerStatuses : [];
+  const ready = statuses.filter((s) => s?.ready === true).length + initStatuses.filter((s) => sidecars.has(s?.name) && s?.ready === true).length;
+  return { ready, total };
 }
 
 /**

@@ -63,6 +63,15 @@ export interface RestStrategy {
   deletionDone?(obj: Obj): boolean;
 }
 
+/** How the `scale` subresource (autoscaling/v1 Scale) reads and writes a kind. */
+export interface ScaleAccessors {
+  specReplicas(o: Obj): number;
+  statusReplicas(o: Obj): number;
+  /** The label selector as a string (`app=web`), as Scale.status.selector carries it. */
+  selector(o: Obj): string;
+  setSpecReplicas(o: Obj, n: number): void;
+}
+
 export interface KindDescriptor {
   /** API group; '' is the core group (`/api/v1`). */
   group: string;
@@ -97,6 +106,8 @@ export interface KindDescriptor {
   mergeKeys: Readonly<Record<string, string>>;
   strategy: RestStrategy;
   printer: Printer;
+  /** With `scale` in subresources: how replicas and the selector are read and written. */
+  scale?: ScaleAccessors;
 }
 
 /** What a kind file declares; the rest is filled by defineKind. */
@@ -146,6 +157,7 @@ export function defineKind(spec: KindSpec, fallback: { nameRule: (n: string) => 
     mergeKeys: Object.freeze({ ...(spec.mergeKeys ?? {}) }),
     strategy: Object.freeze({ ...(spec.strategy ?? {}) }),
     printer: spec.printer ?? fallback.printer,
+    ...(spec.scale ? { scale: spec.scale } : {}),
   };
   return Object.freeze(d);
 }

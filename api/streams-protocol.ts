@@ -112,6 +112,7 @@ const GRPC_CODE: Record<ErrorCode, grpc.status> = {
   MethodNotAllowed: grpc.status.UNIMPLEMENTED,
   NotSupported: grpc.status.UNIMPLEMENTED,
   Timeout: grpc.status.DEADLINE_EXCEEDED,
+  TooManyRequests: grpc.status.RESOURCE_EXHAUSTED,
   Unavailable: grpc.status.UNAVAILABLE,
   Internal: grpc.status.INTERNAL,
 };

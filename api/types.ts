@@ -77,6 +77,76 @@ export interface Container {
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
   stdin?: boolean;
   tty?: boolean;
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  lifecycle?: Lifecycle;
+  securityContext?: import('./kinds/pod-security.js').SecurityContext;
+  /** Init containers only: `Always` makes it a sidecar. */
+  restartPolicy?: 'Always';
+}
+
+/** A port by number or by the name of one of the container's ports. */
+export type IntOrString = number | string;
+
+export interface ExecAction {
+  command?: string[];
+}
+
+export interface HTTPHeader {
+  name: string;
+  value: string;
+}
+
+export interface HTTPGetAction {
+  path?: string;
+  port: IntOrString;
+  host?: string;
+  scheme?: 'HTTP' | 'HTTPS';
+  httpHeaders?: HTTPHeader[];
+}
+
+export interface TCPSocketAction {
+  port: IntOrString;
+  host?: string;
+}
+
+export interface GRPCAction {
+  port: number;
+  service?: string;
+}
+
+export interface SleepAction {
+  seconds: number;
+}
+
+/** The handlers a probe may use (exactly one). */
+export interface ProbeHandler {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  tcpSocket?: TCPSocketAction;
+  grpc?: GRPCAction;
+}
+
+export interface Probe extends ProbeHandler {
+  initialDelaySeconds?: number;
+  timeoutSeconds?: number;
+  periodSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+  terminationGracePeriodSeconds?: number;
+}
+
+/** The handlers a lifecycle hook may use (exactly one). */
+export interface LifecycleHandler {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  sleep?: SleepAction;
+}
+
+export interface Lifecycle {
+  postStart?: LifecycleHandler;
+  preStop?: LifecycleHandler;
 }
 
 export interface EmptyDirVolumeSource {
@@ -146,6 +216,7 @@ export interface PodSpec {
   nodeName?: string;
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
+  affinity?: import('./kinds/pod-affinity.js').Affinity;
   hostNetwork?: boolean;
   shareProcessNamespace?: boolean;
   hostname?: string;
@@ -156,6 +227,8 @@ export interface PodSpec {
   volumes?: Volume[];
   serviceAccountName?: string;
   imagePullSecrets?: { name: string }[];
+  securityContext?: import('./kinds/pod-security.js').PodSecurityContext;
+  hostAliases?: import('./kinds/pod-security.js').HostAlias[];
 }
 
 export interface PodCondition {

@@ -106,10 +106,12 @@ export function formatCause(c: FieldCause): string {
  * `Pod "web" is invalid: spec.containers[0].image: Required value`;
  * several causes are listed in brackets, joined with `, `, as Kubernetes does.
  */
-export function invalidError(kind: string, name: string, causes: FieldCause[]): InvalidError {
+export function invalidError(kind: string, name: string, causes: FieldCause[], group = ''): InvalidError {
   const list = causes.map(formatCause);
   const body = list.length === 1 ? list[0] : `[${list.join(', ')}]`;
-  return new InvalidError(`${kind} ${JSON.stringify(name)} is invalid: ${body}`, causes, { kind, name });
+  // kube-apiserver qualifies a kind of a named group: `DaemonSet.apps "x" is invalid`
+  const qualified = group ? `${kind}.${group}` : kind;
+  return new InvalidError(`${qualified} ${JSON.stringify(name)} is invalid: ${body}`, causes, { kind, name, ...(group ? { group } : {}) });
 }
 
 // ---------------------------------------------------------------- typed accessors

@@ -44,5 +44,5 @@ export function assertValid(obj: unknown, old?: unknown): void {
   const o = obj as Obj;
   const md = isPlainObject(o.metadata) ? o.metadata : {};
   const name = typeof md.name === 'string' ? md.name : typeof md.generateName === 'string' ? md.generateName : '';
-  throw invalidError(String(o.kind), name, causes);
+  throw invalidError(String(o.kind), name, causes, resourceForObject(obj).group);
 }

@@ -8,17 +8,20 @@ import * as apply from './commands/apply.js';
 import * as clusterInfo from './commands/cluster-info.js';
 import * as del from './commands/delete.js';
 import * as describe from './commands/describe.js';
+import * as drain from './commands/drain.js';
 import * as exec from './commands/exec.js';
 import * as get from './commands/get.js';
 import * as image from './commands/image.js';
 import * as logs from './commands/logs.js';
 import * as net from './commands/net.js';
+import * as rollout from './commands/rollout.js';
+import * as scale from './commands/scale.js';
 import * as token from './commands/token.js';
 import * as version from './commands/version.js';
 import { formatError } from './errors.js';
 import { addGlobalFlags, processIo } from './session.js';
 
-const COMMANDS: { register(program: Command, env: CliEnv): void }[] = [apply, get, describe, del, logs, exec, image, net, token, version, clusterInfo];
+const COMMANDS: { register(program: Command, env: CliEnv): void }[] = [apply, get, describe, del, logs, exec, image, net, token, version, clusterInfo, drain, scale, rollout];
 
 export function buildProgram(env: CliEnv): Command {
   const program = new Command('flotctl')

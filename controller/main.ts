@@ -94,7 +94,9 @@ program
   .option('--bootstrap-port <port>', 'port agents join at (default: what init recorded, 6444; 0 = any)', intArg('--bootstrap-port', 0, 65535))
   .option('--node-port <port>', 'port of the agents\' node service (default: what init recorded, 6445; 0 = any)', intArg('--node-port', 0, 65535))
   .option('--node-monitor-grace-period <seconds>', 'a node silent this long turns NotReady', intArg('--node-monitor-grace-period', 1, 86400), 40)
-  .option('--pod-eviction-timeout <seconds>', 'pods of a node NotReady this long are marked Failed (NodeLost)', intArg('--pod-eviction-timeout', 0, 86400 * 30), 300)
+  .option('--default-not-ready-toleration-seconds <seconds>', 'tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration every pod gets (default 300)', intArg('--default-not-ready-toleration-seconds', 0, 86400 * 30))
+  .option('--default-unreachable-toleration-seconds <seconds>', 'tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration every pod gets (default 300)', intArg('--default-unreachable-toleration-seconds', 0, 86400 * 30))
+  .option('--pod-eviction-timeout <seconds>', 'deprecated: the default of both --default-*-toleration-seconds', intArg('--pod-eviction-timeout', 0, 86400 * 30))
   .option('--log-level <level>', 'pino log level', process.env.FLOTILLA_LOG_LEVEL ?? 'info')
   .action(async (o: {
     stateDir: string;
@@ -104,7 +106,9 @@ program
     bootstrapPort?: number;
     nodePort?: number;
     nodeMonitorGracePeriod: number;
-    podEvictionTimeout: number;
+    podEvictionTimeout?: number;
+    defaultNotReadyTolerationSeconds?: number;
+    defaultUnreachableTolerationSeconds?: number;
     logLevel: string;
   }) => {
     const log = createRootLogger({ level: o.logLevel });
@@ -118,7 +122,11 @@ program
         scheduler: o.scheduler,
         ...(o.bootstrapPort !== undefined ? { bootstrapPort: o.bootstrapPort } : {}),
         ...(o.nodePort !== undefined ? { nodePort: o.nodePort } : {}),
-        nodeLifecycle: { gracePeriodMs: o.nodeMonitorGracePeriod * 1000, podEvictionTimeoutMs: o.podEvictionTimeout * 1000 },
+        nodeLifecycle: { gracePeriodMs: o.nodeMonitorGracePeriod * 1000 },
+        defaultTolerationSeconds: {
+          notReady: o.defaultNotReadyTolerationSeconds ?? o.podEvictionTimeout ?? 300,
+          unreachable: o.defaultUnreachableTolerationSeconds ?? o.podEvictionTimeout ?? 300,
+        },
         log,
       });
     } catch (e) {

@@ -10,6 +10,7 @@ import { MetricsRegistry } from '../api/metrics.js';
 import { NodePodFeed } from './agentapi/pod-feed.js';
 import { startAgentServers } from './agentapi/server.js';
 import { buildApiServer, type ApiServer } from './apiserver/app.js';
+import { controllerAdmission } from './apiserver/admission.js';
 import type { LogProvider } from './apiserver/resource-api.js';
 import { LeaderElector } from './election/index.js';
 import { registerFlotillaApi } from './flotillaapi/routes.js';
@@ -18,6 +19,7 @@ import { ManagedEtcd } from './etcd/index.js';
 import { StoreEventRecorder } from './events/index.js';
 import { GarbageCollector } from './gc/index.js';
 import { InformerFactory } from './informers/index.js';
+import { LEADER_CONTROLLERS, type LeaderContext } from './leader-controllers.js';
 import { BootstrapTokenStore } from './join/token-store.js';
 import { NamespaceController } from './namespace/index.js';
 import { subnetHandlers } from './network/subnet-handlers.js';
@@ -47,9 +49,13 @@ export interface RunControllerOptions {
   /** Agents' ports; default what init recorded (6444, 6445). 0 picks a free one. */
   bootstrapPort?: number;
   nodePort?: number;
-  /** Node heartbeat grace period and pod eviction timeout (defaults 40 s, 300 s). */
+  /** Node heartbeat grace period (default 40 s). */
   nodeLifecycle?: Partial<LifecycleConfig>;
+  /** tolerationSeconds of the not-ready / unreachable NoExecute tolerations admission adds to every pod (default 300 each). */
+  defaultTolerationSeconds?: { notReady?: number; unreachable?: number };
   logs?: LogProvider;
+  /** Flags of the leader's workload controllers (controller/leader-controllers.ts), by name. */
+  controllers?: Record<string, string | number | boolean>;
   log?: Logger;
   clock?: Clock;
 }
@@ -143,7 +149,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
 
     const host = o.host ?? '0.0.0.0';
     // The agents' side: Join on the bootstrap port, everything else with a node certificate.
-    const lifecycle = { gracePeriodMs: 40_000, podEvictionTimeoutMs: 300_000, ...o.nodeLifecycle };
+    const lifecycle = { gracePeriodMs: 40_000, ...o.nodeLifecycle };
     const agentLog = componentLogger('agentapi', root);
     const agents = await startAgentServers({
       host,
@@ -171,6 +177,10 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     const api = buildApiServer({
       store,
       informers,
+      admission: controllerAdmission({
+        ...(o.defaultTolerationSeconds?.notReady !== undefined ? { notReadySeconds: o.defaultTolerationSeconds.notReady } : {}),
+        ...(o.defaultTolerationSeconds?.unreachable !== undefined ? { unreachableSeconds: o.defaultTolerationSeconds.unreachable } : {}),
+      }),
       auth: new TokenAuthenticator([{ token: state.adminToken, user: 'admin' }]),
       clock,
       log: componentLogger('apiserver', root),
@@ -212,6 +222,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
             const events = new StoreEventRecorder({ store, component: 'node-controller', clock, log: componentLogger('events', root) });
             const nodes = new NodeLifecycleController({
               store,
+              api: api.api,
               clock,
               informers,
               metrics,
@@ -228,8 +239,24 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
             // Each loop ends when leadership is lost (the signal): its informer handlers go with it.
             const loops: Promise<void>[] = [nodes.run(signal), namespaces.run(signal), gc.run(signal), purgeExpiredTokens(tokens, clock, signal, log)];
             if (o.scheduler !== false) loops.push(new Scheduler({ store, informers, clock, log: componentLogger('scheduler', root), metrics }).run(signal));
+            const recorders: StoreEventRecorder[] = [events, gcEvents];
+            const ctx: LeaderContext = {
+              api: api.api,
+              store,
+              informers,
+              clock,
+              metrics,
+              log: (component) => componentLogger(component, root),
+              recorder: (component) => {
+                const r = new StoreEventRecorder({ store, component, clock, log: componentLogger('events', root) });
+                recorders.push(r);
+                return r;
+              },
+              flags: o.controllers ?? {},
+            };
+            for (const entry of LEADER_CONTROLLERS) loops.push(entry.start(ctx).run(signal));
             await Promise.all(loops);
-            await Promise.all([events.flush(), gcEvents.flush()]);
+            await Promise.all(recorders.map((r) => r.flush()));
           },
           onStoppedLeading: () => log.info('no longer leading'),
         },

@@ -1,5 +1,6 @@
 // Public entry of netplugin/: subnet leases, the VXLAN backend, bridge +
-// host-local IPAM (CNI 1.0 shaped), masquerade rules and the rtnetlink codec.
+// host-local IPAM (CNI 1.0 shaped), masquerade rules, host ports
+// (nftables DNAT) and the rtnetlink codec.
 export const COMPONENT = 'netplugin';
 export * from './cidr.js';
 export * from './subnet/types.js';
@@ -17,3 +18,4 @@ export * from './backend/vxlan/device.js';
 export * from './backend/vxlan/reconcile.js';
 export * from './backend/vxlan/network.js';
 export * from './cni/plugin.js';
+export * from './portmap/index.js';

@@ -21,9 +21,10 @@ import {
 import { CachedConfigSource, failedMountMessage, invalidEnvNamesMessage, PodConfig, type ConfigObjectSource } from './config/index.js';
 import type { ControllerClient } from './controller-client.js';
 import { ContainerStartError, type ContainerConfig, type PodRuntime } from './pod-runtime.js';
-import { computePodActions, podIsDone } from './sync/plan.js';
+import { activeDeadline, activeDeadlineExceeded, computePodActions, DEADLINE_EXCEEDED_MESSAGE, DEADLINE_EXCEEDED_REASON, initProgress, isSidecar, podContainerSpec, podIsDone } from './sync/plan.js';
 import { PodWorkers } from './sync/pod-workers.js';
 import { computePodStatus } from './sync/status.js';
+import { LifecycleRunner, ProbeManager, type ProbeKind } from './probes/index.js';
 import type { ContainerWaitReason } from './sync/types.js';
 
 export interface AgentOptions {
@@ -49,6 +50,8 @@ export interface AgentOptions {
 export const CONFIG_RETRY_MS = 5_000;
 /** How soon a pod whose configMap/secret volume cannot be made is synced again. */
 export const VOLUME_RETRY_MS = 5_000;
+/** How often a pod whose init containers are running is looked at again (an init container's exit starts the next). */
+export const INIT_POLL_MS = 500;
 /** The same FailedMount is recorded again after this long, not on every retry. */
 const FAILED_MOUNT_EVENT_EVERY_MS = 30_000;
 
@@ -74,6 +77,9 @@ export class Agent {
   private readonly podConfig: PodConfig;
   private allocatableCache: ResourceList | undefined;
   private readonly workers: PodWorkers;
+  /** Probes of running containers, and the postStart/preStop hooks around starts and stops. */
+  private readonly probes: ProbeManager;
+  private readonly lifecycle: LifecycleRunner;
   private readonly ac = new AbortController();
   private readonly loops: Promise<void>[] = [];
   private lastHeartbeatOk = 0;
@@ -94,6 +100,17 @@ export class Agent {
         this.requeue(uid, 2_000);
       },
     );
+    this.lifecycle = new LifecycleRunner({ runtime: opts.runtime, nodeIP: opts.nodeIP, clock: this.clock, log: this.log, event: (p, t, r, m) => this.event(p, t, r, m) });
+    this.probes = new ProbeManager({
+      clock: this.clock,
+      log: this.log,
+      run: (p, c, probe, host) => this.lifecycle.runProbe(p, c, probe, host),
+      callbacks: {
+        changed: (uid) => this.workers.enqueue(uid),
+        failed: (p, c, kind, message) => this.lifecycle.unhealthy(p, c, kind, message),
+        kill: (p, c, id, kind, grace) => void this.probeKill(p, c, id, kind, grace),
+      },
+    });
   }
 
   private describe(uid: string): string {
@@ -277,6 +294,7 @@ export class Agent {
     const pod = this.pods.get(uid);
     const rt = this.opts.runtime;
     if (!pod) {
+      this.probes.removePod(uid);
       if (!this.synced) return;
       const st = await rt.podStatus({ metadata: { uid } } as Pod);
       if (st.sandbox || st.containers.length > 0) {
@@ -293,7 +311,8 @@ export class Agent {
 
     if (pod.metadata.deletionTimestamp) {
       for (const c of plan.containersToKill) await this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
-      await rt.killPod(pod, grace);
+      this.probes.removePod(uid);
+      await rt.killPod(pod, await this.lifecycle.preStop(pod, plan.containersToKill, status.sandbox?.ip, grace));
       this.waiting.delete(uid);
       await this.opts.client.confirmPodDeleted(pod);
       this.log.info({ pod: this.describe(uid) }, 'pod stopped and removed');
@@ -302,10 +321,14 @@ export class Agent {
 
     const waiting = this.waiting.get(uid) ?? new Map<string, ContainerWaitReason>();
     this.waiting.set(uid, waiting);
+    if (activeDeadlineExceeded(pod, now) && !isTerminalPhase(pod.status?.phase)) {
+      this.log.info({ pod: this.describe(uid), activeDeadlineSeconds: pod.spec.activeDeadlineSeconds }, 'pod is past its activeDeadlineSeconds; stopping it');
+      await this.event(pod, 'Warning', DEADLINE_EXCEEDED_REASON, DEADLINE_EXCEEDED_MESSAGE);
+    }
     if (plan.killPod) await rt.killPod(pod, plan.createSandbox ? 0 : grace);
     else for (const c of plan.containersToKill) {
       await this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
-      await rt.stopContainer(pod, c.id, grace);
+      await rt.stopContainer(pod, c.id, await this.lifecycle.preStop(pod, [c], status.sandbox?.ip, grace));
     }
 
     // Volumes first, as the kubelet mounts them before it makes the sandbox. A configMap or
@@ -335,7 +358,7 @@ export class Agent {
       } catch (e) {
         const msg = toFlotillaError(e).message;
         await this.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${msg}`);
-        for (const c of pod.spec.containers) waiting.set(c.name, { reason: 'ContainerCreating', message: `sandbox: ${msg}` });
+        for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) waiting.set(c.name, { reason: 'ContainerCreating', message: `sandbox: ${msg}` });
         await this.report(pod, now);
         this.requeue(uid, 5_000);
         return;
@@ -345,7 +368,7 @@ export class Agent {
     let nextWake: number | undefined;
     const wake = (at: number) => (nextWake = nextWake === undefined ? at : Math.min(nextWake, at));
     for (const s of plan.containersToStart) {
-      const spec = pod.spec.containers.find((c) => c.name === s.name)!;
+      const spec = podContainerSpec(pod, s.name)!;
       const w = waiting.get(s.name);
       if (w?.retryAfter && w.retryAfter > now) {
         wake(w.retryAfter);
@@ -356,6 +379,7 @@ export class Agent {
         await rt.startContainer(pod, sandbox!, spec, s.restartCount, config);
         waiting.delete(s.name);
         await this.event(pod, 'Normal', 'Started', `Started container ${s.name}`);
+        if (!(await this.lifecycle.postStart(pod, spec, sandbox?.ip, grace))) wake(this.clock.now() + 1_000);
       } catch (e) {
         const err = e instanceof ContainerStartError ? e : new ContainerStartError('CreateContainerError', toFlotillaError(e).message);
         // The first image pull failure shows ErrImagePull, later ones ImagePullBackOff, as in Kubernetes.
@@ -370,6 +394,16 @@ export class Agent {
     for (const b of plan.backingOff) {
       wake(b.until);
     }
+    // Init containers run one after another: look again soon while the pod initializes.
+    const inits = pod.spec.initContainers ?? [];
+    if (inits.length > 0 && !isTerminalPhase(pod.status?.phase)) {
+      const fresh = await rt.podStatus(pod);
+      const regular = new Set(inits.filter((c) => !isSidecar(c)).map((c) => c.name));
+      const initRunning = fresh.containers.some((c) => regular.has(c.name) && (c.state === 'running' || c.state === 'created'));
+      if (!initProgress(pod, fresh).initialized && (initRunning || plan.containersToStart.length > 0)) wake(this.clock.now() + INIT_POLL_MS);
+    }
+    const deadline = activeDeadline(pod);
+    if (deadline !== undefined && !isTerminalPhase(pod.status?.phase)) wake(deadline);
     if (plan.backingOff.length > 0) {
       await this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${plan.backingOff.map((b) => b.name).join(', ')}`);
     }
@@ -389,7 +423,29 @@ export class Agent {
     });
     if (!r.ok) throw new ContainerStartError('CreateContainerConfigError', r.message, CONFIG_RETRY_MS);
     for (const i of r.invalid) await this.event(pod, 'Warning', 'InvalidEnvironmentVariableNames', invalidEnvNamesMessage(i));
-    return { env: r.env };
+    const pull = await this.podConfig.pullCredentials(pod);
+    for (const p of pull?.problems ?? []) {
+      this.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, secret: p.secret, err: p.message }, 'image pull secret not usable');
+      await this.event(pod, 'Warning', 'FailedToRetrieveImagePullSecret', `Unable to retrieve some image pull secrets (${p.secret}); attempting to pull the image may not succeed.`);
+    }
+    return { env: r.env, ...(pull ? { pullCredentials: pull.lookup } : {}) };
+  }
+
+  /**
+   * A liveness or startup probe reached its failureThreshold: kill the container
+   * (preStop inside the probe's grace period), as the kubelet words it; the next
+   * sync restarts it per the restart policy and back-off.
+   */
+  private async probeKill(pod: Pod, name: string, id: string, kind: ProbeKind, grace: number): Promise<void> {
+    const uid = pod.metadata.uid!;
+    try {
+      await this.event(pod, 'Normal', 'Killing', `Container ${name} failed ${kind} probe, will be restarted`);
+      const ip = (await this.opts.runtime.podStatus(pod)).sandbox?.ip;
+      await this.opts.runtime.stopContainer(pod, id, await this.lifecycle.preStop(pod, [{ name, id }], ip, grace));
+    } catch (e) {
+      this.log.warn({ pod: this.describe(uid), container: name, err: toFlotillaError(e).message }, 'killing a container that failed its probe failed');
+    }
+    if (this.pods.has(uid)) this.workers.enqueue(uid);
   }
 
   /** The node's allocatable, for resourceFieldRef of a limit not set (ephemeral-storage: the root filesystem's size). */
@@ -427,7 +483,8 @@ export class Agent {
     if (isTerminalPhase(pod.status?.phase)) return;
     const uid = pod.metadata.uid!;
     const runtime = await this.opts.runtime.podStatus(pod);
-    const status = computePodStatus({ pod, runtime, waiting: this.waiting.get(uid) ?? new Map(), hostIP: this.opts.nodeIP, now });
+    this.probes.update(pod, runtime, this.lifecycle.host(pod, runtime.sandbox?.ip));
+    const status = computePodStatus({ pod, runtime, waiting: this.waiting.get(uid) ?? new Map(), hostIP: this.opts.nodeIP, now, probes: this.probes.lookup(uid) });
     if (stripVolatile(status) === stripVolatile(pod.status)) return;
     const updated = await this.opts.client.updatePodStatus(pod, status);
     // Keep our copy current so the next comparison is against what the controller has.
@@ -437,6 +494,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.ac.abort();
+    this.probes.stop();
     for (const t of this.requeueTimers.values()) t.cancel();
     await Promise.allSettled(this.loops);
     await this.workers.idle();

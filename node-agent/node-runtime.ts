@@ -18,8 +18,8 @@ import {
   type Pod,
 } from '../api/index.js';
 import { pausePath } from '../native/index.js';
-import type { PodNetwork } from '../netplugin/index.js';
-import { defaultPullPolicy, ImageError, ImageService, type PullProgress } from './images/index.js';
+import type { HostPortMapper, PodNetwork } from '../netplugin/index.js';
+import { defaultPullPolicy, ImageError, ImageService, type PullCredentials, type PullProgress } from './images/index.js';
 import { ContainerStartError, type ContainerConfig, type ContainerLogOptions, type ExecRequest, type PodRuntime } from './pod-runtime.js';
 import { PullEventReporter, type PodEventSink } from './pull-events.js';
 import {
@@ -40,7 +40,7 @@ import { UndoStack } from './sandbox/undo.js';
 import { DATA_DIR_NAME, type VolumeFiles } from './sandbox/atomic-writer.js';
 import { ensureHostPath, podVolumes, resolvedVolumes, setUpConfigVolume } from './sandbox/volumes.js';
 import { resolveEnv } from './config/env.js';
-import { containerSpecHash } from './sync/plan.js';
+import { containerSpecHash, isSidecar } from './sync/plan.js';
 import type { PodRuntimeStatus, RuntimeContainer, RuntimeSandbox } from './sync/types.js';
 
 export interface NodeRuntimeOptions {
@@ -52,6 +52,8 @@ export interface NodeRuntimeOptions {
   cgroupParent?: string;
   /** The pod network; absent: sandboxes get loopback only. */
   podNetwork?: PodNetwork;
+  /** Forwards pods' host ports (nftables DNAT); reconciled with the recorded sandboxes when the runtime is built. */
+  hostPorts?: HostPortMapper;
   /** The image store; built under `<stateDir>/images` when absent. */
   images?: ImageService;
   /** Registries spoken to over plain HTTP (HOST:PORT), when the store is built here. */
@@ -113,6 +115,7 @@ export class NodeRuntime implements PodRuntime {
       containers: this.containers,
       cgroups: this.containerRuntime.cgroups,
       podNetwork: opts.podNetwork,
+      hostPorts: opts.hostPorts,
       pauseBinary: opts.pauseBinary ?? pausePath(),
       clock: this.clock,
       log: componentLogger('sandbox', this.log),
@@ -132,7 +135,9 @@ export class NodeRuntime implements PodRuntime {
         clock: opts.clock,
       }).init());
     for (const d of [opts.stateDir, opts.runDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-    return new NodeRuntime({ ...opts, log }, images);
+    const rt = new NodeRuntime({ ...opts, log }, images);
+    await rt.sandboxes.reconcileHostPorts();
+    return rt;
   }
 
   // ------------------------------------------------------------------ reading back from disk
@@ -249,7 +254,7 @@ export class NodeRuntime implements PodRuntime {
     const placement = rec ? await this.sandboxes.placement(rec) : undefined;
     if (!rec || !placement) throw new ContainerStartError('CreateContainerError', `the pod's sandbox ${sandbox.id.slice(0, 12)} is not running`, 2_000);
 
-    const image = await this.pullImage(pod, c);
+    const image = await this.pullImage(pod, c, config?.pullCredentials);
     await this.pruneOldInstances(uid, c.name);
 
     const id = randomBytes(32).toString('hex');
@@ -322,7 +327,7 @@ export class NodeRuntime implements PodRuntime {
     this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, container: c.name, id: id.slice(0, 12), restartCount }, 'container started');
   }
 
-  private async pullImage(pod: Pod, c: Container) {
+  private async pullImage(pod: Pod, c: Container, credentials?: PullCredentials) {
     const policy = c.imagePullPolicy ?? defaultPullPolicy(c.image);
     const podName = `${pod.metadata.namespace}/${pod.metadata.name}`;
     const sink = this.events;
@@ -342,7 +347,7 @@ export class NodeRuntime implements PodRuntime {
       if (p.done && announced) this.log.info({ pod: podName, image: c.image, bytesTransferred: p.bytesTransferred }, 'image pulled');
     };
     try {
-      const image = await this.images.ensureImage(c.image, policy, onProgress);
+      const image = await this.images.ensureImage(c.image, policy, onProgress, credentials);
       await report?.finished(image.size + image.manifest.config.size);
       return image;
     } catch (e) {
@@ -393,21 +398,29 @@ export class NodeRuntime implements PodRuntime {
     const all = this.podContainers(uid);
     const apps = all.filter((c) => c.labels.kind === 'container');
     const errors: string[] = [];
-    // Every container gets its grace period at the same time, as the kubelet does.
-    await Promise.all(
-      apps.map(async (c) => {
-        try {
-          await this.containers.stop(c.id, gracePeriodSeconds);
-          if (removeAll) await this.removeContainer(c.id);
-          else {
-            await this.containers.release(c.id);
-            await this.images.removeRootfs(c.id);
-          }
-        } catch (e) {
-          errors.push(`container ${c.labels.containerName}: ${toFlotillaError(e).message}`);
+    const stopOne = async (c: FoundContainer, grace: number) => {
+      try {
+        await this.containers.stop(c.id, grace);
+        if (removeAll) await this.removeContainer(c.id);
+        else {
+          await this.containers.release(c.id);
+          await this.images.removeRootfs(c.id);
         }
-      }),
-    );
+      } catch (e) {
+        errors.push(`container ${c.labels.containerName}: ${toFlotillaError(e).message}`);
+      }
+    };
+    // Sidecars (init containers with restartPolicy Always) stop after the other
+    // containers, last started first, with what is left of the grace period.
+    const sidecarNames = 'spec' in pod ? (pod.spec.initContainers ?? []).filter(isSidecar).map((c) => c.name) : [];
+    const sidecars = apps.filter((c) => sidecarNames.includes(c.labels.containerName)).sort((a, b) => sidecarNames.indexOf(b.labels.containerName) - sidecarNames.indexOf(a.labels.containerName));
+    const started = this.clock.now();
+    // Every other container gets its grace period at the same time, as the kubelet does.
+    await Promise.all(apps.filter((c) => !sidecars.includes(c)).map((c) => stopOne(c, gracePeriodSeconds)));
+    for (const c of sidecars) {
+      const left = Math.ceil(gracePeriodSeconds - (this.clock.now() - started) / 1000);
+      await stopOne(c, Math.max(left, Math.min(gracePeriodSeconds, 2)));
+    }
     // Then the sandboxes, newest first (normally there is one).
     for (const rec of this.sandboxes.records(uid).reverse()) {
       try {
@@ -470,7 +483,7 @@ export class NodeRuntime implements PodRuntime {
     const inst = this.instanceFor(pod, container, false);
     const st = await this.containers.status(inst.id);
     if (st.state !== 'running') throw new ConflictError(`container "${container}" in pod "${pod.metadata.name}" is not running (state ${st.state})`);
-    return execStreaming(this.containers.runtimeFor(inst.id), inst.id, req);
+    return execStreaming(this.containers.runtimeFor(inst.id), inst.id, req, { bundleConfig: join(this.containers.bundleDir(inst.id), 'config.json') });
   }
 }
 

@@ -11,6 +11,8 @@ import type { PodRuntimeStatus, RuntimeSandbox } from './sync/types.js';
 export interface ContainerConfig {
   /** The container's own environment: valueFrom and envFrom read, $(VAR) expanded. */
   env: ResolvedEnvVar[];
+  /** Registry credentials from the pod's imagePullSecrets (node-agent/images/pull-secrets.ts). */
+  pullCredentials?: import('./images/index.js').PullCredentials;
 }
 
 export interface PodRuntime {

@@ -4,7 +4,7 @@
 // one clear sentence at start-up instead of a failure at the first pod. Starts
 // the node's pod network (subnet lease, VXLAN, bridge) unless told not to.
 import { UnavailableError, toFlotillaError, type Logger } from '../api/index.js';
-import type { PodNetwork } from '../netplugin/index.js';
+import type { HostPortMapper, PodNetwork } from '../netplugin/index.js';
 import type { ControllerClient } from './controller-client.js';
 import { startNodeNetwork, type NodeNetwork } from './network/node-network.js';
 import { ControllerSubnetManager } from './network/subnet-client.js';
@@ -34,6 +34,8 @@ export interface NodeRuntimeFactoryOptions {
   startPodNetwork?: boolean;
   /** A pod network to use instead of starting the node's (tests). */
   podNetwork?: PodNetwork;
+  /** With `podNetwork`: the host port mapper to use (tests); otherwise the node network's. */
+  hostPorts?: HostPortMapper;
   log: Logger;
 }
 
@@ -50,6 +52,7 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
   if (problems.length > 0) throw new UnavailableError(`this host cannot run containers: ${problems.join('; ')}`);
   let network: NodeNetwork | undefined;
   let podNetwork = o.podNetwork;
+  let hostPorts = o.hostPorts;
   if (!podNetwork && (o.startPodNetwork ?? true)) {
     network = await startNodeNetwork({
       subnets: new ControllerSubnetManager(o.client),
@@ -59,6 +62,7 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
       log: o.log,
     });
     podNetwork = network.podNetwork;
+    hostPorts = network.hostPorts;
   }
   try {
     const runtime = await NodeRuntime.create({
@@ -69,6 +73,7 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
       insecureRegistries: o.insecureRegistries,
       registryMirrors: o.registryMirrors,
       podNetwork,
+      hostPorts,
       events: controllerEventSink(o.client, o.log),
       log: o.log,
     });

@@ -37,6 +37,10 @@ import {
   validateLabels,
 } from '../validation-core.js';
 import { FALLBACK } from './common.js';
+import { refuseUnsupportedPodFields } from './pod-unsupported.js';
+import { validatePodSecurity } from './pod-security.js';
+import { validateAffinity } from './pod-affinity.js';
+import { defaultContainerProbes, validateContainerProbes } from './pod-probes.js';
 
 type Obj = Record<string, unknown>;
 
@@ -69,6 +73,7 @@ interface PodContext {
   containerNames: Map<string, string>;
   hostPorts: Map<string, string>;
   hostNetwork: boolean;
+  gracePeriodSeconds?: number;
 }
 
 function validateContainer(e: FieldErrors, c: Obj, p: string, ctx: PodContext): void {
@@ -177,6 +182,13 @@ function validateContainer(e: FieldErrors, c: Obj, p: string, ctx: PodContext): 
       if (sub.startsWith('/')) e.invalid(`${mp}.subPath`, sub, 'must be a relative path');
       if (sub.split('/').includes('..')) e.invalid(`${mp}.subPath`, sub, "must not contain '..'");
     }
+  }
+  validateContainerProbes(e, c, p, { init: p.startsWith('spec.initContainers'), gracePeriodSeconds: ctx.gracePeriodSeconds });
+  // A container's own restartPolicy makes an init container a sidecar ("Always", the only value);
+  // app containers may not set it, as kube-apiserver says.
+  if (c.restartPolicy !== undefined && c.restartPolicy !== null) {
+    if (!p.startsWith('spec.initContainers')) e.forbidden(`${p}.restartPolicy`, 'may not be set for non-init containers');
+    else if (c.restartPolicy !== 'Always') e.notSupported(`${p}.restartPolicy`, c.restartPolicy, ['Always']);
   }
 }
 
@@ -342,6 +354,7 @@ function validatePodSpec(e: FieldErrors, spec: Obj): void {
   const hostNetwork = bool(e, spec, 'hostNetwork', 'spec.hostNetwork') ?? false;
   const volumeNames = validateVolumes(e, spec);
   const ctx: PodContext = { volumeNames, resourceRefs: [], containerNames: new Map(), hostPorts: new Map(), hostNetwork };
+  if (typeof spec.terminationGracePeriodSeconds === 'number') ctx.gracePeriodSeconds = spec.terminationGracePeriodSeconds;
   if (spec.containers === undefined || spec.containers === null || (Array.isArray(spec.containers) && spec.containers.length === 0)) {
     e.required('spec.containers');
   }
@@ -369,6 +382,9 @@ function validatePodSpec(e: FieldErrors, spec: Obj): void {
   const scheduler = str(e, spec, 'schedulerName', 'spec.schedulerName');
   if (scheduler) e.rule('spec.schedulerName', scheduler, dns1123SubdomainErrors(scheduler));
   int(e, spec, 'priority', 'spec.priority');
+  refuseUnsupportedPodFields(e, spec);
+  validatePodSecurity(e, spec);
+  validateAffinity(e, spec);
 }
 
 function validateContainerStatuses(e: FieldErrors, status: Obj, key: string): void {
@@ -541,6 +557,7 @@ function defaultContainer(c: Obj, hostNetwork: boolean): void {
   if (typeof c.image === 'string' && c.image !== '') c.imagePullPolicy ??= defaultPullPolicy(c.image);
   c.terminationMessagePath ??= DEFAULT_TERMINATION_MESSAGE_PATH;
   c.terminationMessagePolicy ??= 'File';
+  defaultContainerProbes(c);
   if (Array.isArray(c.ports)) {
     for (const p of c.ports) {
       if (!isPlainObject(p)) continue;
@@ -749,18 +766,47 @@ const POD_STATUS: Schema = {
 
 // ---------------------------------------------------------------- printing
 
-/** The STATUS column of a pod, with kubectl's precedence of reasons. */
-export function podStatusReason(pod: Pod): string {
+/**
+ * READY, STATUS and RESTARTS of a pod, computed as kubectl's pod printer does:
+ * sidecars (init containers with restartPolicy Always) count in READY; while
+ * the pod initializes STATUS tells the init container's state (`Init:1/2`,
+ * `Init:Error`, `Init:CrashLoopBackOff`…) and RESTARTS counts init restarts.
+ */
+export function podColumns(pod: Pod): { ready: number; total: number; reason: string; restarts: number; lastRestart?: number } {
   const status = pod.status ?? {};
+  const inits = Array.isArray(pod.spec?.initContainers) ? pod.spec.initContainers : [];
+  const sidecars = new Set(inits.filter((c) => (c as { restartPolicy?: string }).restartPolicy === 'Always').map((c) => c.name));
+  const total = (Array.isArray(pod.spec?.containers) ? pod.spec.containers.length : 0) + sidecars.size;
+  let ready = 0;
+  let restarts = 0;
+  let sidecarRestarts = 0;
+  let last: number | undefined;
+  let lastSidecar: number | undefined;
+  const later = (a: number | undefined, at: string | undefined) => {
+    const t = at ? Date.parse(at) : NaN;
+    return Number.isNaN(t) || (a !== undefined && a >= t) ? a : t;
+  };
   let reason: string = status.reason || status.phase || 'Pending';
+  if (status.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'SchedulingGated')) reason = 'SchedulingGated';
+
   let initializing = false;
   const initStatuses = status.initContainerStatuses ?? [];
-  const initCount = pod.spec?.initContainers?.length ?? initStatuses.length;
   for (let i = 0; i < initStatuses.length; i++) {
     const c = initStatuses[i]!;
+    const sidecar = sidecars.has(c.name);
+    restarts += c.restartCount ?? 0;
+    last = later(last, c.lastState?.terminated?.finishedAt);
+    if (sidecar) {
+      sidecarRestarts += c.restartCount ?? 0;
+      lastSidecar = later(lastSidecar, c.lastState?.terminated?.finishedAt);
+    }
     const t = c.state?.terminated;
     const w = c.state?.waiting;
     if (t && t.exitCode === 0) continue;
+    if (sidecar && c.started === true) {
+      if (c.ready) ready++;
+      continue;
+    }
     initializing = true;
     if (t) {
       if (t.reason) reason = `Init:${t.reason}`;
@@ -769,54 +815,55 @@ export function podStatusReason(pod: Pod): string {
     } else if (w && w.reason && w.reason !== 'PodInitializing') {
       reason = `Init:${w.reason}`;
     } else {
-      reason = `Init:${i}/${initCount}`;
+      reason = `Init:${i}/${inits.length}`;
     }
     break;
   }
-  if (!initializing) {
+  const initializedTrue = status.conditions?.some((c) => c.type === 'Initialized' && c.status === 'True') === true;
+  if (!initializing || initializedTrue) {
+    restarts = sidecarRestarts;
+    last = lastSidecar;
     let hasRunning = false;
     const statuses = status.containerStatuses ?? [];
     for (let i = statuses.length - 1; i >= 0; i--) {
       const c = statuses[i]!;
+      restarts += c.restartCount ?? 0;
+      last = later(last, c.lastState?.terminated?.finishedAt);
       const w = c.state?.waiting;
       const t = c.state?.terminated;
       if (w?.reason) reason = w.reason;
       else if (t?.reason) reason = t.reason;
       else if (t) reason = t.signal ? `Signal:${t.signal}` : `ExitCode:${t.exitCode}`;
-      else if (c.ready && c.state?.running) hasRunning = true;
+      else if (c.ready && c.state?.running) {
+        hasRunning = true;
+        ready++;
+      }
     }
     if (reason === 'Completed' && hasRunning) {
-      const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      reason = ready ? 'Running' : 'NotReady';
+      const podReady = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      reason = podReady ? 'Running' : 'NotReady';
     }
   }
-  if (pod.metadata.deletionTimestamp) {
-    reason = status.reason === 'NodeLost' ? 'Unknown' : 'Terminating';
-  }
-  return reason;
+  if (pod.metadata.deletionTimestamp && status.reason === 'NodeLost') reason = 'Unknown';
+  else if (pod.metadata.deletionTimestamp && status.phase !== 'Succeeded' && status.phase !== 'Failed') reason = 'Terminating';
+  return { ready, total, reason, restarts, ...(last !== undefined ? { lastRestart: last } : {}) };
 }
 
-/** READY as `ready/total`. */
+/** The STATUS column of a pod, with kubectl's precedence of reasons. */
+export function podStatusReason(pod: Pod): string {
+  return podColumns(pod).reason;
+}
+
+/** READY as `ready/total` (sidecars included, as kubectl counts them). */
 export function podReady(pod: Pod): string {
-  const total = pod.spec?.containers?.length ?? 0;
-  const ready = (pod.status?.containerStatuses ?? []).filter((c) => c.ready && c.state?.running).length;
-  return `${ready}/${total}`;
+  const c = podColumns(pod);
+  return `${c.ready}/${c.total}`;
 }
 
 /** RESTARTS as `3` or, when the last restart is known, `3 (2m ago)`. */
 export function podRestarts(pod: Pod, now: number): string {
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-  let restarts = 0;
-  let last: number | undefined;
-  for (const c of statuses) {
-    restarts += c.restartCount ?? 0;
-    const finished = c.lastState?.terminated?.finishedAt;
-    if (c.restartCount > 0 && finished) {
-      const t = Date.parse(finished);
-      if (!Number.isNaN(t) && (last === undefined || t > last)) last = t;
-    }
-  }
-  return last === undefined ? String(restarts) : `${restarts} (${humanDuration(now - last)} ago)`;
+  const c = podColumns(pod);
+  return c.restarts === 0 || c.lastRestart === undefined ? String(c.restarts) : `${c.restarts} (${humanDuration(now - c.lastRestart)} ago)`;
 }
 
 /** READINESS GATES as `ready/total`, `<none>` without gates. */
@@ -838,7 +885,7 @@ export const podKind = defineKind(
     shortNames: ['po'],
     namespaced: true,
     categories: ['all'],
-    subresources: ['status', 'binding', 'log'],
+    subresources: ['status', 'binding', 'log', 'eviction'],
     defaults: defaultPod,
     validate: (e, o) => validatePod(e, o),
     validateUpdate: validatePodUpdate,

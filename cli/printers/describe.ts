@@ -1,7 +1,7 @@
 // `describe` layouts, kubectl's: `Key:<tab>value` lines aligned by the
 // tabwriter (2 spaces of padding), nested sections indented by two spaces, and
 // the object's Events at the end. Pure functions of (object, events, now).
-import type { ConfigMap, Container, ContainerState, Event, KubeObject, Namespace, Node, Pod, Secret } from '../../api/index.js';
+import type { ConfigMap, Container, ContainerState, Event, KubeObject, Namespace, Node, Pod, Probe, Secret } from '../../api/index.js';
 import { age, humanDuration } from './age.js';
 import { eventLastSeen, nodeRoles, podStatusReason } from './columns.js';
 import { formatYaml } from './output.js';
@@ -71,6 +71,17 @@ function stateLines(out: Lines, level: number, title: string, state: ContainerSt
   }
 }
 
+/** A probe as kubectl describe shows it: `http-get http://:8080/healthz delay=0s timeout=1s period=10s #success=1 #failure=3`. */
+function describeProbe(p: Probe): string {
+  const port = (v: number | string | undefined) => String(v ?? '');
+  let handler = 'unknown';
+  if (p.exec) handler = `exec [${(p.exec.command ?? []).join(' ')}]`;
+  else if (p.httpGet) handler = `http-get ${(p.httpGet.scheme ?? 'HTTP').toLowerCase()}://${p.httpGet.host ?? ''}:${port(p.httpGet.port)}${p.httpGet.path ?? ''}`;
+  else if (p.tcpSocket) handler = `tcp-socket ${p.tcpSocket.host ?? ''}:${port(p.tcpSocket.port)}`;
+  else if (p.grpc) handler = `grpc <pod>:${p.grpc.port} ${p.grpc.service ?? ''}`;
+  return `${handler} delay=${p.initialDelaySeconds ?? 0}s timeout=${p.timeoutSeconds ?? 1}s period=${p.periodSeconds ?? 10}s #success=${p.successThreshold ?? 1} #failure=${p.failureThreshold ?? 3}`;
+}
+
 function containerLines(out: Lines, pod: Pod, containers: Container[], init: boolean): void {
   const statuses = (init ? pod.status?.initContainerStatuses : pod.status?.containerStatuses) ?? [];
   for (const c of containers) {
@@ -99,6 +110,9 @@ function containerLines(out: Lines, pod: Pod, containers: Container[], init: boo
       if (entries.length === 0) continue;
       out.add(2, `${title}:`);
       for (const [k, v] of entries) out.add(3, `${k}:`, v);
+    }
+    for (const [title, probe] of [['Liveness', c.livenessProbe], ['Readiness', c.readinessProbe], ['Startup', c.startupProbe]] as const) {
+      if (probe) out.add(2, `${title}:`, describeProbe(probe));
     }
     if (!c.env?.length) out.add(2, 'Environment:', '<none>');
     else {

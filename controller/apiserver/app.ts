@@ -37,10 +37,13 @@ import { EMPTY_OPENAPI_PROTOBUF, apiGroup, apiGroupList, apiVersions, coreResour
 import { ResourceApi, type ExecProvider, type ListQuery, type LogProvider, type Target } from './resource-api.js';
 import { EXEC_STDIN_CONTENT_TYPE } from '../../api/exec-framing.js';
 import { serveExec } from './exec-route.js';
+import { getScale, patchScale, updateScale } from './scale.js';
 import { handleUpgrade } from './exec-websocket.js';
 import { authorizeNode, forbidNodeOnAdminPath, nodeFromSocket, type Identity } from './authz.js';
 import { statusFromError, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
+import type { Admission } from './admission.js';
+import { evictPod } from './eviction.js';
 
 export interface ApiServerHealth {
   /** etcd answers (for /readyz and the etcd_up gauge). */
@@ -51,6 +54,8 @@ export interface ApiServerHealth {
 
 export interface ApiServerOptions {
   store: Store;
+  /** Mutating admission on create (controller/apiserver/admission.ts). */
+  admission?: Admission;
   /** The process's shared informers (namespace checks); default the API server's own. */
   informers?: InformerFactory;
   auth: TokenAuthenticator;
@@ -190,7 +195,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   metrics.gauge('apiserver_watch_streams', 'Watch streams open now.', () => watches.size);
   metrics.gauge('flotilla_etcd_up', '1 when etcd answers.', () => (o.health?.etcdUp?.() ?? true ? 1 : 0));
   metrics.gauge('flotilla_leader', '1 when this replica holds the leader lease.', () => (o.health?.leader?.() ? 1 : 0));
-  const api = new ResourceApi({ store: o.store, clock, log, ...(o.informers ? { informers: o.informers } : {}), ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}) });
+  const api = new ResourceApi({ store: o.store, clock, log, ...(o.admission ? { admission: o.admission } : {}), ...(o.informers ? { informers: o.informers } : {}), ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}) });
   const execs = new Set<AbortController>();
   const maxWatchMs = (o.maxWatchSeconds ?? 1800) * 1000;
   const bookmarkMs = o.bookmarkIntervalMs ?? 60_000;
@@ -433,7 +438,8 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
             const { Readable } = await import('node:stream');
             return reply.type('text/plain').send(Readable.from(out));
           }
-          if (t.subresource === 'binding') throw notAllowed();
+          if (t.subresource === 'binding' || t.subresource === 'eviction') throw notAllowed();
+          if (t.subresource === 'scale') return getScale(api, t);
           const obj = await api.get(t);
           return table ? asTable([obj]) : obj;
         }
@@ -442,17 +448,23 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
             await api.bind(t, parseObjectBody(req.headers['content-type'], body));
             return reply.code(201).send(successStatus(201));
           }
+          if (t.subresource === 'eviction') {
+            await evictPod({ api, store: o.store, clock }, t, requireBody(parseObjectBody(req.headers['content-type'], body)), (raw) => deleteOptions(raw, query));
+            return reply.code(201).send(successStatus(201));
+          }
           if (t.name !== undefined) throw notAllowed();
           const created = await api.create(t, requireBody(parseObjectBody(req.headers['content-type'], body)), { dryRun });
           return reply.code(201).send(created);
         }
         case 'PUT': {
-          if (t.name === undefined || (t.subresource !== undefined && t.subresource !== 'status')) throw notAllowed();
+          if (t.name === undefined || (t.subresource !== undefined && t.subresource !== 'status' && t.subresource !== 'scale')) throw notAllowed();
+          if (t.subresource === 'scale') return updateScale(api, t, requireBody(parseObjectBody(req.headers['content-type'], body)), { dryRun });
           return api.update(t, requireBody(parseObjectBody(req.headers['content-type'], body)), { dryRun });
         }
         case 'PATCH': {
-          if (t.name === undefined || (t.subresource !== undefined && t.subresource !== 'status')) throw notAllowed();
+          if (t.name === undefined || (t.subresource !== undefined && t.subresource !== 'status' && t.subresource !== 'scale')) throw notAllowed();
           const type = patchTypeOf(req.headers['content-type']);
+          if (t.subresource === 'scale') return patchScale(api, t, type, parsePatchBody(body), { dryRun });
           return api.patch(t, type, parsePatchBody(body), { dryRun });
         }
         case 'DELETE': {

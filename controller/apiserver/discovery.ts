@@ -39,6 +39,8 @@ function subresourceEntry(d: KindDescriptor, sub: string): ApiResource {
       return { ...base, kind: 'Binding', verbs: ['create'] };
     case 'log':
       return { ...base, kind: d.kind, verbs: ['get'] };
+    case 'eviction':
+      return { ...base, kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] };
     case 'finalize':
       return { ...base, kind: d.kind, verbs: ['update'] };
     case 'scale':

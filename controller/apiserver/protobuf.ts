@@ -11,12 +11,14 @@ import { UnsupportedMediaTypeError } from './media-errors.js';
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
-type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'map' | 'bytesmap' | 'message';
+type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'map' | 'bytesmap' | 'quantitymap' | 'message';
 interface Field {
   name: string;
   type: FieldType;
   repeated?: boolean;
   message?: Message;
+  /** A Go non-pointer int: 0 is its zero value, sent always, meaning unset. */
+  omitZero?: boolean;
 }
 type Message = Readonly<Record<number, Field>>;
 
@@ -45,6 +47,102 @@ const OBJECT_META: Message = {
   14: { name: 'finalizers', type: 'string', repeated: true },
 };
 
+/**
+ * Messages whose unknown fields are refused (415) rather than skipped: a Job's
+ * pod template is decoded only as far as the fields listed here, and anything
+ * else in it must not be silently dropped (kubectl then gets the 415's message).
+ */
+const STRICT = new WeakSet<Message>();
+const strict = (m: Message): Message => (STRICT.add(m), m);
+
+// batch/v1 Job, as `kubectl create job [--from=cronjob/x]` sends it (field numbers of k8s.io/api generated.proto)
+const LABEL_SELECTOR: Message = strict({
+  1: { name: 'matchLabels', type: 'map' },
+  2: { name: 'matchExpressions', type: 'message', repeated: true, message: strict({ 1: { name: 'key', type: 'string' }, 2: { name: 'operator', type: 'string' }, 3: { name: 'values', type: 'string', repeated: true } }) },
+});
+const ENV_VAR: Message = strict({
+  1: { name: 'name', type: 'string' },
+  2: { name: 'value', type: 'string' },
+  3: { name: 'valueFrom', type: 'message', message: strict({ 1: { name: 'fieldRef', type: 'message', message: strict({ 1: { name: 'apiVersion', type: 'string' }, 2: { name: 'fieldPath', type: 'string' } }) } }) },
+});
+const CONTAINER: Message = strict({
+  1: { name: 'name', type: 'string' },
+  2: { name: 'image', type: 'string' },
+  3: { name: 'command', type: 'string', repeated: true },
+  4: { name: 'args', type: 'string', repeated: true },
+  5: { name: 'workingDir', type: 'string' },
+  6: {
+    name: 'ports',
+    type: 'message',
+    repeated: true,
+    message: strict({ 1: { name: 'name', type: 'string' }, 2: { name: 'hostPort', type: 'int', omitZero: true }, 3: { name: 'containerPort', type: 'int' }, 4: { name: 'protocol', type: 'string' }, 5: { name: 'hostIP', type: 'string' } }),
+  },
+  7: { name: 'env', type: 'message', repeated: true, message: ENV_VAR },
+  8: { name: 'resources', type: 'message', message: strict({ 1: { name: 'limits', type: 'quantitymap' }, 2: { name: 'requests', type: 'quantitymap' } }) },
+  9: {
+    name: 'volumeMounts',
+    type: 'message',
+    repeated: true,
+    message: strict({ 1: { name: 'name', type: 'string' }, 2: { name: 'readOnly', type: 'bool' }, 3: { name: 'mountPath', type: 'string' }, 4: { name: 'subPath', type: 'string' }, 6: { name: 'subPathExpr', type: 'string' } }),
+  },
+  13: { name: 'terminationMessagePath', type: 'string' },
+  14: { name: 'imagePullPolicy', type: 'string' },
+  15: { name: 'securityContext', type: 'message', message: strict({}) },
+  16: { name: 'stdin', type: 'bool' },
+  17: { name: 'stdinOnce', type: 'bool' },
+  18: { name: 'tty', type: 'bool' },
+  20: { name: 'terminationMessagePolicy', type: 'string' },
+});
+const POD_SPEC: Message = strict({
+  2: { name: 'containers', type: 'message', repeated: true, message: CONTAINER },
+  3: { name: 'restartPolicy', type: 'string' },
+  4: { name: 'terminationGracePeriodSeconds', type: 'int' },
+  6: { name: 'dnsPolicy', type: 'string' },
+  7: { name: 'nodeSelector', type: 'map' },
+  8: { name: 'serviceAccountName', type: 'string' },
+  9: { name: 'serviceAccount', type: 'string' },
+  10: { name: 'nodeName', type: 'string' },
+  11: { name: 'hostNetwork', type: 'bool' },
+  12: { name: 'hostPID', type: 'bool' },
+  13: { name: 'hostIPC', type: 'bool' },
+  14: { name: 'securityContext', type: 'message', message: strict({ 2: { name: 'runAsUser', type: 'int' }, 3: { name: 'runAsNonRoot', type: 'bool' }, 5: { name: 'fsGroup', type: 'int' }, 6: { name: 'runAsGroup', type: 'int' } }) },
+  16: { name: 'hostname', type: 'string' },
+  17: { name: 'subdomain', type: 'string' },
+  19: { name: 'schedulerName', type: 'string' },
+  24: { name: 'priorityClassName', type: 'string' },
+  30: { name: 'enableServiceLinks', type: 'bool' },
+});
+const JOB_SPEC: Message = strict({
+  1: { name: 'parallelism', type: 'int' },
+  2: { name: 'completions', type: 'int' },
+  3: { name: 'activeDeadlineSeconds', type: 'int' },
+  4: { name: 'selector', type: 'message', message: LABEL_SELECTOR },
+  5: { name: 'manualSelector', type: 'bool' },
+  6: { name: 'template', type: 'message', message: strict({ 1: { name: 'metadata', type: 'message', message: OBJECT_META }, 2: { name: 'spec', type: 'message', message: POD_SPEC } }) },
+  7: { name: 'backoffLimit', type: 'int' },
+  8: { name: 'ttlSecondsAfterFinished', type: 'int' },
+  9: { name: 'completionMode', type: 'string' },
+  10: { name: 'suspend', type: 'bool' },
+  11: {
+    name: 'podFailurePolicy',
+    type: 'message',
+    message: strict({
+      1: {
+        name: 'rules',
+        type: 'message',
+        repeated: true,
+        message: strict({
+          1: { name: 'action', type: 'string' },
+          2: { name: 'onExitCodes', type: 'message', message: strict({ 1: { name: 'containerName', type: 'string' }, 2: { name: 'operator', type: 'string' }, 3: { name: 'values', type: 'int', repeated: true } }) },
+          3: { name: 'onPodConditions', type: 'message', repeated: true, message: strict({ 1: { name: 'type', type: 'string' }, 2: { name: 'status', type: 'string' } }) },
+        }),
+      },
+    }),
+  },
+  14: { name: 'podReplacementPolicy', type: 'string' },
+  15: { name: 'managedBy', type: 'string' },
+});
+
 /** The messages of the kinds decoded from protobuf, by `apiVersion/kind`. */
 const MESSAGES: Readonly<Record<string, Message>> = {
   'v1/ConfigMap': {
@@ -65,6 +163,12 @@ const MESSAGES: Readonly<Record<string, Message>> = {
     2: { name: 'spec', type: 'message', message: { 1: { name: 'finalizers', type: 'string', repeated: true } } },
     3: { name: 'status', type: 'message', message: { 1: { name: 'phase', type: 'string' } } },
   },
+  'batch/v1/Job': strict({
+    1: { name: 'metadata', type: 'message', message: OBJECT_META },
+    2: { name: 'spec', type: 'message', message: JOB_SPEC },
+    // always sent (empty on a create); the server resets a created Job's status anyway
+    3: { name: 'status', type: 'message', message: {} },
+  }),
 };
 
 const TIME: Message = { 1: { name: 'seconds', type: 'int' }, 2: { name: 'nanos', type: 'int' } };
@@ -124,6 +228,11 @@ function decodeMessage(buf: Buffer, msg: Message): Record<string, unknown> {
     const wire = Number(tag & 7n);
     const f = msg[num];
     if (!f) {
+      if (STRICT.has(msg)) {
+        throw new UnsupportedMediaTypeError(
+          `the protobuf body has field ${num} of a message this server decodes only in part; send it in JSON or YAML - accepted media types include: application/json, application/yaml`,
+        );
+      }
       r.skip(wire);
       continue;
     }
@@ -148,6 +257,13 @@ function decodeMessage(buf: Buffer, msg: Message): Record<string, unknown> {
         v = rfc3339(Number(t.seconds ?? 0) * 1000);
         break;
       }
+      case 'quantitymap': {
+        // map<string, Quantity>: a Quantity is a message with its string form in field 1
+        const e = decodeMessage(r.bytes(), MAP_ENTRY);
+        const q = decodeMessage((e.value as Buffer | undefined) ?? Buffer.alloc(0), { 1: { name: 'string', type: 'string' } });
+        ((out[f.name] ??= {}) as Record<string, string>)[String(e.key ?? '')] = String(q.string ?? '');
+        continue;
+      }
       case 'map':
       case 'bytesmap': {
         const e = decodeMessage(r.bytes(), MAP_ENTRY);
@@ -160,6 +276,8 @@ function decodeMessage(buf: Buffer, msg: Message): Record<string, unknown> {
         v = decodeMessage(r.bytes(), f.message!);
         break;
     }
+    // Go's non-pointer fields are sent even when unset: in the strictly decoded kinds, "" (and a marked 0) is absent
+    if (STRICT.has(msg) && !f.repeated && (v === '' || (f.omitZero && v === 0))) continue;
     if (f.repeated) ((out[f.name] ??= []) as unknown[]).push(v);
     else out[f.name] = v;
   }

@@ -41,6 +41,7 @@ import { storagePrefix } from '../storage/keys.js';
 import { applyBinding } from '../scheduler/binder.js';
 import { NamespaceCache } from './namespace-cache.js';
 import type { InformerFactory } from '../informers/index.js';
+import type { Admission } from './admission.js';
 
 /** What a URL names: a collection, an object, or an object's subresource. */
 export interface Target {
@@ -169,6 +170,8 @@ export interface ResourceApiOptions {
   log: Logger;
   logs?: LogProvider;
   exec?: ExecProvider;
+  /** Mutating admission on create (controller/apiserver/admission.ts); default none. */
+  admission?: Admission;
 }
 
 export class ResourceApi {
@@ -179,8 +182,10 @@ export class ResourceApi {
   private stopped = false;
   logs: LogProvider | undefined;
   exec: ExecProvider | undefined;
+  readonly admission: Admission | undefined;
 
   constructor(o: ResourceApiOptions) {
+    this.admission = o.admission;
     this.store = o.store;
     this.clock = o.clock;
     this.log = o.log;
@@ -375,6 +380,7 @@ export class ResourceApi {
     md.generation = 1;
     const obj = defaultObject(o) as KubeObject & Record<string, unknown>;
     t.res.strategy.prepareForCreate?.(obj);
+    this.admission?.admitCreate(t.res.kind, obj);
     assertValid(obj);
     return obj;
   }

@@ -16,6 +16,7 @@ const HTTP: Record<ErrorCode, { code: number; reason: string }> = {
   MethodNotAllowed: { code: 405, reason: 'MethodNotAllowed' },
   NotSupported: { code: 405, reason: 'MethodNotAllowed' },
   Timeout: { code: 504, reason: 'Timeout' },
+  TooManyRequests: { code: 429, reason: 'TooManyRequests' },
   Unavailable: { code: 503, reason: 'ServiceUnavailable' },
   Internal: { code: 500, reason: 'InternalError' },
 };

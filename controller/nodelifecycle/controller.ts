@@ -1,19 +1,25 @@
 // The node lifecycle controller (runs on the leader): a reconcile per node,
 // fed by the shared node, lease (kube-node-lease) and pod informers. It
 // compares the node's lease (heartbeat) with the clock, marks a silent node
-// NotReady and taints it, and after the eviction timeout marks its pods
-// Failed/NodeLost; a node that was deleted takes its pods, lease and subnet
-// with it. No periodic pass over all nodes: a reconcile asks to come back at
-// the moment its node's heartbeat would run out (or its pods would be evicted),
-// and a renewed lease only moves that deadline. Level-triggered: each
-// reconcile decides on the latest cached state (decide.ts, pure) and writes
-// with compare-and-swap.
+// NotReady, taints it (`node.kubernetes.io/unreachable|not-ready`, NoSchedule
+// and NoExecute; `unschedulable` for a cordoned node) and marks its pods
+// Ready=False; the taint manager part evicts the pods that do not tolerate a
+// NoExecute taint (at once, or after their tolerationSeconds from the taint's
+// timeAdded) through the API's graceful delete, and removes a pod whose grace
+// period ran out on a node whose agent is not there to confirm it. A node that
+// was deleted takes its pods, lease and subnet with it. No periodic pass over
+// all nodes: a reconcile asks to come back at the moment its node's heartbeat
+// would run out (or a pod's toleration or grace would), and a renewed lease
+// only moves that deadline. Level-triggered: each reconcile decides on the
+// latest cached state (decide.ts, pure) and writes with compare-and-swap.
 import {
   ConflictError,
   NotFoundError,
   componentLogger,
   isTerminalPhase,
+  podKind,
   realClock,
+  rfc3339,
   type Clock,
   type Logger,
   type Node,
@@ -24,7 +30,17 @@ import { NODE_LEASE_NAMESPACE, type NodeLease } from '../agentapi/node-service.j
 import { INDEX_NODE, InformerFactory, byNodeName, type SharedInformer } from '../informers/index.js';
 import { WorkQueue, runController, type ReconcileResult } from '../queue/index.js';
 import type { Store } from '../storage/store.js';
-import { DEFAULT_LIFECYCLE, decideNodeLifecycle, readyCondition, type LifecycleConfig } from './decide.js';
+import { ResourceApi } from '../apiserver/resource-api.js';
+import {
+  DEFAULT_LIFECYCLE,
+  TAINT_NOT_READY,
+  TAINT_UNREACHABLE,
+  decideNodeLifecycle,
+  decidePodEviction,
+  noExecuteTaints,
+  readyCondition,
+  type LifecycleConfig,
+} from './decide.js';
 
 export type EventSink = (ev: {
   object: { kind: string; name: string; namespace?: string; uid?: string };
@@ -35,6 +51,8 @@ export type EventSink = (ev: {
 
 export interface NodeLifecycleOptions {
   store: Store;
+  /** Deletes with the API's semantics (graceful pod deletion); default one over `store`. */
+  api?: ResourceApi;
   log?: Logger;
   clock?: Clock;
   config?: Partial<LifecycleConfig>;
@@ -56,6 +74,7 @@ export class NodeLifecycleController {
   private readonly cfg: LifecycleConfig;
   private readonly log: Logger;
   private readonly informers: InformerFactory;
+  private readonly api: ResourceApi;
   private nodes: SharedInformer<Node> | undefined;
   private leases: SharedInformer<NodeLease> | undefined;
   private pods: SharedInformer<Pod> | undefined;
@@ -65,6 +84,7 @@ export class NodeLifecycleController {
     this.cfg = { ...DEFAULT_LIFECYCLE, ...o.config };
     this.log = o.log ?? componentLogger('nodelifecycle');
     this.informers = o.informers ?? new InformerFactory({ store: o.store, clock: this.clock, log: this.log });
+    this.api = o.api ?? new ResourceApi({ store: o.store, clock: this.clock, log: this.log });
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -95,6 +115,12 @@ export class NodeLifecycleController {
       },
       { signal },
     );
+    // A pod bound to (or changed on) a node with a NoExecute taint: the taint manager looks at that node.
+    const podNode = (p: Pod) => {
+      const n = p.spec?.nodeName;
+      if (n && noExecuteTaints(nodes.get(n)).length > 0) queue.add(n);
+    };
+    pods.addEventHandler({ onAdd: podNode, onUpdate: (_, p) => podNode(p) }, { signal });
     pods.start(signal);
     await runController({
       name: 'nodelifecycle',
@@ -149,23 +175,83 @@ export class NodeLifecycleController {
         });
       }
     }
-    if (d.evictPods) await this.markPodsLost(name);
-    return this.nextLook(current, renewMs, now);
+    const cond = readyCondition(current);
+    if (cond && cond.status !== 'True') await this.markPodsNotReady(name);
+    const podDeadline = await this.evictPods(current);
+    return this.nextLook(current, renewMs, now, podDeadline);
   }
 
-  /** The next moment something changes for this node without an event: its heartbeat running out, or its pods' eviction. */
-  private nextLook(node: Node, renewMs: number | undefined, now: number): ReconcileResult | void {
+  /** The next moment something changes for this node without an event: its heartbeat running out, or a pod's toleration or grace. */
+  private nextLook(node: Node, renewMs: number | undefined, now: number, podDeadline: number | undefined): ReconcileResult | void {
     const cond = readyCondition(node);
-    if (cond && cond.status !== 'True') {
-      const since = cond.lastTransitionTime ? Date.parse(cond.lastTransitionTime) : now;
-      const evictAt = since + this.cfg.podEvictionTimeoutMs;
-      // Once evicted, nothing more to wait for: the node's next event brings it back here.
-      if (evictAt > now) return { requeueAfterMs: evictAt - now + SLACK_MS };
-      if (cond.status === 'Unknown') return;
-    }
+    const podAfter = podDeadline === undefined ? undefined : Math.max(0, podDeadline - now) + SLACK_MS;
+    // A silent node: its lease's next renewal brings it back here.
+    if (cond?.status === 'Unknown') return podAfter === undefined ? undefined : { requeueAfterMs: podAfter };
     const created = node.metadata.creationTimestamp ? Date.parse(node.metadata.creationTimestamp) : now;
     const silentAt = (renewMs ?? created) + this.cfg.gracePeriodMs;
-    return { requeueAfterMs: Math.max(0, silentAt - now) + SLACK_MS };
+    const silentAfter = Math.max(0, silentAt - now) + SLACK_MS;
+    return { requeueAfterMs: podAfter === undefined ? silentAfter : Math.min(silentAfter, podAfter) };
+  }
+
+  /**
+   * The taint manager for one node: evicts (graceful delete) the pods that do
+   * not tolerate its NoExecute taints, or whose tolerationSeconds ran out; a pod
+   * whose grace period ran out on a node that is not Ready is removed (its agent
+   * is not there to confirm), so its controller replaces it. Returns the next
+   * moment one of this node's pods is due.
+   */
+  private async evictPods(node: Node): Promise<number | undefined> {
+    const name = node.metadata.name ?? '';
+    const taints = noExecuteTaints(node);
+    if (taints.length === 0) return undefined;
+    const agentGone = taints.some((t) => t.key === TAINT_UNREACHABLE || t.key === TAINT_NOT_READY);
+    let next: number | undefined;
+    const due = (at: number) => (next = next === undefined ? at : Math.min(next, at));
+    for (const p of this.pods?.byIndex(INDEX_NODE, name) ?? []) {
+      const now = this.clock.now();
+      const target = { res: podKind, namespace: p.metadata.namespace ?? '', name: p.metadata.name ?? '' };
+      const uid = p.metadata.uid ? { preconditions: { uid: p.metadata.uid } } : {};
+      if (p.metadata.deletionTimestamp) {
+        if (!agentGone) continue;
+        const at = Date.parse(p.metadata.deletionTimestamp);
+        if (!Number.isNaN(at) && at > now) {
+          due(at);
+          continue;
+        }
+        await this.api.delete(target, { gracePeriodSeconds: 0, ...uid }).catch((e: unknown) => this.ignoreGone(e));
+        this.log.info({ node: name, pod: `${target.namespace}/${target.name}` }, 'removed a terminating pod whose grace period ran out on a node that is not ready');
+        continue;
+      }
+      const d = decidePodEviction(p, taints, now);
+      if (d.evictAtMs === undefined) continue;
+      if (d.evictAtMs > now) {
+        due(d.evictAtMs);
+        continue;
+      }
+      let marked;
+      try {
+        marked = (await this.api.delete(target, uid)) as Pod | null;
+      } catch (e) {
+        this.ignoreGone(e);
+        continue;
+      }
+      this.log.info({ node: name, pod: `${target.namespace}/${target.name}` }, 'taint manager evicted a pod');
+      await this.o.recordEvent?.({
+        object: { kind: 'Pod', name: target.name, namespace: target.namespace, uid: p.metadata.uid },
+        type: 'Normal',
+        reason: 'TaintManagerEviction',
+        message: `Marking for deletion Pod ${target.namespace}/${target.name}`,
+      });
+      // still there (graceful): come back when its grace runs out
+      const at = marked?.metadata?.deletionTimestamp ? Date.parse(marked.metadata.deletionTimestamp) : NaN;
+      if (agentGone && !Number.isNaN(at)) due(at);
+    }
+    return next;
+  }
+
+  private ignoreGone(e: unknown): void {
+    if (e instanceof NotFoundError || e instanceof ConflictError) return;
+    throw e;
   }
 
   /**
@@ -216,24 +302,26 @@ export class NodeLifecycleController {
     }
   }
 
-  private async markPodsLost(node: string): Promise<void> {
-    const pods = (this.pods?.byIndex(INDEX_NODE, node) ?? []).filter((p) => !isTerminalPhase(p.status?.phase));
+  /**
+   * A node that is not Ready: its pods' Ready condition turns False at once (as
+   * Kubernetes' MarkPodsNotReady), so readers stop trusting them.
+   */
+  private async markPodsNotReady(node: string): Promise<void> {
+    const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    const pods = (this.pods?.byIndex(INDEX_NODE, node) ?? []).filter((p) => !isTerminalPhase(p.status?.phase) && isReady(p));
     for (const p of pods) {
-      const message = `Node ${node} which was running pod ${p.metadata.name} is unresponsive`;
+      const at = rfc3339(this.clock.now());
       try {
         await this.o.store.guaranteedUpdate<Pod>(
           { resource: 'pods', namespace: p.metadata.namespace, name: p.metadata.name! },
           (cur) =>
-            isTerminalPhase(cur.status?.phase) || cur.metadata.uid !== p.metadata.uid
+            cur.metadata.uid !== p.metadata.uid || !isReady(cur)
               ? cur
               : {
                   ...cur,
                   status: {
                     ...cur.status,
-                    phase: 'Failed',
-                    reason: 'NodeLost',
-                    message,
-                    conditions: (cur.status?.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False' as const } : c)),
+                    conditions: (cur.status?.conditions ?? []).map((c) => (c.type === 'Ready' ? { ...c, status: 'False' as const, lastTransitionTime: at } : c)),
                   },
                 },
           { cached: p },
@@ -242,12 +330,12 @@ export class NodeLifecycleController {
         if (e instanceof NotFoundError) continue;
         throw e;
       }
-      this.log.warn({ node, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'pod marked lost');
+      this.log.info({ node, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'pod marked not ready');
       await this.o.recordEvent?.({
         object: { kind: 'Pod', name: p.metadata.name!, namespace: p.metadata.namespace, uid: p.metadata.uid },
         type: 'Warning',
-        reason: 'NodeLost',
-        message,
+        reason: 'NodeNotReady',
+        message: 'Node is not ready',
       });
     }
   }

@@ -1,8 +1,12 @@
 // Node lifecycle decisions, pure: given a node, when its agent last renewed the
 // node lease, and the time, what should change? The controller loop reads the
 // latest state, calls this, and writes the result with compare-and-swap.
-import type { Node, NodeCondition, Taint } from '../../api/index.js';
+// Also the taint manager's decision for one pod (decidePodEviction): evicted at
+// once when it does not tolerate a NoExecute taint of its node, after its
+// tolerationSeconds (counted from the taint's timeAdded) when it does.
+import type { Node, NodeCondition, Pod, Taint } from '../../api/index.js';
 import { rfc3339 } from '../../api/clock.js';
+import { toleratesTaint } from '../scheduler/taints.js';
 
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
@@ -11,17 +15,13 @@ export const TAINT_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
 export interface LifecycleConfig {
   /** A node whose lease is older than this is NotReady (Ready=Unknown). Default 40 s. */
   gracePeriodMs: number;
-  /** Pods of a node NotReady for this long are marked Failed with reason NodeLost. Default 300 s. */
-  podEvictionTimeoutMs: number;
 }
 
-export const DEFAULT_LIFECYCLE: LifecycleConfig = { gracePeriodMs: 40_000, podEvictionTimeoutMs: 300_000 };
+export const DEFAULT_LIFECYCLE: LifecycleConfig = { gracePeriodMs: 40_000 };
 
 export interface NodeLifecycleDecision {
   /** The node object to write, or undefined when nothing changes. */
   updatedNode?: Node;
-  /** Mark this node's pods Failed/NodeLost. */
-  evictPods: boolean;
   /** For logs and events: NodeNotReady, NodeReady… */
   transition?: 'NodeNotReady' | 'NodeReady';
 }
@@ -54,7 +54,7 @@ export function decideNodeLifecycle(
   const created = node.metadata.creationTimestamp ? Date.parse(node.metadata.creationTimestamp) : now;
   const lastSeen = lastRenewMs ?? created;
   const silent = now - lastSeen > cfg.gracePeriodMs;
-  const decision: NodeLifecycleDecision = { evictPods: false };
+  const decision: NodeLifecycleDecision = {};
   let next: Node = node;
 
   if (silent && ready?.status !== 'Unknown') {
@@ -87,16 +87,47 @@ export function decideNodeLifecycle(
   } else if (!cond) {
     wanted = [{ key: TAINT_NOT_READY, effect: 'NoSchedule' }];
   }
-  const taints = withTaints(next, wanted, [TAINT_UNREACHABLE, TAINT_NOT_READY], now);
+  // a cordoned node carries the unschedulable taint, as Kubernetes' node controller adds it
+  if (next.spec?.unschedulable === true) wanted.push({ key: TAINT_UNSCHEDULABLE, effect: 'NoSchedule' });
+  const taints = withTaints(next, wanted, [TAINT_UNREACHABLE, TAINT_NOT_READY, TAINT_UNSCHEDULABLE], now);
   if (!sameTaints(next.spec?.taints, taints)) {
+    const hadCondTaint = (next.spec?.taints ?? []).some((t) => t.key === TAINT_UNREACHABLE || t.key === TAINT_NOT_READY);
     next = { ...next, spec: { ...next.spec, taints } };
-    if (cond?.status === 'True' && !decision.transition) decision.transition = 'NodeReady';
+    if (cond?.status === 'True' && hadCondTaint && !decision.transition) decision.transition = 'NodeReady';
   }
   if (next !== node) decision.updatedNode = next;
-
-  if (cond && cond.status !== 'True') {
-    const since = cond.lastTransitionTime ? Date.parse(cond.lastTransitionTime) : now;
-    decision.evictPods = now - since >= cfg.podEvictionTimeoutMs;
-  }
   return decision;
+}
+
+/** The node's NoExecute taints. */
+export function noExecuteTaints(node: Node | undefined): Taint[] {
+  return (node?.spec?.taints ?? []).filter((t) => t.effect === 'NoExecute');
+}
+
+export interface PodEvictionDecision {
+  /** When the pod is to be evicted (ms); absent: never (it tolerates every NoExecute taint for ever, or there is none). */
+  evictAtMs?: number;
+}
+
+/**
+ * Kubernetes' taint manager for one pod: a NoExecute taint the pod does not
+ * tolerate evicts it now; when it tolerates every one, the smallest
+ * tolerationSeconds among the tolerations used decides, counted from the
+ * taint's timeAdded (a toleration without tolerationSeconds tolerates for
+ * ever). Negative tolerationSeconds count as 0, as Kubernetes does.
+ */
+export function decidePodEviction(pod: Pod, taints: readonly Taint[], now: number): PodEvictionDecision {
+  let at: number | undefined;
+  for (const taint of taints) {
+    if (taint.effect !== 'NoExecute') continue;
+    const used = (pod.spec?.tolerations ?? []).filter((t) => toleratesTaint(t, taint));
+    const added = taint.timeAdded ? Date.parse(taint.timeAdded) : NaN;
+    const since = Number.isNaN(added) ? now : added;
+    if (used.length === 0) return { evictAtMs: now };
+    const secs = used.map((t) => t.tolerationSeconds).filter((x): x is number => typeof x === 'number');
+    if (secs.length === 0) continue; // tolerated for ever
+    const when = since + Math.max(0, Math.min(...secs)) * 1000;
+    at = at === undefined ? when : Math.min(at, when);
+  }
+  return at === undefined ? {} : { evictAtMs: at };
 }

@@ -91,7 +91,7 @@ export class SchedulingAlgorithm {
 
     let skipped: Set<string> | undefined;
     for (const p of this.profile.preFilters) {
-      const s = p.preFilter!(state, pod);
+      const s = p.preFilter!(state, pod, nodes);
       if (s?.code === 'Skip') {
         (skipped ??= new Set()).add(p.name);
         continue;

@@ -65,10 +65,11 @@ export class CycleState {
 export interface Plugin {
   readonly name: string;
   /**
-   * Computes per-pod facts once per cycle; SKIP leaves this plugin's filter out of
-   * the cycle; any other non-success status rejects the pod on every node.
+   * Computes per-pod facts once per cycle (`nodes`: every node of the cycle, for
+   * facts about placed pods); SKIP leaves this plugin's filter out of the cycle;
+   * any other non-success status rejects the pod on every node.
    */
-  preFilter?(state: CycleState, pod: Pod): Status | undefined;
+  preFilter?(state: CycleState, pod: Pod, nodes?: readonly NodeInfo[]): Status | undefined;
   /** Can the pod run on this node? */
   filter?(state: CycleState, pod: Pod, nodeInfo: NodeInfo): Status;
   /** Computes per-pod scoring facts over the nodes that passed the filters. */

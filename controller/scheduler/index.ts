@@ -12,6 +12,24 @@ export * from './scheduler.js';
 export { podInfoOf } from './plugins/pod-facts.js';
 export { NODE_NAME, REASON_NODE_NAME, newNodeName } from './plugins/node-name.js';
 export { NODE_SELECTOR, REASON_NODE_SELECTOR, newNodeSelector } from './plugins/node-selector.js';
+export {
+  NODE_AFFINITY,
+  REASON_NODE_AFFINITY,
+  newNodeAffinity,
+  nodeFacts,
+  nodeSelectorTermMatches,
+  podMatchesNodeSelectorAndAffinity,
+  preferredNodeAffinityScore,
+  type NodeFacts,
+} from './plugins/node-affinity.js';
+export {
+  INTER_POD_AFFINITY,
+  REASON_AFFINITY,
+  REASON_ANTI_AFFINITY,
+  REASON_EXISTING_ANTI_AFFINITY,
+  newInterPodAffinity,
+  termMatches,
+} from './plugins/inter-pod-affinity.js';
 export { NODE_UNSCHEDULABLE, REASON_NODE_UNSCHEDULABLE, newNodeUnschedulable } from './plugins/node-unschedulable.js';
 export {
   TAINT_TOLERATION,

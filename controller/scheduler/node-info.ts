@@ -38,6 +38,8 @@ export interface PodInfo {
   hostPorts: HostPort[];
   /** Namespace + sorted labels (what spreading groups pods by); undefined when the pod has no labels (not spread). */
   spreadSignature: string | undefined;
+  /** The pod has podAffinity or podAntiAffinity (InterPodAffinity looks at such placed pods for every pod). */
+  hasPodAffinity: boolean;
 }
 
 export function podKey(pod: Pod): string {
@@ -128,6 +130,7 @@ export function computePodInfo(pod: Pod): PodInfo {
     nonZeroRequests: nonZeroRequests(pod),
     hostPorts: podHostPorts(pod),
     spreadSignature: spreadSignatureOf(pod),
+    hasPodAffinity: !!(pod.spec?.affinity?.podAffinity || pod.spec?.affinity?.podAntiAffinity),
   };
 }
 
@@ -162,6 +165,8 @@ export class NodeInfo {
   readonly requested: Resources = { milliCPU: 0, memory: 0 };
   readonly nonZeroRequested: Resources = { milliCPU: 0, memory: 0 };
   readonly pods = new Map<string, PodInfo>();
+  /** How many of `pods` have podAffinity or podAntiAffinity. */
+  podsWithAffinity = 0;
   /** `protocol/port` → host IPs in use (one entry per holder). */
   private readonly usedPorts = new Map<string, string[]>();
   /** Spread id (of `spreadKeys`) → number of pods here with it. */
@@ -191,6 +196,7 @@ export class NodeInfo {
   addPod(pi: PodInfo): void {
     if (this.pods.has(pi.key)) this.removePod(pi.key);
     this.pods.set(pi.key, pi);
+    if (pi.hasPodAffinity) this.podsWithAffinity++;
     this.requested.milliCPU += pi.requests.milliCPU;
     this.requested.memory += pi.requests.memory;
     this.nonZeroRequested.milliCPU += pi.nonZeroRequests.milliCPU;
@@ -211,6 +217,7 @@ export class NodeInfo {
     const pi = this.pods.get(key);
     if (!pi) return undefined;
     this.pods.delete(key);
+    if (pi.hasPodAffinity) this.podsWithAffinity--;
     this.requested.milliCPU -= pi.requests.milliCPU;
     this.requested.memory -= pi.requests.memory;
     this.nonZeroRequested.milliCPU -= pi.nonZeroRequests.milliCPU;

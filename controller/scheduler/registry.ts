@@ -4,6 +4,8 @@ import { InvalidError } from '../../api/index.js';
 import type { Plugin, PluginFactory, Profile, WeightedScorer } from './framework.js';
 import { newBalancedAllocation, BALANCED_ALLOCATION } from './plugins/balanced-allocation.js';
 import { newLeastAllocated, LEAST_ALLOCATED } from './plugins/least-allocated.js';
+import { newInterPodAffinity, INTER_POD_AFFINITY } from './plugins/inter-pod-affinity.js';
+import { newNodeAffinity, NODE_AFFINITY } from './plugins/node-affinity.js';
 import { newNodeName, NODE_NAME } from './plugins/node-name.js';
 import { newNodePorts, NODE_PORTS } from './plugins/node-ports.js';
 import { newNodeResourcesFit, NODE_RESOURCES_FIT } from './plugins/node-resources-fit.js';
@@ -18,6 +20,8 @@ export function defaultRegistry(): Registry {
   return new Map<string, PluginFactory>([
     [NODE_NAME, newNodeName],
     [NODE_SELECTOR, newNodeSelector],
+    [NODE_AFFINITY, newNodeAffinity],
+    [INTER_POD_AFFINITY, newInterPodAffinity],
     [NODE_UNSCHEDULABLE, newNodeUnschedulable],
     [TAINT_TOLERATION, newTaintToleration],
     [NODE_RESOURCES_FIT, newNodeResourcesFit],
@@ -41,12 +45,14 @@ export interface ProfileConfig {
 
 export const DEFAULT_PROFILE: ProfileConfig = {
   schedulerName: DEFAULT_SCHEDULER_NAME,
-  filters: [NODE_UNSCHEDULABLE, NODE_NAME, TAINT_TOLERATION, NODE_SELECTOR, NODE_PORTS, NODE_RESOURCES_FIT],
+  filters: [NODE_UNSCHEDULABLE, NODE_NAME, TAINT_TOLERATION, NODE_AFFINITY, NODE_PORTS, NODE_RESOURCES_FIT, INTER_POD_AFFINITY],
   scores: [
     { name: LEAST_ALLOCATED, weight: 1 },
     { name: BALANCED_ALLOCATION, weight: 1 },
     { name: SELECTOR_SPREAD, weight: 2 },
     { name: TAINT_TOLERATION, weight: 3 },
+    { name: NODE_AFFINITY, weight: 2 },
+    { name: INTER_POD_AFFINITY, weight: 2 },
   ],
 };
 

@@ -364,7 +364,8 @@ export class EtcdStore implements Store {
     const k = keyOfObject(resource, obj);
     const key = Buffer.from(storageKey(k));
     const o = ownCopy(obj);
-    o.metadata.uid = this.uid();
+    // a uid the API server assigned before validation (a Job's generated selector names it) is kept
+    o.metadata.uid = typeof o.metadata.uid === 'string' && o.metadata.uid !== '' ? o.metadata.uid : this.uid();
     o.metadata.creationTimestamp = rfc3339(this.clock.now());
     delete o.metadata.resourceVersion;
     const value = this.encodeAt(resource, o, k);

@@ -62,7 +62,7 @@ export class MemoryStore implements Store {
     if (this.data.has(key)) throw new AlreadyExistsError(`${resource} "${obj.metadata.name}" already exists`);
     const o = deepClone(obj);
     this.rev++;
-    o.metadata.uid = randomUUID();
+    o.metadata.uid = typeof o.metadata.uid === 'string' && o.metadata.uid !== '' ? o.metadata.uid : randomUUID();
     o.metadata.creationTimestamp = rfc3339(this.now());
     o.metadata.resourceVersion = String(this.rev);
     this.data.set(key, o);

@@ -4,6 +4,7 @@
 // key becomes a message naming it; the agent shows it on the pod.
 import { toFlotillaError, type ConfigMap, type Container, type KubeObject, type Pod, type Secret } from '../../api/index.js';
 import type { ConfigResource } from '../../api/agent-protocol.js';
+import { pullCredentials, type PullCredentials, type PullSecretProblem } from '../images/index.js';
 import type { VolumeFile } from '../sandbox/atomic-writer.js';
 import { containerConfigReferences, resolveEnv, type DownwardContext, type EnvResult } from './env.js';
 import type { ConfigObjectSource } from './source.js';
@@ -54,6 +55,26 @@ export class PodConfig {
     );
     out.problems.sort((a, b) => (a.volume < b.volume ? -1 : 1));
     return out;
+  }
+
+  /**
+   * The registry credentials of the pod's imagePullSecrets, read now (undefined
+   * when it has none). A Secret that is missing, unreadable or of the wrong type
+   * is a problem: the pull goes on without it, as the kubelet's does.
+   */
+  async pullCredentials(pod: Pod): Promise<{ lookup: PullCredentials; problems: PullSecretProblem[] } | undefined> {
+    const names = [...new Set((pod.spec.imagePullSecrets ?? []).map((s) => s?.name).filter((n): n is string => typeof n === 'string' && n !== ''))];
+    if (names.length === 0) return undefined;
+    const secrets: Secret[] = [];
+    const problems: PullSecretProblem[] = [];
+    for (const name of names) {
+      const r = await this.read<Secret>('secrets', pod, name);
+      if ('error' in r) problems.push({ secret: name, message: r.error });
+      else if (!r.value) problems.push({ secret: name, message: `secret "${name}" not found` });
+      else secrets.push(r.value);
+    }
+    const c = pullCredentials(secrets);
+    return { lookup: c.lookup, problems: [...problems, ...c.problems] };
   }
 
   /** The container's own environment (see env.ts), with what it references read now. */

@@ -13,7 +13,7 @@ import { collectGarbage, sweep, type GcOptions, type GcResult } from './gc.js';
 import { exportLayoutTar, importLayoutTar, type ImportOptions } from './layout-tar.js';
 import type { ImageConfigFile, Platform } from './media-types.js';
 import { loadNativeOps, type NativeOps } from './native-ops.js';
-import { ImagePuller, type ImageInfo, type ProgressListener, type PullPolicy } from './puller.js';
+import { ImagePuller, type ImageInfo, type ProgressListener, type PullCredentials, type PullPolicy } from './puller.js';
 import { formatReference, parseReference } from './reference.js';
 import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
 import { Snapshotter, type RootfsRecord } from './snapshotter.js';
@@ -92,15 +92,20 @@ export class ImageService {
   }
 
   /** Pull progress goes to `onProgress` (pod events) and, every few seconds, to the agent's log. */
-  ensureImage(ref: string, policy: PullPolicy = 'IfNotPresent', onProgress?: ProgressListener): Promise<ImageInfo> {
+  ensureImage(ref: string, policy: PullPolicy = 'IfNotPresent', onProgress?: ProgressListener, credentials?: PullCredentials): Promise<ImageInfo> {
     let lastLog = this.clock.now();
-    return this.puller.ensureImage(ref, policy, (p) => {
+    return this.puller.ensureImage(
+      ref,
+      policy,
+      (p) => {
       onProgress?.(p);
       if (!p.done && this.clock.now() - lastLog >= 3_000) {
         lastLog = this.clock.now();
         this.log.info({ image: p.ref, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, layersDone: p.layersDone, layersTotal: p.layersTotal }, 'pulling image: progress');
       }
-    });
+      },
+      credentials,
+    );
   }
 
   pull(ref: string, onProgress?: ProgressListener): Promise<ImageInfo> {

@@ -22,7 +22,10 @@ import {
   type Platform,
 } from './media-types.js';
 import { formatReference, parseReference, type ImageReference } from './reference.js';
-import type { RegistryClient } from './registry-client.js';
+import { credentialsTag, type RegistryClient, type RegistryCredentials } from './registry-client.js';
+
+/** The credentials for a registry host (a pod's imagePullSecrets: pull-secrets.ts), or none. */
+export type PullCredentials = (registry: string) => RegistryCredentials | undefined;
 
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
@@ -104,7 +107,7 @@ export class ImagePuller {
    * pull only when missing, Always → resolve the reference at the registry
    * (blobs already present are not transferred again).
    */
-  async ensureImage(ref: string, policy: PullPolicy = 'IfNotPresent', onProgress?: ProgressListener): Promise<ImageInfo> {
+  async ensureImage(ref: string, policy: PullPolicy = 'IfNotPresent', onProgress?: ProgressListener, credentials?: PullCredentials): Promise<ImageInfo> {
     const name = formatReference(parseReference(ref));
     if (policy !== 'Always') {
       const local = await this.resolveLocal(name);
@@ -113,7 +116,7 @@ export class ImagePuller {
         throw new ImageError('ImageNotPresent', `container image "${name}" is not present with pull policy of Never`);
       }
     }
-    return this.pull(name, onProgress);
+    return this.pull(name, onProgress, credentials);
   }
 
   /** The stored image for a reference, or undefined. */
@@ -158,12 +161,16 @@ export class ImagePuller {
   }
 
   /** Pulls `ref` (single flight per normalised reference). */
-  pull(ref: string, onProgress?: ProgressListener): Promise<ImageInfo> {
-    const name = formatReference(parseReference(ref));
-    let flight = this.flights.get(name);
+  pull(ref: string, onProgress?: ProgressListener, credentials?: PullCredentials): Promise<ImageInfo> {
+    const parsed = parseReference(ref);
+    const name = formatReference(parsed);
+    const creds = credentials?.(parsed.registry);
+    // One flight per reference and credentials: a pull with wrong (or no) credentials never joins one with right ones.
+    const key = `${name}|${credentialsTag(creds)}`;
+    let flight = this.flights.get(key);
     if (!flight) {
       const listeners = new Set<ProgressListener>();
-      const promise = this.doPull(name, (p) => {
+      const promise = this.doPull(name, creds, (p) => {
         for (const l of listeners) {
           try {
             l(p);
@@ -171,9 +178,9 @@ export class ImagePuller {
             /* a listener's failure is not the pull's */
           }
         }
-      }).finally(() => this.flights.delete(name));
+      }).finally(() => this.flights.delete(key));
       flight = { promise, listeners };
-      this.flights.set(name, flight);
+      this.flights.set(key, flight);
     }
     if (onProgress) flight.listeners.add(onProgress);
     return flight.promise;
@@ -184,7 +191,7 @@ export class ImagePuller {
     return this.flights.size;
   }
 
-  private async doPull(name: string, emit: ProgressListener): Promise<ImageInfo> {
+  private async doPull(name: string, creds: RegistryCredentials | undefined, emit: ProgressListener): Promise<ImageInfo> {
     const r = parseReference(name);
     const started = this.clock.now();
     this.log.info({ image: name }, 'pulling image');
@@ -195,7 +202,7 @@ export class ImagePuller {
       release.push(this.store.lease([d]));
     };
     try {
-      const { manifest, manifestBytes, manifestDigest, mediaType } = await this.resolveManifest(r, name);
+      const { manifest, manifestBytes, manifestDigest, mediaType } = await this.resolveManifest(r, name, creds);
       lease(manifestDigest);
       lease(manifest.config.digest);
       for (const l of manifest.layers) lease(l.digest);
@@ -222,7 +229,7 @@ export class ImagePuller {
           const isLayer = d !== manifest.config;
           const what = `${isLayer ? 'layer' : 'config'} ${d.digest} of ${name}`;
           try {
-            await this.fetchBlob(r, d, what, (delta) => {
+            await this.fetchBlob(r, d, what, creds, (delta) => {
               progress.bytesDone += delta;
               progress.bytesTransferred += delta;
               if (progress.bytesDone - lastEmit >= 256 * 1024) {
@@ -261,8 +268,9 @@ export class ImagePuller {
   private async resolveManifest(
     r: ImageReference,
     name: string,
+    creds?: RegistryCredentials,
   ): Promise<{ manifest: ImageManifest; manifestBytes: Buffer; manifestDigest: string; mediaType: string }> {
-    const first = await this.client.getManifest(r.registry, r.repository, r.digest ?? r.tag ?? 'latest');
+    const first = await this.client.getManifest(r.registry, r.repository, r.digest ?? r.tag ?? 'latest', creds);
     const firstDigest = sha256Digest(first.body);
     if (r.digest && firstDigest !== r.digest) throw new DigestMismatchError(`manifest of ${name}`, r.digest, firstDigest);
     if (!r.digest && first.digestHeader?.startsWith('sha256:') && first.digestHeader !== firstDigest) {
@@ -275,7 +283,7 @@ export class ImagePuller {
     }
     const index = validateIndex(parsed, name);
     const desc = selectPlatformManifest(index, this.platform);
-    const second = await this.client.getManifest(r.registry, r.repository, desc.digest);
+    const second = await this.client.getManifest(r.registry, r.repository, desc.digest, creds);
     const digest = sha256Digest(second.body);
     if (digest !== desc.digest) throw new DigestMismatchError(`manifest ${desc.digest} of ${name}`, desc.digest, digest);
     const body = parseJson(second.body, `manifest ${desc.digest} of ${name}`);
@@ -283,12 +291,12 @@ export class ImagePuller {
     return { manifest: validateManifest(body, name), manifestBytes: second.body, manifestDigest: digest, mediaType: desc.mediaType ?? mediaTypeOf(second.contentType, body) };
   }
 
-  private async fetchBlob(r: ImageReference, d: Descriptor, what: string, onDelta: (n: number) => void): Promise<void> {
+  private async fetchBlob(r: ImageReference, d: Descriptor, what: string, creds: RegistryCredentials | undefined, onDelta: (n: number) => void): Promise<void> {
     const attempts = this.opts.blobAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       let counted = 0;
       // The request itself is retried by the client; here only a body that breaks off is.
-      const res = await this.client.getBlob(r.registry, r.repository, d.digest);
+      const res = await this.client.getBlob(r.registry, r.repository, d.digest, creds);
       try {
         if (!res.body) throw new ImageError('RegistryError', `${what}: empty response body`);
         const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);

@@ -5,6 +5,7 @@
 // scope), Basic credentials, retries with exponential back-off on 5xx and
 // network errors (never on other 4xx), and turning the registry's JSON error
 // body into a typed error that carries its message.
+import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { realClock, silentLogger, type Clock, type Logger } from '../../api/index.js';
 import { ImageError, type ImageErrorKind } from './errors.js';
@@ -54,6 +55,13 @@ export interface RequestSpec {
   notFound?: ImageErrorKind;
   /** Statuses that are not errors (besides 2xx). */
   okStatuses?: number[];
+  /** Credentials of this request (a pod's imagePullSecrets); else the client's own `credentials`. */
+  credentials?: RegistryCredentials;
+}
+
+/** A short tag telling credentials apart in caches (never the secret itself). */
+export function credentialsTag(c: RegistryCredentials | undefined): string {
+  return c ? createHash('sha256').update(`${c.username}\0${c.password}`).digest('hex').slice(0, 16) : 'anonymous';
 }
 
 interface Challenge {
@@ -124,7 +132,12 @@ export class RegistryClient {
   }
 
   /** GET a manifest by tag or digest with every Accept type we understand. */
-  async getManifest(registry: string, repository: string, reference: string): Promise<{ body: Buffer; contentType: string; digestHeader?: string }> {
+  async getManifest(
+    registry: string,
+    repository: string,
+    reference: string,
+    credentials?: RegistryCredentials,
+  ): Promise<{ body: Buffer; contentType: string; digestHeader?: string }> {
     const res = await this.request({
       registry,
       repository,
@@ -132,6 +145,7 @@ export class RegistryClient {
       path: `manifests/${reference}`,
       headers: { accept: MANIFEST_ACCEPT },
       notFound: 'ManifestUnknown',
+      ...(credentials ? { credentials } : {}),
     });
     const body = Buffer.from(await res.arrayBuffer());
     const digestHeader = res.headers.get('docker-content-digest') ?? undefined;
@@ -139,8 +153,8 @@ export class RegistryClient {
   }
 
   /** GET a blob; the caller streams and verifies the body. */
-  async getBlob(registry: string, repository: string, digest: string): Promise<Response> {
-    return this.request({ registry, repository, method: 'GET', path: `blobs/${digest}`, notFound: 'BlobUnknown' });
+  async getBlob(registry: string, repository: string, digest: string, credentials?: RegistryCredentials): Promise<Response> {
+    return this.request({ registry, repository, method: 'GET', path: `blobs/${digest}`, notFound: 'BlobUnknown', ...(credentials ? { credentials } : {}) });
   }
 
   /**
@@ -168,12 +182,14 @@ export class RegistryClient {
   private async requestOnce(spec: RequestSpec): Promise<Response> {
     const url = this.urlFor(spec);
     const scope = `repository:${spec.repository}:${spec.actions ?? 'pull'}`;
-    const tokenKey = `${spec.registry}|${scope}`;
+    const creds = spec.credentials ?? this.opts.credentials?.(spec.registry);
+    // Tokens are kept per credentials: a pod without the secret never rides on another pod's token.
+    const tokenKey = `${spec.registry}|${scope}|${credentialsTag(creds)}`;
     let res = await this.send(spec, url, this.authHeader(spec.registry, tokenKey));
     if (res.status === 401) {
       const challenge = parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '');
       const firstBody = await res.text().catch(() => '');
-      const auth = await this.answerChallenge(spec.registry, scope, tokenKey, challenge, firstBody);
+      const auth = await this.answerChallenge(creds, scope, tokenKey, challenge, firstBody);
       if (auth === undefined) throw this.statusError(spec, url, 401, 'Unauthorized', firstBody);
       res = await this.send(spec, url, auth);
     }
@@ -188,8 +204,13 @@ export class RegistryClient {
     return undefined;
   }
 
-  private async answerChallenge(registry: string, scope: string, tokenKey: string, ch: Challenge | undefined, body: string): Promise<string | undefined> {
-    const creds = this.opts.credentials?.(registry);
+  private async answerChallenge(
+    creds: RegistryCredentials | undefined,
+    scope: string,
+    tokenKey: string,
+    ch: Challenge | undefined,
+    body: string,
+  ): Promise<string | undefined> {
     if (ch?.scheme === 'basic') {
       if (!creds) return undefined;
       return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { componentLogger, FlotillaError, NotFoundError, realClock, type Clock, type Logger, type Timer } from '../../api/index.js';
 import {
   BridgePodNetwork,
+  HostPortMapper,
   Masquerade,
   RtnetlinkClient,
   validateNetworkConfig,
@@ -41,6 +42,8 @@ export interface NodeNetworkOptions {
 
 export interface NodeNetwork {
   podNetwork: PodNetwork;
+  /** Pods' host ports: our nftables table in the host namespace. */
+  hostPorts: HostPortMapper;
   lease: SubnetLease;
   config: NetworkConfig;
   stop(): Promise<void>;
@@ -130,8 +133,29 @@ export async function startNodeNetwork(o: NodeNetworkOptions): Promise<NodeNetwo
     });
     cleanup.push(() => podNetwork.close());
 
+    const hostPorts = new HostPortMapper({ netns: o.netns ?? null, podSubnet: lease.subnet, log: componentLogger('hostport', o.log) });
+    // The host port table is kernel state too: rewritten on the reconcile period, so a lost rule comes back.
+    let hostPortTimer: Timer | undefined;
+    let hostPortsStopped = false;
+    const resyncHostPorts = () => {
+      hostPortTimer = clock.setTimeout(() => {
+        hostPorts
+          .resync()
+          .catch((e: unknown) => log.warn({ err: e }, 'host port table re-check failed'))
+          .finally(() => {
+            if (!hostPortsStopped) resyncHostPorts();
+          });
+      }, o.reconcileMs ?? 10_000);
+    };
+    resyncHostPorts();
+    cleanup.push(() => {
+      hostPortsStopped = true;
+      hostPortTimer?.cancel();
+    });
+
     return {
       podNetwork,
+      hostPorts,
       get lease() {
         return lease;
       },

@@ -220,9 +220,10 @@ function writeIfExists(file: string, value: string): void {
   if (fs.existsSync(file)) fs.writeFileSync(file, value);
 }
 
-/** cgroup v1 cpu.shares (2…262144) to v2 cpu.weight (1…10000), as runc converts. */
+/** cgroup v1 cpu.shares (2…262144) to v2 cpu.weight (1…10000): `1 + (shares-2)*9999/262142` in integers, as runc and the kubelet convert. */
 export function sharesToWeight(shares: number): number {
-  return Math.round(1 + ((shares - 2) * 9999) / 262142);
+  const s = Math.min(262_144, Math.max(2, Math.floor(shares)));
+  return 1 + Math.floor(((s - 2) * 9999) / 262142);
 }
 
 /** Pod-level limits: the sum of the containers' limits, only when every container sets that limit. */

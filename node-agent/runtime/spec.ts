@@ -2,6 +2,7 @@
 // from the pod's container, the image config and where the sandbox lives. The
 // decision is data: table tests check it without crun, the driver only writes it.
 import { parseQuantity, type Container, type EnvVar } from '../../api/index.js';
+import { ALL_CAPABILITIES, normalizeCapability, type EffectiveSecurity } from '../../api/kinds/pod-security.js';
 import { InvalidContainerConfigError } from './errors.js';
 
 // ---------------------------------------------------------------------------
@@ -60,6 +61,29 @@ export interface OciResources {
   pids?: { limit: number };
 }
 
+export interface OciDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface OciSeccompRule {
+  names: string[];
+  action: 'SCMP_ACT_ERRNO' | 'SCMP_ACT_ALLOW';
+  errnoRet?: number;
+  args?: { index: number; value: number; valueTwo?: number; op: 'SCMP_CMP_MASKED_EQ' | 'SCMP_CMP_EQ' }[];
+}
+
+export interface OciSeccomp {
+  defaultAction: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_ERRNO';
+  architectures?: string[];
+  syscalls: OciSeccompRule[];
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
@@ -73,6 +97,9 @@ export interface OciSpec {
     resources: OciResources;
     maskedPaths: string[];
     readonlyPaths: string[];
+    sysctl?: Record<string, string>;
+    seccomp?: OciSeccomp;
+    devices?: OciDevice[];
   };
 }
 
@@ -137,8 +164,18 @@ export interface OciSpecInput {
   pidsLimit?: number;
   /** Extra annotations (pod uid, container name… for re-adoption). */
   annotations?: Record<string, string>;
-  /** User override as `uid[:gid]` (securityContext.runAsUser); else the image's numeric User; else 0. */
+  /** User override as `uid[:gid]`; else securityContext.runAsUser; else the image's numeric User; else 0. */
   user?: { uid: number; gid: number };
+  /** The container's effective securityContext (api/kinds/pod-security.ts effectiveSecurity). */
+  security?: EffectiveSecurity;
+  /** Who the container belongs to, for the runAsNonRoot messages (kubelet's `name_namespace(uid)`). */
+  podRef?: { name: string; namespace: string; uid: string };
+  /** The capabilities the agent itself holds (its bounding set): a privileged container gets those. */
+  hostCapabilities?: string[];
+  /** The host's device nodes, given to privileged containers. */
+  hostDevices?: OciDevice[];
+  /** Namespaced sysctls (the sandbox sets the pod's). */
+  sysctls?: Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------
@@ -327,6 +364,121 @@ export function milliCpuToShares(milli: number): number {
   return Math.min(MAX_SHARES, Math.max(MIN_SHARES, Math.floor((milli * 1024) / 1000)));
 }
 
+/**
+ * The capability set of a container: the runtime default, `drop: [ALL]`
+ * empties it, `add` adds (`ALL`: every capability), then the other drops
+ * remove. Privileged: every capability. Names with or without CAP_.
+ */
+export function containerCapabilities(sec: Pick<EffectiveSecurity, 'capabilities' | 'privileged'> | undefined, host?: readonly string[]): string[] {
+  const all = ALL_CAPABILITIES.map((c) => `CAP_${c}`);
+  if (sec?.privileged) return host ? all.filter((c) => host.includes(c)) : all;
+  const norm = (l: string[] | undefined) => (l ?? []).map((n) => normalizeCapability(n)).filter((n): n is string => n !== undefined);
+  const add = norm(sec?.capabilities?.add);
+  const drop = norm(sec?.capabilities?.drop);
+  let caps = drop.includes('ALL') ? [] : [...DEFAULT_CAPABILITIES];
+  if (add.includes('ALL')) caps = [...all];
+  for (const c of add) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
+  return caps.filter((c) => !drop.includes(c));
+}
+
+const EPERM = 1;
+const ENOSYS = 38;
+/** Namespace flags of clone(2) a container without CAP_SYS_ADMIN may not use. */
+const CLONE_NS_FLAGS = {
+  CLONE_NEWNS: 0x00020000,
+  CLONE_NEWCGROUP: 0x02000000,
+  CLONE_NEWUTS: 0x04000000,
+  CLONE_NEWIPC: 0x08000000,
+  CLONE_NEWUSER: 0x10000000,
+  CLONE_NEWPID: 0x20000000,
+  CLONE_NEWNET: 0x40000000,
+};
+
+/**
+ * Flotilla's RuntimeDefault seccomp profile: everything is allowed except the
+ * calls that reach the host kernel's global state (modules, reboot, kexec,
+ * swap, clocks, accounting, the keyring, bpf, perf, userfaultfd…), each
+ * answered EPERM. Calls a capability would allow are blocked only when the
+ * container lacks that capability; namespaces (unshare, setns, clone with a
+ * CLONE_NEW* flag, mount) need CAP_SYS_ADMIN. clone3 answers ENOSYS without
+ * it (its flags are in memory, out of a filter's reach), so libc falls back to clone.
+ */
+export function runtimeDefaultSeccomp(caps: readonly string[], arch: string = process.arch): OciSeccomp {
+  const has = (c: string) => caps.includes(`CAP_${c}`);
+  const deny: string[] = [
+    // no capability makes these safe in a container
+    'add_key', 'keyctl', 'request_key', 'userfaultfd', 'uselib', 'ustat', 'sysfs', '_sysctl', 'nfsservctl', 'vm86', 'vm86old',
+    'create_module', 'get_kernel_syms', 'query_module', 'lookup_dcookie', 'kexec_load', 'kexec_file_load',
+  ];
+  const byCap: Record<string, string[]> = {
+    SYS_MODULE: ['init_module', 'finit_module', 'delete_module'],
+    SYS_BOOT: ['reboot'],
+    SYS_TIME: ['clock_settime', 'clock_adjtime', 'settimeofday', 'stime'],
+    SYS_PACCT: ['acct'],
+    SYS_RAWIO: ['iopl', 'ioperm'],
+    DAC_READ_SEARCH: ['open_by_handle_at'],
+    SYSLOG: ['syslog'],
+    BPF: ['bpf'],
+    PERFMON: ['perf_event_open'],
+    SYS_ADMIN: [
+      'mount', 'umount', 'umount2', 'pivot_root', 'unshare', 'setns', 'swapon', 'swapoff', 'quotactl', 'fanotify_init',
+      'move_mount', 'open_tree', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'mount_setattr', 'name_to_handle_at',
+    ],
+  };
+  for (const [cap, names] of Object.entries(byCap)) if (!has(cap)) deny.push(...names);
+  // bpf and perf_event_open were CAP_SYS_ADMIN's before their own capabilities.
+  if (has('SYS_ADMIN')) for (const n of [...(has('BPF') ? [] : ['bpf']), ...(has('PERFMON') ? [] : ['perf_event_open'])]) deny.splice(deny.indexOf(n), 1);
+  const syscalls: OciSeccompRule[] = [{ names: deny, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM }];
+  if (!has('SYS_ADMIN')) {
+    for (const flag of Object.values(CLONE_NS_FLAGS)) {
+      syscalls.push({ names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: [{ index: 0, value: flag, valueTwo: flag, op: 'SCMP_CMP_MASKED_EQ' }] });
+    }
+    syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
+  }
+  const architectures =
+    arch === 'x64' ? ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] : arch === 'arm64' ? ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] : undefined;
+  return { defaultAction: 'SCMP_ACT_ALLOW', ...(architectures ? { architectures } : {}), syscalls };
+}
+
+/** The capability names of a `CapBnd:` hex mask of /proc/PID/status text. */
+export function capabilitiesFromStatus(status: string, field = 'CapBnd'): string[] {
+  const m = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status);
+  if (!m) return ALL_CAPABILITIES.map((c) => `CAP_${c}`);
+  const mask = BigInt(`0x${m[1]}`);
+  return ALL_CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n).map((c) => `CAP_${c}`);
+}
+
+/** kubelet's `name_namespace(uid)` of a pod. */
+function formatPod(ref: OciSpecInput['podRef']): string {
+  return ref ? `${ref.name}_${ref.namespace}(${ref.uid})` : '';
+}
+
+/**
+ * The process user: runAsUser/runAsGroup over the image's User; runAsNonRoot
+ * refuses uid 0 and a user name it cannot check, in the kubelet's words.
+ */
+export function processUser(input: Pick<OciSpecInput, 'user' | 'security' | 'podRef' | 'container'>, image: ImageProcessConfig): { uid: number; gid: number } {
+  if (input.user) return input.user;
+  const sec = input.security;
+  const who = `(pod: ${JSON.stringify(formatPod(input.podRef))}, container: ${input.container.name})`;
+  let user: { uid: number; gid: number };
+  if (sec?.runAsUser !== undefined) {
+    user = { uid: sec.runAsUser, gid: 0 };
+  } else {
+    const raw = image.User?.split(':')[0] ?? '';
+    if (sec?.runAsNonRoot && raw !== '' && !/^\d+$/.test(raw)) {
+      throw new InvalidContainerConfigError(`container has runAsNonRoot and image has non-numeric user (${raw}), cannot verify user is non-root ${who}`);
+    }
+    user = parseImageUser(image.User);
+  }
+  if (sec?.runAsGroup !== undefined) user = { ...user, gid: sec.runAsGroup };
+  if (sec?.runAsNonRoot && user.uid === 0) {
+    if (sec.runAsUser === 0) throw new InvalidContainerConfigError(`container's runAsUser breaks non-root policy ${who}`);
+    throw new InvalidContainerConfigError(`container has runAsNonRoot and image will run as root ${who}`);
+  }
+  return user;
+}
+
 function namespaceEntry(type: OciNamespace['type'], src: NamespaceSource): OciNamespace | undefined {
   if (src === 'host') return undefined;
   if (src === 'new') return { type };
@@ -384,7 +536,11 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
 
   const cwd = c.workingDir || image.WorkingDir || '/';
   assertAbsolute('workingDir', cwd);
-  const user = input.user ?? parseImageUser(image.User);
+  const user = processUser(input, image);
+  const sec = input.security;
+  const privileged = sec?.privileged === true;
+  const caps = input.security ? containerCapabilities(sec, input.hostCapabilities) : [...DEFAULT_CAPABILITIES];
+  const additionalGids = [...new Set([...(sec?.supplementalGroups ?? []), ...(sec?.fsGroup !== undefined ? [sec.fsGroup] : [])])];
   const nofile = input.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
 
   const namespaces: OciNamespace[] = [];
@@ -401,6 +557,10 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
 
   const files = input.sandboxFiles ?? {};
   const mounts = standardMounts(files.shm);
+  if (privileged) {
+    // A privileged container gets a writable /sys and cgroup tree, as with other runtimes.
+    for (const m of mounts) if (m.destination === '/sys' || m.destination === '/sys/fs/cgroup') m.options = m.options!.map((o) => (o === 'ro' ? 'rw' : o));
+  }
   if (files.hostname) mounts.push(bind('/etc/hostname', files.hostname, true));
   if (files.hosts) mounts.push(bind('/etc/hosts', files.hosts, false));
   if (files.resolvConf) mounts.push(bind('/etc/resolv.conf', files.resolvConf, false));
@@ -416,31 +576,39 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
     ociVersion: '1.0.2',
     process: {
       terminal: c.tty === true,
-      user: { uid: user.uid, gid: user.gid },
+      user: { uid: user.uid, gid: user.gid, ...(additionalGids.length > 0 ? { additionalGids } : {}) },
       args,
       env,
       cwd,
       capabilities: {
-        bounding: [...DEFAULT_CAPABILITIES],
-        effective: [...DEFAULT_CAPABILITIES],
+        bounding: [...caps],
+        effective: [...caps],
         inheritable: [],
-        permitted: [...DEFAULT_CAPABILITIES],
+        permitted: [...caps],
         ambient: [],
       },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
-      noNewPrivileges: true,
+      // As the kubelet: no_new_privs only when allowPrivilegeEscalation is false (never for privileged).
+      noNewPrivileges: input.security ? !privileged && !sec!.allowPrivilegeEscalation : true,
     },
-    root: { path: input.rootfs, readonly: false },
+    root: { path: input.rootfs, readonly: sec?.readOnlyRootFilesystem === true },
     mounts,
     annotations: { ...(input.annotations ?? {}), [ANNOTATIONS.containerName]: c.name },
     linux: {
       namespaces,
       cgroupsPath: input.cgroupsPath,
       resources: cgroupResources(c.resources, input.pidsLimit),
-      maskedPaths: [...DEFAULT_MASKED_PATHS],
-      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      maskedPaths: privileged ? [] : [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: privileged ? [] : [...DEFAULT_READONLY_PATHS],
     },
   };
+  if (privileged) {
+    spec.linux.resources.devices = [{ allow: true, access: 'rwm' }];
+    if (input.hostDevices && input.hostDevices.length > 0) spec.linux.devices = input.hostDevices.map((d) => ({ ...d }));
+  } else if (sec?.seccomp === 'RuntimeDefault') {
+    spec.linux.seccomp = runtimeDefaultSeccomp(caps);
+  }
+  if (input.sysctls && Object.keys(input.sysctls).length > 0) spec.linux.sysctl = { ...input.sysctls };
   // A hostname can only be set in a UTS namespace of the container's own.
   if (input.namespaces.uts === 'new') spec.hostname = input.hostname;
   return spec;

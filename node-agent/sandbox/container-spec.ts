@@ -2,9 +2,12 @@
 // container and for each of its containers. Pure: which namespaces are joined
 // and how, the hostname, the image config, the /etc files — all data, checked
 // by table tests; the runtime only writes what comes out.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
 import type { Container, Pod } from '../../api/index.js';
+import { effectiveSecurity, isNamespacedSysctl } from '../../api/kinds/pod-security.js';
 import type { ImageRuntimeConfig } from '../images/index.js';
-import { buildOciSpec, type NamespaceSource, type OciSpec, type OciSpecInput, type ResolvedEnvVar, type ResolvedVolume } from '../runtime/index.js';
+import { buildOciSpec, capabilitiesFromStatus, type NamespaceSource, type OciDevice, type OciSpec, type OciSpecInput, type ResolvedEnvVar, type ResolvedVolume } from '../runtime/index.js';
 import { LABELS } from './labels.js';
 
 /** Where a pod's sandbox is, as containers joining it need to know. */
@@ -30,11 +33,89 @@ export function podHostname(pod: Pod): string {
   return (pod.spec.hostname || pod.metadata.name || 'pod').slice(0, 63).replace(/[-.]+$/, '');
 }
 
-/** /etc/hosts of a pod: loopback, and the pod's own name on its IP. */
-export function podHostsFile(hostname: string, podIP?: string): string {
+/** The cluster's DNS domain, as the kubelet's default --cluster-domain. */
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+/** What of a pod goes into its /etc/hosts besides its IP. */
+export interface HostsFileExtras {
+  /** spec.subdomain with the pod's namespace: the pod's FQDN is `hostname.subdomain.NS.svc.<domain>`. */
+  subdomain?: string;
+  namespace?: string;
+  hostAliases?: { ip: string; hostnames?: string[] }[];
+}
+
+/** The extras of a pod's /etc/hosts from its spec. */
+export function podHostsExtras(pod: Pod): HostsFileExtras {
+  return {
+    ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain, namespace: pod.metadata.namespace ?? 'default' } : {}),
+    ...(pod.spec.hostAliases?.length ? { hostAliases: pod.spec.hostAliases } : {}),
+  };
+}
+
+/**
+ * /etc/hosts of a pod: loopback, the pod's own name on its IP (its FQDN first
+ * when it has a subdomain), then the hostAliases block, as the kubelet writes it.
+ */
+export function podHostsFile(hostname: string, podIP?: string, extras: HostsFileExtras = {}): string {
   const lines = ['# Kubernetes-managed hosts file (flotilla).', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
-  if (podIP) lines.push(`${podIP}\t${hostname}`);
+  if (podIP) {
+    lines.push(extras.subdomain ? `${podIP}\t${hostname}.${extras.subdomain}.${extras.namespace ?? 'default'}.svc.${CLUSTER_DOMAIN}\t${hostname}` : `${podIP}\t${hostname}`);
+  }
+  if (extras.hostAliases?.length) {
+    lines.push('', '# Entries added by HostAliases.');
+    for (const a of extras.hostAliases) lines.push(`${a.ip}\t${(a.hostnames ?? []).join('\t')}`);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** Host aliases appended to a copy of the node's /etc/hosts (hostNetwork pods). */
+export function withHostAliases(hosts: string, extras: HostsFileExtras): string {
+  if (!extras.hostAliases?.length) return hosts;
+  const lines = [hosts.replace(/\n*$/, ''), '', '# Entries added by HostAliases.'];
+  for (const a of extras.hostAliases) lines.push(`${a.ip}\t${(a.hostnames ?? []).join('\t')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The pod's sysctls (all namespaced, validation saw to it), set on its sandbox whose namespaces the containers share. */
+export function podSysctls(pod: Pod): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of pod.spec.securityContext?.sysctls ?? []) if (isNamespacedSysctl(s.name)) out[s.name.replace(/\//g, '.')] = s.value ?? '';
+  return out;
+}
+
+const SKIP_DEV = new Set(['pts', 'shm', 'mqueue', 'fd', 'core', 'stdin', 'stdout', 'stderr', 'console', 'ptmx', 'hugepages']);
+
+/** The host's device nodes (char and block, below /dev), for privileged containers. */
+export function hostDevices(root = '/dev'): OciDevice[] {
+  const out: OciDevice[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (depth === 0 && SKIP_DEV.has(e.name)) continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (depth < 3) walk(p, depth + 1);
+        continue;
+      }
+      if (!e.isCharacterDevice() && !e.isBlockDevice()) continue;
+      try {
+        const st = fs.statSync(p);
+        const rdev = st.rdev;
+        const major = Number((BigInt(rdev) >> 8n) & 0xfffn);
+        const minor = Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & 0xfff00n));
+        out.push({ path: p, type: e.isBlockDevice() ? 'b' : 'c', major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  };
+  walk(root, 0);
+  return out;
 }
 
 /** The namespaces of an application container: net/ipc/uts of the sandbox, pid too when shared, its own mount. */
@@ -66,7 +147,11 @@ export interface ContainerSpecArgs {
 }
 
 export function containerSpecInput(a: ContainerSpecArgs): OciSpecInput {
+  const security = effectiveSecurity(a.pod.spec.securityContext, a.container.securityContext);
   return {
+    security,
+    podRef: { name: a.pod.metadata.name ?? '', namespace: a.pod.metadata.namespace ?? '', uid: a.pod.metadata.uid ?? '' },
+    ...(security.privileged ? { hostDevices: hostDevices(), hostCapabilities: capabilitiesFromStatus(fs.readFileSync('/proc/self/status', 'utf8')) } : {}),
     container: a.container,
     ...(a.env ? { env: a.env } : {}),
     image: {
@@ -129,6 +214,8 @@ export function pauseSpec(a: PauseSpecArgs): OciSpec {
       uts: hostNetwork ? 'host' : 'new',
       pid: 'new',
     },
+    // The pod's sysctls: pause holds the IPC namespace and sits in the network namespace the containers join.
+    sysctls: podSysctls(a.pod),
     volumes: { pause: { hostPath: a.pauseBinary } },
     cgroupsPath: a.cgroupsPath,
     maxOpenFiles: 1024,

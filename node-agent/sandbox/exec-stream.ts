@@ -4,7 +4,7 @@
 // on a pseudo-terminal through script(1).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,19 +29,50 @@ export function shellQuote(s: string): string {
  * pass the terminal's fd back, which node cannot receive); output then arrives
  * as a terminal writes it (CRLF, stdout and stderr merged), as with kubectl -t.
  */
-export function execCommandLine(runtime: OciRuntime, id: string, command: string[], tty: boolean, pidFile?: string): { file: string; args: string[] } {
-  const argv = [runtime.binary, ...runtime.globalArgs(), 'exec', ...(pidFile ? ['--pid-file', pidFile] : []), id, ...command];
+export function execCommandLine(
+  runtime: OciRuntime,
+  id: string,
+  command: string[],
+  tty: boolean,
+  pidFile?: string,
+  processFile?: string,
+): { file: string; args: string[] } {
+  const argv = processFile
+    ? [runtime.binary, ...runtime.globalArgs(), 'exec', '--process', processFile, ...(pidFile ? ['--pid-file', pidFile] : []), id]
+    : [runtime.binary, ...runtime.globalArgs(), 'exec', ...(pidFile ? ['--pid-file', pidFile] : []), id, ...command];
   if (!tty) return { file: argv[0]!, args: argv.slice(1) };
   return { file: SCRIPT_BINARY, args: ['-qefc', argv.map(shellQuote).join(' '), '/dev/null'] };
 }
 
+/**
+ * The OCI process of an exec in a container whose config.json is CONFIG: the
+ * container's own process (user, groups, capabilities, no_new_privs, rlimits:
+ * a command run by exec or an exec probe runs as the container does), with
+ * the command, and a terminal when asked. Undefined when CONFIG cannot be read.
+ */
+export function execProcess(config: string, command: string[], tty: boolean): Record<string, unknown> | undefined {
+  try {
+    const spec = JSON.parse(readFileSync(config, 'utf8')) as { process?: Record<string, unknown> };
+    if (!spec.process) return undefined;
+    // With a tty the terminal is script(1)'s, inherited as stdio: the runtime allocates none.
+    void tty;
+    return { ...spec.process, args: command, terminal: false };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs REQ.command in container ID; resolves to its exit code (127/126 when it could not be started, as a shell says). */
-export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest): Promise<number> {
+export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest, opts: { bundleConfig?: string } = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     // The runtime writes the command's pid here: killing the runtime process alone
     // would leave the command running in the container when the caller goes away.
-    const pidFile = join(tmpdir(), `flotilla-exec-${randomBytes(8).toString('hex')}.pid`);
-    const cmd = execCommandLine(runtime, id, req.command, req.tty === true, pidFile);
+    const base = join(tmpdir(), `flotilla-exec-${randomBytes(8).toString('hex')}`);
+    const pidFile = `${base}.pid`;
+    const proc = opts.bundleConfig ? execProcess(opts.bundleConfig, req.command, req.tty === true) : undefined;
+    const processFile = proc ? `${base}.process.json` : undefined;
+    if (processFile) writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
+    const cmd = execCommandLine(runtime, id, req.command, req.tty === true, pidFile, processFile);
     const child = spawn(cmd.file, cmd.args, {
       stdio: [req.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
@@ -67,7 +98,8 @@ export function execStreaming(runtime: OciRuntime, id: string, req: ExecRequest)
       }
       child.kill('SIGKILL');
     };
-    const cleanup = () => rm(pidFile, { force: true }).catch(() => undefined);
+    const cleanup = () =>
+      Promise.all([rm(pidFile, { force: true }), ...(processFile ? [rm(processFile, { force: true })] : [])]).catch(() => undefined);
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.stdin && child.stdin) {
       const sink = child.stdin;

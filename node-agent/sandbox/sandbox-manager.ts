@@ -1,8 +1,9 @@
 // Pod sandboxes: what a pod's containers share. Building one acquires, in
 // order, a sandbox record, the pod cgroup, the pod's /etc files and emptyDir
 // volumes, a pinned network namespace with loopback up, the pod network
-// (PodNetwork.add: eth0 and an IP), and the pause container (PID 1 holding IPC
-// and UTS, and PID when the pod shares it). Each step registers its undo at
+// (PodNetwork.add: eth0 and an IP), the pod's host ports (HostPortMapper: DNAT
+// on the node), and the pause container (PID 1 holding IPC and UTS, and PID
+// when the pod shares it). Each step registers its undo at
 // once; a failure rolls back newest first. The record is written before
 // anything else, so a crash mid-way leaves a trace that teardown can follow.
 import { randomBytes } from 'node:crypto';
@@ -10,15 +11,15 @@ import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { componentLogger, InternalError, realClock, type Clock, type Logger, type Pod } from '../../api/index.js';
 import * as native from '../../native/index.js';
-import type { PodNetwork, PodNetworkAttachment } from '../../netplugin/index.js';
+import { podHostPortMappings, type HostPortMapper, type HostPortMapping, type PodNetwork, type PodNetworkAttachment, type SandboxHostPorts } from '../../netplugin/index.js';
 import { cgroupResources, podCgroupLimits, type CgroupManager, type ContainerManager } from '../runtime/index.js';
 import type { RuntimeSandbox } from '../sync/types.js';
-import { pauseSpec, podHostname, podHostsFile, PAUSE_IN_ROOTFS, type EtcFiles, type SandboxPlacement } from './container-spec.js';
+import { pauseSpec, podHostname, podHostsExtras, podHostsFile, withHostAliases, PAUSE_IN_ROOTFS, type EtcFiles, type SandboxPlacement } from './container-spec.js';
 import { formatLabels, LABELS, SANDBOX_CONTAINER_NAME, type PodRef } from './labels.js';
 import type { NodeLayout } from './layout.js';
 import { createPodNetns, deletePodNetns, podNetnsAlive } from './pod-netns.js';
 import { UndoStack } from './undo.js';
-import { podVolumes, type PodVolume } from './volumes.js';
+import { applyFsGroup, podVolumes, type PodVolume } from './volumes.js';
 
 /** What a sandbox is, on disk under the pod's run dir. */
 export interface SandboxRecord {
@@ -33,6 +34,10 @@ export interface SandboxRecord {
   networkAttached?: boolean;
   ip?: string;
   hostname: string;
+  /** The pod's host ports, set before they are programmed: teardown and an agent restart read them. */
+  hostPorts?: HostPortMapping[];
+  /** Host side of the pod's veth (PodNetwork.add's hostIfName), kept for the host ports' hairpin mode. */
+  hostIfName?: string;
 }
 
 export interface SandboxManagerOptions {
@@ -41,6 +46,8 @@ export interface SandboxManagerOptions {
   cgroups: CgroupManager;
   /** Absent: pods get loopback only. */
   podNetwork?: PodNetwork;
+  /** Forwards pods' host ports (nftables DNAT); absent: a pod asking for one fails to start. */
+  hostPorts?: HostPortMapper;
   pauseBinary: string;
   /** The host's resolv.conf, copied into every pod. */
   resolvConf?: string;
@@ -162,7 +169,8 @@ export class SandboxManager {
       fs.mkdirSync(this.layout.etcDir(uid), { recursive: true });
       undo.push('pod /etc files', () => fs.rmSync(this.layout.etcDir(uid), { recursive: true, force: true }));
       fs.writeFileSync(etc.hostname, `${hostNetwork ? osHostname() : rec.hostname}\n`);
-      fs.writeFileSync(etc.hosts, hostNetwork ? readOr('/etc/hosts', podHostsFile(rec.hostname)) : podHostsFile(rec.hostname));
+      const hostsExtras = podHostsExtras(pod);
+      fs.writeFileSync(etc.hosts, hostNetwork ? withHostAliases(readOr('/etc/hosts', podHostsFile(rec.hostname)), hostsExtras) : podHostsFile(rec.hostname, undefined, hostsExtras));
       fs.writeFileSync(etc.resolvConf, readOr(this.opts.resolvConf ?? '/etc/resolv.conf', ''));
       // One /dev/shm for the pod: its containers share an IPC namespace, so POSIX shared memory must be shared too.
       const shm = this.layout.shmDir(uid);
@@ -175,6 +183,7 @@ export class SandboxManager {
       for (const v of podVolumes(pod, this.layout)) {
         if (v.kind !== 'emptyDir') continue;
         this.makeEmptyDir(v);
+        applyFsGroup(v);
         undo.push(`emptyDir ${v.name}`, () => this.removeEmptyDir(v));
       }
 
@@ -188,10 +197,21 @@ export class SandboxManager {
           undo.push('pod network', () => this.opts.podNetwork!.del(att));
           const res = await this.opts.podNetwork.add(att);
           rec.ip = res.ip;
+          rec.hostIfName = res.hostIfName;
           rec.networkAttached = true;
           this.writeRecord(rec);
-          fs.writeFileSync(etc.hosts, podHostsFile(rec.hostname, rec.ip));
+          fs.writeFileSync(etc.hosts, podHostsFile(rec.hostname, rec.ip, hostsExtras));
         }
+      }
+      const hostPorts = podHostPortMappings(pod, rec.ip ?? '');
+      if (hostPorts.length > 0) {
+        const mapper = this.opts.hostPorts;
+        if (!mapper || !rec.ip) throw new InternalError('the pod asks for host ports, but this node has no pod network forwarding them');
+        await this.seedHostPorts();
+        rec.hostPorts = hostPorts;
+        this.writeRecord(rec);
+        undo.push('host ports', () => mapper.remove(id));
+        await mapper.set(this.sandboxHostPorts(rec));
       }
 
       // 5. pause.
@@ -238,6 +258,14 @@ export class SandboxManager {
       await step('stop pause', async () => void (await this.containers.stop(rec.id, graceSeconds)));
       await step('remove pause', () => this.containers.remove(rec.id, { removeLog: true }));
     }
+    if (rec.hostPorts?.length) {
+      const mapper = this.opts.hostPorts;
+      if (mapper) await step('host ports', async () => {
+        await this.seedHostPorts();
+        await mapper.remove(rec.id);
+      });
+      else this.log.warn({ sandbox: rec.id }, 'sandbox has host ports but this agent was given no host port mapper; skipping their removal');
+    }
     if (rec.netnsPath) {
       if (this.opts.podNetwork) await step('pod network del', () => this.opts.podNetwork!.del(this.attachment(rec)));
       else if (rec.networkAttached) this.log.warn({ sandbox: rec.id }, 'sandbox was attached to a pod network this agent was not given; skipping its del');
@@ -276,6 +304,42 @@ export class SandboxManager {
       }
     }
     fs.rmSync(this.layout.podRunDir(uid), { recursive: true, force: true });
+  }
+
+  // ------------------------------------------------------------------ host ports
+
+  private hostPortsSeeded: Promise<void> | undefined;
+
+  /**
+   * Makes the host port table forward exactly the host ports of the sandboxes
+   * recorded on this node (at start-up: what a previous agent left is kept,
+   * what belongs to sandboxes now gone is dropped).
+   */
+  async reconcileHostPorts(): Promise<void> {
+    const mapper = this.opts.hostPorts;
+    if (!mapper) return;
+    const all: SandboxHostPorts[] = [];
+    let uids: string[] = [];
+    try {
+      uids = fs.readdirSync(this.layout.podRunDirs());
+    } catch {
+      /* no pod yet */
+    }
+    for (const uid of uids) for (const rec of this.records(uid)) if (rec.hostPorts?.length) all.push(this.sandboxHostPorts(rec));
+    await mapper.reconcile(all);
+  }
+
+  /** Once per agent, before the first change: the mapper starts empty and must learn the recorded sandboxes first. */
+  private seedHostPorts(): Promise<void> {
+    this.hostPortsSeeded ??= this.reconcileHostPorts().catch((e: unknown) => {
+      this.hostPortsSeeded = undefined;
+      throw e;
+    });
+    return this.hostPortsSeeded;
+  }
+
+  private sandboxHostPorts(rec: SandboxRecord): SandboxHostPorts {
+    return { sandboxId: rec.id, pod: `${rec.pod.namespace}/${rec.pod.name}`, mappings: rec.hostPorts ?? [], ...(rec.hostIfName ? { hostIfName: rec.hostIfName } : {}) };
   }
 
   // ------------------------------------------------------------------ helpers

@@ -23,17 +23,53 @@ export interface PodVolume {
   /** A tmpfs: emptyDir medium Memory, and every secret volume. */
   memory?: boolean;
   hostPathType?: string;
+  /** securityContext.fsGroup of the pod: emptyDir, configMap and secret volumes are owned by that group. */
+  fsGroup?: number;
 }
 
 /** Where each of the pod's volumes lives on this host. Pure. */
 export function podVolumes(pod: Pod, layout: NodeLayout): PodVolume[] {
   const uid = pod.metadata.uid!;
+  const fsGroup = pod.spec.securityContext?.fsGroup;
+  const g = fsGroup !== undefined ? { fsGroup } : {};
   return (pod.spec.volumes ?? []).map((v: Volume): PodVolume => {
     if (v.hostPath) return { name: v.name, kind: 'hostPath', path: v.hostPath.path, hostPathType: v.hostPath.type ?? '' };
-    if (v.configMap) return { name: v.name, kind: 'configMap', path: layout.volumeDir(uid, v.name) };
-    if (v.secret) return { name: v.name, kind: 'secret', path: layout.volumeDir(uid, v.name), memory: true };
-    return { name: v.name, kind: 'emptyDir', path: layout.volumeDir(uid, v.name), ...(v.emptyDir?.medium === 'Memory' ? { memory: true } : {}) };
+    if (v.configMap) return { name: v.name, kind: 'configMap', path: layout.volumeDir(uid, v.name), ...g };
+    if (v.secret) return { name: v.name, kind: 'secret', path: layout.volumeDir(uid, v.name), memory: true, ...g };
+    return { name: v.name, kind: 'emptyDir', path: layout.volumeDir(uid, v.name), ...(v.emptyDir?.medium === 'Memory' ? { memory: true } : {}), ...g };
   });
+}
+
+/**
+ * The kubelet's volume ownership for fsGroup: every file and directory of the
+ * volume gets group GID; directories are setgid (new files inherit the group)
+ * and group-writable; files get group read (and write, unless the volume is
+ * read-only: configMap and secret). hostPath volumes are never touched.
+ */
+export function applyFsGroup(v: PodVolume): void {
+  if (v.fsGroup === undefined || v.kind === 'hostPath') return;
+  const gid = v.fsGroup;
+  const readOnly = v.kind === 'configMap' || v.kind === 'secret';
+  const walk = (p: string) => {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      return;
+    }
+    if (st.isSymbolicLink()) {
+      fs.lchownSync(p, st.uid, gid);
+      return;
+    }
+    fs.chownSync(p, st.uid, gid);
+    if (st.isDirectory()) {
+      fs.chmodSync(p, (st.mode & 0o7777) | 0o2000 | (readOnly ? 0o050 : 0o070));
+      for (const e of fs.readdirSync(p)) walk(`${p}/${e}`);
+    } else {
+      fs.chmodSync(p, (st.mode & 0o7777) | (readOnly ? 0o040 : 0o060));
+    }
+  };
+  walk(v.path);
 }
 
 /** The volumes map buildOciSpec takes: configMap and secret volumes are always read-only, as the kubelet mounts them. */
@@ -71,7 +107,9 @@ export function setUpConfigVolume(v: PodVolume, files: VolumeFiles, now: number)
       }
     }
   }
-  return { written: writeVolumeAtomically(v.path, files, now), tmpfs };
+  const written = writeVolumeAtomically(v.path, files, now);
+  applyFsGroup(v);
+  return { written, tmpfs };
 }
 
 function hostPathError(v: PodVolume, why: string): ContainerStartError {

@@ -2,14 +2,28 @@
 // computed from the runtime view, as Kubernetes' kubelet shapes them. Pure.
 import type { ContainerState, ContainerStatus, Pod, PodCondition, PodPhase, PodStatus } from '../../api/index.js';
 import { rfc3339 } from '../../api/clock.js';
-import { podIsDone, restartBackoffMs, shouldRestart } from './plan.js';
+import {
+  activeDeadlineExceeded,
+  appContainersDone,
+  DEADLINE_EXCEEDED_MESSAGE,
+  DEADLINE_EXCEEDED_REASON,
+  initProgress,
+  isAlive,
+  isSidecar,
+  podIsDone,
+  restartBackoffMs,
+  shouldRestart,
+} from './plan.js';
 import type { ContainerWaitReason, PodRuntimeStatus, RuntimeContainer } from './types.js';
+import type { PodProbeLookup } from '../probes/index.js';
 
 export interface StatusInput {
   pod: Pod;
   runtime: PodRuntimeStatus;
   /** Reasons a container could not be started (ErrImagePull, CreateContainerError…). */
   waiting: Map<string, ContainerWaitReason>;
+  /** Probe results of the pod's containers (absent or undefined: not probed, ready once running). */
+  probes?: PodProbeLookup;
   hostIP?: string;
   now: number;
 }
@@ -34,10 +48,12 @@ function containerStatus(input: StatusInput, name: string, image: string): Conta
   const { pod, runtime, waiting, now } = input;
   const c = runtime.containers.find((x) => x.name === name);
   const wait = waiting.get(name);
+  // As the kubelet: a pod with init containers shows PodInitializing for containers not made yet.
+  const notYet = (pod.spec.initContainers?.length ?? 0) > 0 ? 'PodInitializing' : 'ContainerCreating';
   if (!c) {
     return {
       name,
-      state: { waiting: { reason: wait?.reason ?? 'ContainerCreating', ...(wait ? { message: wait.message } : {}) } },
+      state: { waiting: { reason: wait?.reason ?? notYet, ...(wait ? { message: wait.message } : {}) } },
       ready: false,
       restartCount: 0,
       image,
@@ -47,13 +63,16 @@ function containerStatus(input: StatusInput, name: string, image: string): Conta
   }
   const base = { name, image: c.image || image, imageID: c.imageID ?? '', containerID: `flotilla://${c.id}`, restartCount: c.restartCount };
   if (c.state === 'running') {
-    return { ...base, state: { running: { startedAt: iso(c.startedAt) } }, ready: true, started: true };
+    const started = input.probes?.started(name, c.id) ?? true;
+    const ready = started && (input.probes?.ready(name, c.id) ?? true);
+    return { ...base, state: { running: { startedAt: iso(c.startedAt) } }, ready, started };
   }
   if (c.state === 'created' || c.state === 'unknown') {
     return { ...base, state: { waiting: { reason: 'ContainerCreating' } }, ready: false, started: false };
   }
-  // Exited: either finished for good, or waiting to restart.
-  if (shouldRestart(pod, c) && runtime.sandbox?.state === 'ready') {
+  // Exited: either finished for good, or waiting to restart (a sidecar is not, once the app containers are done).
+  const sidecarStopping = isSidecar(pod.spec.initContainers?.find((x) => x.name === name)) && appContainersDone(pod, runtime);
+  if (shouldRestart(pod, c) && !sidecarStopping && !activeDeadlineExceeded(pod, now) && runtime.sandbox?.state === 'ready') {
     const delay = restartBackoffMs(c.restartCount);
     const inBackoff = (c.finishedAt ?? now) + delay > now;
     const reason = wait?.reason ?? (inBackoff ? 'CrashLoopBackOff' : 'ContainerCreating');
@@ -86,10 +105,18 @@ function condition(type: string, ok: boolean, prev: PodCondition[] | undefined, 
 export function computePodPhase(pod: Pod, runtime: PodRuntimeStatus, statuses: ContainerStatus[]): PodPhase {
   const specNames = pod.spec.containers.map((c) => c.name);
   const all = specNames.map((n) => runtime.containers.find((c) => c.name === n));
+  if ((pod.spec.initContainers?.length ?? 0) > 0) {
+    const progress = initProgress(pod, runtime);
+    // As the kubelet: a failed init container under restartPolicy Never fails the pod.
+    if (progress.failed) return 'Failed';
+    if (!progress.initialized) return 'Pending';
+  }
   if (all.some((c) => c === undefined)) return 'Pending';
   if (podIsDone(pod, runtime)) {
     return all.every((c) => (c?.exitCode ?? 1) === 0) ? 'Succeeded' : 'Failed';
   }
+  // App containers done, sidecars still being stopped.
+  if (appContainersDone(pod, runtime)) return 'Running';
   if (statuses.some((s) => s.state?.running || s.lastState?.terminated)) return 'Running';
   if (statuses.every((s) => s.state?.terminated)) return 'Running';
   return 'Pending';
@@ -99,12 +126,22 @@ export function computePodStatus(input: StatusInput): PodStatus {
   const { pod, runtime, now } = input;
   const nowIso = iso(now)!;
   const statuses = pod.spec.containers.map((c) => containerStatus(input, c.name, c.image));
-  const phase = computePodPhase(pod, runtime, statuses);
+  const inits = pod.spec.initContainers ?? [];
+  const initStatuses = inits.map((c) => containerStatus(input, c.name, c.image));
+  // Past activeDeadlineSeconds the pod is Failed once its containers are stopped (the agent stops them).
+  const deadline = activeDeadlineExceeded(pod, now) && !runtime.containers.some(isAlive);
+  const phase = deadline ? 'Failed' : computePodPhase(pod, runtime, statuses);
   const prev = pod.status?.conditions;
-  const allReady = statuses.every((s) => s.ready);
-  const notReadyNames = statuses.filter((s) => !s.ready).map((s) => s.name);
+  // Sidecars count for readiness, as in Kubernetes; regular init containers do not.
+  const readiness = [...initStatuses.filter((_, i) => isSidecar(inits[i])), ...statuses];
+  const allReady = readiness.every((s) => s.ready);
+  const notReadyNames = readiness.filter((s) => !s.ready).map((s) => s.name);
+  const progress = inits.length > 0 ? initProgress(pod, runtime) : undefined;
+  const initialized = progress === undefined || progress.initialized || phase === 'Succeeded';
+  const initCond = condition('Initialized', initialized, prev, nowIso, 'ContainersNotInitialized');
+  if (!initialized) initCond.message = `containers with incomplete status: [${progress!.incomplete.join(' ')}]`;
   const conds: PodCondition[] = [
-    condition('Initialized', true, prev, nowIso),
+    initCond,
     condition('Ready', allReady, prev, nowIso, 'ContainersNotReady'),
     condition('ContainersReady', allReady, prev, nowIso, 'ContainersNotReady'),
     condition('PodScheduled', true, prev, nowIso),
@@ -123,6 +160,8 @@ export function computePodStatus(input: StatusInput): PodStatus {
     ...(input.hostIP ? { hostIP: input.hostIP } : {}),
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
     startTime: pod.status?.startTime ?? nowIso,
+    ...(deadline ? { reason: DEADLINE_EXCEEDED_REASON, message: DEADLINE_EXCEEDED_MESSAGE } : {}),
+    ...(inits.length > 0 ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: statuses,
     ...(pod.status?.qosClass ? { qosClass: pod.status.qosClass } : {}),
   };

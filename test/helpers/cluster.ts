@@ -132,12 +132,12 @@ export class LabCluster {
     }
   }
 
-  /** SIGTERMs a daemon up.sh started (`controller`, `h2-agent`…), waits for it to exit, returns its command line. */
-  async stop(name: string): Promise<string[]> {
+  /** Signals (SIGTERM unless told) a daemon up.sh started (`controller`, `h2-agent`…), waits for it to exit, returns its command line. */
+  async stop(name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<string[]> {
     const pid = this.pidOf(name);
     if (!pid) throw new Error(`${name} is not running`);
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    process.kill(pid, 'SIGTERM');
+    process.kill(pid, signal);
     await eventually(`${name} (pid ${pid}) to exit`, async () => {
       try {
         process.kill(pid, 0);

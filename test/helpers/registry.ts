@@ -43,7 +43,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+async function waitFor(url: string, timeoutMs: number, child?: ChildProcess, readyStatus = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -51,7 +51,7 @@ async function waitFor(url: string, timeoutMs: number, child?: ChildProcess): Pr
     try {
       const r = await fetch(url);
       await r.arrayBuffer();
-      if (r.status === 200) return;
+      if (r.status === readyStatus) return;
       last = `status ${r.status}`;
     } catch (e) {
       last = (e as Error).message;
@@ -69,10 +69,29 @@ export interface LocalRegistry {
   stop(): Promise<void>;
 }
 
+/** A bcrypt hash for an htpasswd file (the registry accepts only bcrypt), made by python3's crypt (libxcrypt). */
+export function bcryptHash(password: string): string {
+  const hash = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))', password], {
+    encoding: 'utf8',
+  }).trim();
+  if (!hash.startsWith('$2')) throw new Error(`python3 crypt gave no bcrypt hash: ${hash}`);
+  return hash;
+}
+
+export interface RegistryOptions {
+  /** Demand HTTP Basic auth of this user (the registry's htpasswd auth). */
+  htpasswd?: { username: string; password: string };
+}
+
 /** Starts /usr/bin/docker-registry on 127.0.0.1:<free port> with storage in a temp dir. */
-export async function startRegistry(): Promise<LocalRegistry> {
+export async function startRegistry(opts: RegistryOptions = {}): Promise<LocalRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-registry-'));
   const port = await freePort();
+  const auth: string[] = [];
+  if (opts.htpasswd) {
+    writeFileSync(join(dir, 'htpasswd'), `${opts.htpasswd.username}:${bcryptHash(opts.htpasswd.password)}\n`);
+    auth.push('auth:', '  htpasswd:', '    realm: flotilla-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
   const config = [
     'version: 0.1',
     'log:',
@@ -90,6 +109,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
     'http:',
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
+    ...auth,
     '',
   ].join('\n');
   writeFileSync(join(dir, 'config.yml'), config);
@@ -108,7 +128,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(`http://${host}/v2/`, 15_000, child);
+    await waitFor(`http://${host}/v2/`, 15_000, child, opts.htpasswd ? 401 : 200);
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}\n${stderr}`);

@@ -102,7 +102,7 @@ describe('[scheduler] with etcd', () => {
     startScheduler();
 
     const failed = await waitFor('FailedScheduling', async () => (await eventsAbout(namespace, 'db')).find((e) => e.reason === 'FailedScheduling'));
-    expect(failed).toMatchObject({ type: 'Warning', message: "0/3 nodes are available: 3 node(s) didn't match node selector.", source: { component: 'default-scheduler' } });
+    expect(failed).toMatchObject({ type: 'Warning', message: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.", source: { component: 'default-scheduler' } });
     const pending = await waitFor('PodScheduled=False', async () => {
       const p = await getPod(namespace, 'db');
       return p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False') && p;
@@ -110,7 +110,7 @@ describe('[scheduler] with etcd', () => {
     expect(pending.spec.nodeName).toBeUndefined();
     expect(pending.status?.conditions?.find((c) => c.type === 'PodScheduled')).toMatchObject({
       reason: 'Unschedulable',
-      message: "0/3 nodes are available: 3 node(s) didn't match node selector.",
+      message: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
     });
 
     await store.create<Node>('nodes', makeNode('node-ssd', { labels: { disk: 'ssd' } }));
@@ -129,7 +129,7 @@ describe('[scheduler] with etcd', () => {
     startScheduler();
 
     const hog = await waitFor('FailedScheduling for hog', async () => (await eventsAbout(namespace, 'hog')).find((e) => e.reason === 'FailedScheduling'));
-    expect(hog.message).toBe("0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match node selector.");
+    expect(hog.message).toBe("0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector.");
     const whale = await waitFor('FailedScheduling for whale', async () => (await eventsAbout(namespace, 'whale')).find((e) => e.reason === 'FailedScheduling'));
     expect(whale.message).toBe('0/3 nodes are available: 3 Insufficient memory.');
     expect((await getPod(namespace, 'whale')).spec.nodeName).toBeUndefined();

@@ -169,6 +169,32 @@ describe('[api] helpers', () => {
     expect(podRequests(p)).toEqual({ milliCPU: 2000, memoryBytes: 10 * 1024 ** 2 });
   });
 
+  it('adds sidecar requests to the app containers and to the init containers that run after them', () => {
+    const p = pod({
+      initContainers: [
+        { name: 'before', image: 'x', resources: { requests: { cpu: '300m' } } },
+        { name: 'side', image: 'x', restartPolicy: 'Always', resources: { requests: { cpu: '200m', memory: '20Mi' } } },
+        { name: 'after', image: 'x', resources: { requests: { cpu: '500m' } } },
+      ],
+      containers: [{ name: 'a', image: 'x', resources: { requests: { cpu: '100m', memory: '10Mi' } } }],
+    });
+    // peaks: before 300m; side+after 700m; side+app 300m
+    expect(podRequests(p)).toEqual({ milliCPU: 700, memoryBytes: 30 * 1024 ** 2 });
+  });
+
+  it('counts ready sidecars in the ready/total of a pod', () => {
+    const p = pod({ initContainers: [{ name: 'side', image: 'x', restartPolicy: 'Always' }, { name: 'once', image: 'x' }], containers: [{ name: 'a', image: 'x' }] });
+    p.status = {
+      phase: 'Running',
+      initContainerStatuses: [
+        { name: 'side', ready: true, restartCount: 0, image: 'x', imageID: '' },
+        { name: 'once', ready: true, restartCount: 0, image: 'x', imageID: '' },
+      ],
+      containerStatuses: [{ name: 'a', ready: false, restartCount: 0, image: 'x', imageID: '' }],
+    };
+    expect(podReadyCount(p)).toEqual({ ready: 1, total: 2 });
+  });
+
   it('computes QoS classes', () => {
     const g = pod({ containers: [{ name: 'a', image: 'x', resources: { limits: { cpu: '1', memory: '1Gi' } } }] });
     expect(qosClassOf(g)).toBe('Guaranteed');

@@ -26,7 +26,7 @@ describe('[api] resource registry', () => {
     expect(r.listKind).toBe(`${kind}List`);
   });
 
-  it('lists pods, nodes, namespaces, events, configmaps and secrets with their short names', () => {
+  it('lists the core kinds and the workload kinds with their short names', () => {
     expect(REGISTRY.all().map((r) => [r.plural, r.singular, r.shortNames])).toEqual([
       ['pods', 'pod', ['po']],
       ['nodes', 'node', ['no']],
@@ -34,11 +34,18 @@ describe('[api] resource registry', () => {
       ['events', 'event', ['ev']],
       ['configmaps', 'configmap', ['cm']],
       ['secrets', 'secret', []],
+      ['daemonsets', 'daemonset', ['ds']],
+      ['replicasets', 'replicaset', ['rs']],
+      ['deployments', 'deployment', ['deploy']],
+      ['controllerrevisions', 'controllerrevision', []],
+      ['jobs', 'job', []],
+      ['cronjobs', 'cronjob', ['cj']],
+      ['poddisruptionbudgets', 'poddisruptionbudget', ['pdb']],
     ]);
   });
 
-  it('serves the core group and apps, batch, discovery.k8s.io and flotilla.io, each v1', () => {
-    expect(REGISTRY.groupVersions().map((g) => g.groupVersion)).toEqual(['v1', 'apps/v1', 'batch/v1', 'discovery.k8s.io/v1', 'flotilla.io/v1']);
+  it('serves the core group and apps, batch, discovery.k8s.io, policy and flotilla.io, each v1', () => {
+    expect(REGISTRY.groupVersions().map((g) => g.groupVersion)).toEqual(['v1', 'apps/v1', 'batch/v1', 'discovery.k8s.io/v1', 'policy/v1', 'flotilla.io/v1']);
   });
 
   const widget: KindSpec = { group: 'example.com', version: 'v1', kind: 'Widget', plural: 'widgets', namespaced: true, validate: () => undefined, schema: { spec: 'any' } };
@@ -64,8 +71,8 @@ describe('[api] resource registry', () => {
   });
 
   it('names an unknown resource type', () => {
-    expect(lookupResource('deployments')).toBeUndefined();
-    expect(() => resourceFor('deployments')).toThrow(new BadRequestError('the server doesn\'t have a resource type "deployments"'));
+    expect(lookupResource('statefulsets')).toBeUndefined();
+    expect(() => resourceFor('statefulsets')).toThrow(new BadRequestError('the server doesn\'t have a resource type "statefulsets"'));
   });
 
   it('names an unknown kind or apiVersion', () => {

@@ -62,7 +62,7 @@ describe('API server authentication and discovery', () => {
     expect((await req('GET', '/api')).json).toMatchObject({ kind: 'APIVersions', versions: ['v1'] });
     const groups = (await req('GET', '/apis')).json;
     expect(groups.kind).toBe('APIGroupList');
-    expect(groups.groups.map((g: { preferredVersion: { groupVersion: string } }) => g.preferredVersion.groupVersion)).toEqual(['apps/v1', 'batch/v1', 'discovery.k8s.io/v1', 'flotilla.io/v1']);
+    expect(groups.groups.map((g: { preferredVersion: { groupVersion: string } }) => g.preferredVersion.groupVersion)).toEqual(['apps/v1', 'batch/v1', 'discovery.k8s.io/v1', 'policy/v1', 'flotilla.io/v1']);
     expect((await req('GET', '/apis/apps')).json).toMatchObject({ kind: 'APIGroup', name: 'apps', preferredVersion: { groupVersion: 'apps/v1' } });
     expect((await req('GET', '/apis/apps/v1')).json).toMatchObject({ kind: 'APIResourceList', groupVersion: 'apps/v1' });
     expect((await req('GET', '/apis/nope')).status).toBe(404);

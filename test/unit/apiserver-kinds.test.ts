@@ -149,7 +149,7 @@ describe('[api] Secrets', () => {
 
 describe('[api] API groups', () => {
   it('routes /apis/<group>/<version>/… to the registry: an unknown resource in a served group is a 404', async () => {
-    const r = await req('GET', '/apis/apps/v1/namespaces/default/deployments');
+    const r = await req('GET', '/apis/apps/v1/namespaces/default/statefulsets');
     expect(r.status).toBe(404);
     expect(r.json.kind).toBe('Status');
     expect((await req('GET', '/apis/nope/v1/things')).status).toBe(404);

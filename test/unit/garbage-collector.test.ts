@@ -193,7 +193,7 @@ describe('[gc] background deletion', () => {
   it('keeps a dependent whose owner is of a kind this server does not serve', async () => {
     const w = world();
     await nsReady(w, 'default');
-    await configMap(w, 'child', [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: randomUUID() }]);
+    await configMap(w, 'child', [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: randomUUID() }]);
     startGc(w);
     await pause(80);
     expect(await get(w, 'configmaps', 'child')).toBeDefined();

@@ -230,3 +230,147 @@ describe('[runtime] cgroup resources from container resources', () => {
     expect([0, 1, 1000, 300_000].map(milliCpuToShares)).toEqual([2, 2, 1024, 262144]);
   });
 });
+
+// ---------------------------------------------------------------------------
+// securityContext → OCI spec (node-agent/runtime/spec.ts, sandbox/container-spec.ts).
+import { effectiveSecurity } from '../../api/kinds/pod-security.js';
+import { containerCapabilities, runtimeDefaultSeccomp } from '../../node-agent/runtime/index.js';
+import { containerSpecInput, podHostsFile, pauseSpec } from '../../node-agent/sandbox/container-spec.js';
+
+describe('[runtime] securityContext in the OCI spec', () => {
+  const sec = (pod: Record<string, unknown> = {}, c: Record<string, unknown> = {}) => effectiveSecurity(pod as never, c as never);
+  const podRef = { name: 'web', namespace: 'default', uid: 'u-1' };
+
+  it('runAsUser/runAsGroup (container over pod), supplementalGroups and fsGroup as additional gids', () => {
+    const spec = buildOciSpec(input({ security: sec({ runAsUser: 1, runAsGroup: 2, fsGroup: 2000, supplementalGroups: [4000, 2000] }, { runAsUser: 1000 }), image: { User: '5' } }));
+    expect(spec.process.user).toEqual({ uid: 1000, gid: 2, additionalGids: [4000, 2000] });
+    // runAsUser without runAsGroup: gid 0, as with other runtimes
+    expect(buildOciSpec(input({ security: sec({}, { runAsUser: 1000 }) })).process.user).toEqual({ uid: 1000, gid: 0 });
+    // nothing set: the image's user
+    expect(buildOciSpec(input({ security: sec(), image: { User: '7:8' } })).process.user).toEqual({ uid: 7, gid: 8 });
+  });
+
+  it('runAsNonRoot refuses root and unverifiable users in the kubelet words', () => {
+    expect(() => buildOciSpec(input({ security: sec({ runAsNonRoot: true }), podRef }))).toThrow(
+      'container has runAsNonRoot and image will run as root (pod: "web_default(u-1)", container: app)',
+    );
+    expect(() => buildOciSpec(input({ security: sec({ runAsNonRoot: true }), podRef, image: { User: 'nginx' } }))).toThrow(
+      'container has runAsNonRoot and image has non-numeric user (nginx), cannot verify user is non-root (pod: "web_default(u-1)", container: app)',
+    );
+    expect(() => buildOciSpec(input({ security: sec({ runAsNonRoot: true, runAsUser: 0 }), podRef }))).toThrow(/runAsUser breaks non-root policy/);
+    expect(buildOciSpec(input({ security: sec({ runAsNonRoot: true }, { runAsUser: 1000 }), image: { User: 'nginx' } })).process.user.uid).toBe(1000);
+    expect(buildOciSpec(input({ security: sec({}, { runAsNonRoot: true }), image: { User: '65534' } })).process.user.uid).toBe(65534);
+  });
+
+  it('capabilities: the default set, drop ALL then add, names with or without CAP_', () => {
+    expect(containerCapabilities(sec())).toEqual([...DEFAULT_CAPABILITIES]);
+    expect(containerCapabilities(sec({}, { capabilities: { drop: ['ALL'], add: ['net_admin', 'CAP_CHOWN'] } }))).toEqual(['CAP_NET_ADMIN', 'CAP_CHOWN']);
+    const dropped = containerCapabilities(sec({}, { capabilities: { drop: ['CHOWN', 'CAP_KILL'], add: ['SYS_TIME'] } }));
+    expect(dropped).not.toContain('CAP_CHOWN');
+    expect(dropped).not.toContain('CAP_KILL');
+    expect(dropped).toContain('CAP_SYS_TIME');
+    const spec = buildOciSpec(input({ security: sec({}, { capabilities: { drop: ['ALL'] } }) }));
+    expect(spec.process.capabilities).toEqual({ bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] });
+  });
+
+  it('allowPrivilegeEscalation: no_new_privs only when false; readOnlyRootFilesystem makes the root read-only', () => {
+    expect(buildOciSpec(input({ security: sec() })).process.noNewPrivileges).toBe(false);
+    expect(buildOciSpec(input({ security: sec({}, { allowPrivilegeEscalation: false }) })).process.noNewPrivileges).toBe(true);
+    expect(buildOciSpec(input({ security: sec({}, { readOnlyRootFilesystem: true }) })).root.readonly).toBe(true);
+    expect(buildOciSpec(input({ security: sec() })).root.readonly).toBe(false);
+  });
+
+  it('privileged: every capability, every device, writable /sys, no masked or read-only paths, no seccomp', () => {
+    const spec = buildOciSpec(
+      input({
+        security: sec({ seccompProfile: { type: 'RuntimeDefault' } }, { privileged: true }),
+        hostDevices: [{ path: '/dev/loop0', type: 'b', major: 7, minor: 0 }],
+      }),
+    );
+    expect(spec.process.capabilities.bounding).toContain('CAP_SYS_ADMIN');
+    expect(spec.process.capabilities.bounding).toHaveLength(41);
+    expect(spec.linux.resources.devices).toEqual([{ allow: true, access: 'rwm' }]);
+    expect(spec.linux.devices).toEqual([{ path: '/dev/loop0', type: 'b', major: 7, minor: 0 }]);
+    expect(spec.linux.maskedPaths).toEqual([]);
+    expect(spec.linux.readonlyPaths).toEqual([]);
+    expect(spec.linux.seccomp).toBeUndefined();
+    expect(spec.mounts.find((m) => m.destination === '/sys')!.options).toContain('rw');
+    expect(spec.process.noNewPrivileges).toBe(false);
+  });
+
+  it('seccomp RuntimeDefault: a denylist answering EPERM, namespaces blocked without CAP_SYS_ADMIN; Unconfined: none', () => {
+    const spec = buildOciSpec(input({ security: sec({ seccompProfile: { type: 'RuntimeDefault' } }) }));
+    const sc = spec.linux.seccomp!;
+    expect(sc.defaultAction).toBe('SCMP_ACT_ALLOW');
+    const denied = sc.syscalls[0]!;
+    expect(denied).toMatchObject({ action: 'SCMP_ACT_ERRNO', errnoRet: 1 });
+    for (const n of ['kexec_load', 'init_module', 'finit_module', 'delete_module', 'reboot', 'swapon', 'mount', 'umount2', 'unshare', 'keyctl', 'add_key', 'bpf', 'perf_event_open', 'userfaultfd', 'open_by_handle_at', 'clock_settime', 'settimeofday', 'acct', 'iopl', 'pivot_root']) {
+      expect(denied.names).toContain(n);
+    }
+    expect(sc.syscalls.filter((r) => r.names[0] === 'clone').map((r) => r.args![0]!.value)).toContain(0x10000000);
+    expect(sc.syscalls.find((r) => r.names[0] === 'clone3')).toMatchObject({ errnoRet: 38 });
+    // a container that holds CAP_SYS_ADMIN / CAP_SYS_TIME may use what they allow
+    const admin = runtimeDefaultSeccomp(['CAP_SYS_ADMIN', 'CAP_SYS_TIME']);
+    expect(admin.syscalls[0]!.names).not.toContain('mount');
+    expect(admin.syscalls[0]!.names).not.toContain('clock_settime');
+    expect(admin.syscalls[0]!.names).not.toContain('bpf'); // CAP_SYS_ADMIN allowed bpf before CAP_BPF existed
+    expect(admin.syscalls[0]!.names).toContain('reboot');
+    expect(admin.syscalls.some((r) => r.names[0] === 'clone')).toBe(false);
+    expect(buildOciSpec(input({ security: sec({ seccompProfile: { type: 'RuntimeDefault' } }, { seccompProfile: { type: 'Unconfined' } }) })).linux.seccomp).toBeUndefined();
+  });
+
+  it('the container spec input carries the pod and container securityContext; the pause spec carries the sysctls', () => {
+    const pod = {
+      metadata: { name: 'web', namespace: 'ns1', uid: 'u-9' },
+      spec: {
+        containers: [{ name: 'app', image: 'busybox' }],
+        securityContext: { runAsUser: 1000, sysctls: [{ name: 'net.core.somaxconn', value: '1024' }, { name: 'kernel/shm_rmid_forced', value: '1' }] },
+      },
+    } as never;
+    const inp = containerSpecInput({
+      pod,
+      container: { name: 'app', image: 'busybox', command: ['sh'], securityContext: { readOnlyRootFilesystem: true } },
+      image: { entrypoint: null, cmd: null, env: [], workingDir: '', user: '' } as never,
+      rootfs: '/r',
+      sandbox: { netnsPath: '/run/n', pausePid: 5, hostNetwork: false, shareProcessNamespace: false },
+      hostname: 'web',
+      volumes: {},
+      etc: { hostname: '/e/h', hosts: '/e/hosts', resolvConf: '/e/r' },
+      cgroupsPath: '/f/p/c',
+      maxOpenFiles: 1024,
+    });
+    expect(inp.security).toMatchObject({ runAsUser: 1000, readOnlyRootFilesystem: true });
+    expect(inp.podRef).toEqual({ name: 'web', namespace: 'ns1', uid: 'u-9' });
+    const p = pauseSpec({ pod, rootfs: '/p', pauseBinary: '/pause', netnsPath: '/run/n', hostname: 'web', cgroupsPath: '/f/p/s' });
+    expect(p.linux.sysctl).toEqual({ 'net.core.somaxconn': '1024', 'kernel.shm_rmid_forced': '1' });
+  });
+});
+
+describe('[runtime] the pod /etc/hosts', () => {
+  it('has the FQDN with a subdomain and the kubelet HostAliases block', () => {
+    expect(podHostsFile('web-0', '10.244.1.5', { subdomain: 'svc1', namespace: 'ns1', hostAliases: [{ ip: '10.1.2.3', hostnames: ['foo.local', 'bar'] }] })).toBe(
+      [
+        '# Kubernetes-managed hosts file (flotilla).',
+        '127.0.0.1\tlocalhost',
+        '::1\tlocalhost ip6-localhost ip6-loopback',
+        '10.244.1.5\tweb-0.svc1.ns1.svc.cluster.local\tweb-0',
+        '',
+        '# Entries added by HostAliases.',
+        '10.1.2.3\tfoo.local\tbar',
+        '',
+      ].join('\n'),
+    );
+    expect(podHostsFile('web', '10.0.0.1')).toContain('10.0.0.1\tweb\n');
+  });
+});
+
+import { sharesToWeight } from '../../node-agent/runtime/index.js';
+
+describe('[runtime] cpu requests on cgroup v2', () => {
+  it('converts shares to cpu.weight as runc and the kubelet do', () => {
+    expect(sharesToWeight(2)).toBe(1); // BestEffort
+    expect(sharesToWeight(milliCpuToShares(250))).toBe(10); // 256 shares
+    expect(sharesToWeight(1024)).toBe(39);
+    expect(sharesToWeight(262144)).toBe(10000);
+  });
+});

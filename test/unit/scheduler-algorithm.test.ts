@@ -33,10 +33,10 @@ describe('the FailedScheduling message', () => {
   it('counts reasons per node and sorts them by reason, as Kubernetes prints them', () => {
     const msg = fitErrorMessage(3, [
       unschedulable('Insufficient memory'),
-      unresolvable("node(s) didn't match node selector"),
+      unresolvable("node(s) didn't match Pod's node affinity/selector"),
       unschedulable('Insufficient memory'),
     ]);
-    expect(msg).toBe("0/3 nodes are available: 2 Insufficient memory, 1 node(s) didn't match node selector.");
+    expect(msg).toBe("0/3 nodes are available: 2 Insufficient memory, 1 node(s) didn't match Pod's node affinity/selector.");
   });
 
   it('counts each reason of a node that fails several ways', () => {
@@ -64,7 +64,7 @@ describe('the scheduling algorithm', () => {
     pod.spec.nodeSelector = { 'kubernetes.io/hostname': 'n1' }; // matches n1 only, which lacks memory
     const r = alg.schedule(pod, cache.nodeInfos());
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.message).toBe("0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match node selector.");
+    if (!r.ok) expect(r.message).toBe("0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector.");
   });
 
   it('leaves out of a cycle the filters whose preFilter says Skip (nothing to check for this pod), and only those', () => {
@@ -86,7 +86,7 @@ describe('the scheduling algorithm', () => {
     ran.clear();
     const picky = makePod('picky', { nodeSelector: { disk: 'ssd' }, ports: [{ containerPort: 80, hostPort: 8080 }] });
     expect(alg.schedule(picky, cache.nodeInfos())).toMatchObject({ ok: true, nodeName: 'n2' });
-    expect(ran.get('NodeSelector')).toBe(2);
+    expect(ran.get('NodeAffinity')).toBe(2);
     expect(ran.get('NodePorts')).toBe(1);
     ran.clear();
     const named = makePod('named', { nodeName: 'n1' });

@@ -90,16 +90,16 @@ describe('the scheduler loop', () => {
     start(store);
 
     const failed = await waitFor('FailedScheduling for picky', async () => (await eventsFor(store, 'picky')).find((e) => e.reason === 'FailedScheduling'));
-    expect(failed).toMatchObject({ type: 'Warning', message: "0/3 nodes are available: 3 node(s) didn't match node selector." });
+    expect(failed).toMatchObject({ type: 'Warning', message: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector." });
     const greedy = await waitFor('FailedScheduling for greedy', async () => (await eventsFor(store, 'greedy'))[0]);
     expect(greedy.message).toBe('0/3 nodes are available: 3 Insufficient memory.');
     const hungry = await waitFor('FailedScheduling for hungry', async () => (await eventsFor(store, 'hungry'))[0]);
-    expect(hungry.message).toBe("0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match node selector.");
+    expect(hungry.message).toBe("0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector.");
 
     const cond = await waitFor('PodScheduled=False', async () =>
       (await getPod(store, 'picky')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'),
     );
-    expect(cond).toMatchObject({ reason: 'Unschedulable', message: "0/3 nodes are available: 3 node(s) didn't match node selector." });
+    expect(cond).toMatchObject({ reason: 'Unschedulable', message: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector." });
     expect((await getPod(store, 'picky')).spec.nodeName).toBeUndefined();
 
     await store.create<Node>('nodes', makeNode('fast', { labels: { disk: 'ssd' } }));

@@ -53,13 +53,13 @@ describe('scheduler filters', () => {
       'a label with another value does not fit',
       makePod('p', { nodeSelector: { disk: 'ssd' } }),
       makeNode('n1', { labels: { disk: 'hdd' } }),
-      { code: 'UnschedulableAndUnresolvable', reasons: ["node(s) didn't match node selector"] },
+      { code: 'UnschedulableAndUnresolvable', reasons: ["node(s) didn't match Pod's node affinity/selector"] },
     ],
     [
       'every key must match',
       makePod('p', { nodeSelector: { disk: 'ssd', zone: 'a' } }),
       makeNode('n1', { labels: { disk: 'ssd' } }),
-      { code: 'UnschedulableAndUnresolvable', reasons: ["node(s) didn't match node selector"] },
+      { code: 'UnschedulableAndUnresolvable', reasons: ["node(s) didn't match Pod's node affinity/selector"] },
     ],
   ])('NodeSelector: %s', (_name, pod, node, want) => {
     expect(filter(newNodeSelector(), pod, nodeWith(node))).toEqual(want);
@@ -240,6 +240,8 @@ describe('plugin registry', () => {
   it('names every plugin explicitly and builds fresh instances', () => {
     const reg = defaultRegistry();
     expect([...reg.keys()].sort()).toEqual([
+      'InterPodAffinity',
+      'NodeAffinity',
       'NodeName',
       'NodePorts',
       'NodeResourcesBalancedAllocation',

@@ -1,9 +1,11 @@
 // NodeSelector: every key=value of spec.nodeSelector must be a label of the node.
+// The default profile runs NodeAffinity instead (nodeSelector and node
+// affinity together, as Kubernetes); this one stays for custom profiles.
 import type { Plugin } from '../framework.js';
 import { SKIP, SUCCESS, unresolvable } from '../framework.js';
 
 export const NODE_SELECTOR = 'NodeSelector';
-export const REASON_NODE_SELECTOR = "node(s) didn't match node selector";
+export const REASON_NODE_SELECTOR = "node(s) didn't match Pod's node affinity/selector";
 
 export function newNodeSelector(): Plugin {
   return {
