@@ -30,7 +30,8 @@ const APPLETS = [
   'sh', 'ash', 'ls', 'cat', 'echo', 'sleep', 'httpd', 'wget', 'ping', 'env', 'id', 'true', 'false', 'mkdir', 'rm',
   'test', 'ps', 'hostname', 'ip', 'nc', 'grep', 'sed', 'head', 'tail', 'wc', 'touch', 'chmod', 'kill', 'date',
   'uname', 'printf', 'stat', 'readlink', 'mount', 'ifconfig', 'nslookup', 'which', 'seq', 'find', 'dd', 'df',
-  'top', 'whoami', 'cp', 'mv', 'ln', 'pwd', 'tr', 'sort', 'uniq', 'vi', 'xargs', 'yes',
+  'top', 'whoami', 'cp', 'mv', 'ln', 'pwd', 'tr', 'sort', 'uniq', 'vi', 'xargs', 'yes', 'awk', 'expr', 'cut', 'tee',
+  'basename', 'dirname', 'timeout', 'chown', 'sysctl',
 ];
 const EPOCH = new Date(0);
 

@@ -285,38 +285,41 @@ describe('[workloads] Deployments, DaemonSets and Jobs from the documentation ex
     for (const f of ['nginx-deployment.yaml', 'daemonset.yaml', 'job.yaml']) {
       expect(await kubectlAt(KUBECTL_133, ['apply', '-f', join(REPO_ROOT, 'manifests', f)])).toMatch(/created|configured|unchanged/);
     }
-    // The Deployment: 3 Running pods named <rs>-<5>, owned by its one ReplicaSet, serving on port 80.
-    const web = await eventually('3 nginx-deployment pods Running and Ready', async () => {
-      const ps = (await podsOf('app=nginx')).filter((p) => !p.metadata.deletionTimestamp);
-      return ps.length === 3 && ps.every(running) ? ps : undefined;
-    }, 120_000, 500);
-    const rsName = web[0]!.metadata.ownerReferences?.[0]?.name ?? '';
-    expect(rsName).toMatch(/^nginx-deployment-[a-z0-9]+$/);
-    for (const p of web) {
-      expect(p.metadata.name).toMatch(new RegExp(`^${rsName}-[a-z0-9]{5}$`));
-      expect(p.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'ReplicaSet', name: rsName, controller: true });
+    try {
+      // The Deployment: 3 Running pods named <rs>-<5>, owned by its one ReplicaSet, serving on port 80.
+      const web = await eventually('3 nginx-deployment pods Running and Ready', async () => {
+        const ps = (await podsOf('app=nginx')).filter((p) => !p.metadata.deletionTimestamp);
+        return ps.length === 3 && ps.every(running) ? ps : undefined;
+      }, 120_000, 500);
+      const rsName = web[0]!.metadata.ownerReferences?.[0]?.name ?? '';
+      expect(rsName).toMatch(/^nginx-deployment-[a-z0-9]+$/);
+      for (const p of web) {
+        expect(p.metadata.name).toMatch(new RegExp(`^${rsName}-[a-z0-9]{5}$`));
+        expect(p.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'ReplicaSet', name: rsName, controller: true });
+      }
+      // busybox httpd answers on port 80 across the overlay (its root has no index page: a 404 is its answer)
+      const served = await c.flotctl(['exec', '-n', 'demo', 'client', '--', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${web[0]!.status!.podIP} 80`]);
+      expect(served.stdout, served.stderr).toMatch(/^HTTP\/1\.[01] \d{3}/);
+      expect(await kubectlAt(KUBECTL_133, ['get', 'deployment', 'nginx-deployment'])).toMatch(/^nginx-deployment\s+3\/3\s+3\s+3\s/m);
+      // The DaemonSet: one Running pod on each of the three hosts.
+      const daemons = await eventually('a fluentd-elasticsearch pod Running on every node', async () => {
+        const ps = (await podsOf('name=fluentd-elasticsearch', 'kube-system')).filter(running);
+        return ps.length === 3 ? ps : undefined;
+      }, 120_000, 500);
+      expect(daemons.map((p) => p.spec?.nodeName).sort()).toEqual(['h1', 'h2', 'h3']);
+      expect(await kubectlAt(KUBECTL_133, ['get', 'ds', '-n', 'kube-system', 'fluentd-elasticsearch'])).toMatch(/^fluentd-elasticsearch\s+3\s+3\s+3\s+3\s+3\s/m);
+      // The Job: completes, and its pod printed pi.
+      await kubectlAt(KUBECTL_133, ['wait', '--for=condition=complete', 'job/pi', '--timeout=120s']);
+      const [pi] = await podsOf('job-name=pi');
+      expect(pi?.status?.phase).toBe('Succeeded');
+      expect(await c.ok(['logs', pi!.metadata.name!])).toBe('3.141592653589793\n');
+    } finally {
+      // Deleting them removes their pods (the garbage collector, through the owners); also when an assertion failed.
+      for (const f of ['nginx-deployment.yaml', 'daemonset.yaml', 'job.yaml']) await kubectlAt(KUBECTL_133, ['delete', '--ignore-not-found', '-f', join(REPO_ROOT, 'manifests', f)]);
+      await eventually('the example pods to be gone', async () =>
+        (await podsOf('app=nginx')).length + (await podsOf('name=fluentd-elasticsearch', 'kube-system')).length + (await podsOf('job-name=pi')).length === 0, 120_000, 500);
+      await eventually('the ReplicaSet to be gone', async () => (await c.json<{ items: unknown[] }>(['get', 'replicasets'])).items.length === 0, 60_000, 500);
     }
-    const served = await c.flotctl(['exec', '-n', 'demo', 'client', '--', 'wget', '-qO-', '-T', '5', `http://${web[0]!.status!.podIP}:80/`]);
-    // busybox httpd answers (its root has no index page: a 404 is the server's answer too)
-    expect(served.code === 0 || /HTTP\/1\.[01] 404/.test(served.stderr), `${served.stdout}${served.stderr}`).toBe(true);
-    expect(await kubectlAt(KUBECTL_133, ['get', 'deployment', 'nginx-deployment'])).toMatch(/^nginx-deployment\s+3\/3\s+3\s+3\s/m);
-    // The DaemonSet: one Running pod on each of the three hosts.
-    const daemons = await eventually('a fluentd-elasticsearch pod Running on every node', async () => {
-      const ps = (await podsOf('name=fluentd-elasticsearch', 'kube-system')).filter(running);
-      return ps.length === 3 ? ps : undefined;
-    }, 120_000, 500);
-    expect(daemons.map((p) => p.spec?.nodeName).sort()).toEqual(['h1', 'h2', 'h3']);
-    expect(await kubectlAt(KUBECTL_133, ['get', 'ds', '-n', 'kube-system', 'fluentd-elasticsearch'])).toMatch(/^fluentd-elasticsearch\s+3\s+3\s+3\s+3\s+3\s/m);
-    // The Job: completes, and its pod printed pi.
-    await kubectlAt(KUBECTL_133, ['wait', '--for=condition=complete', 'job/pi', '--timeout=120s']);
-    const [pi] = await podsOf('job-name=pi');
-    expect(pi?.status?.phase).toBe('Succeeded');
-    expect(await c.ok(['logs', pi!.metadata.name!])).toBe('3.141592653589793\n');
-    // Deleting them removes their pods (the garbage collector, through the owners).
-    for (const f of ['nginx-deployment.yaml', 'daemonset.yaml', 'job.yaml']) await kubectlAt(KUBECTL_133, ['delete', '-f', join(REPO_ROOT, 'manifests', f)]);
-    await eventually('the example pods to be gone', async () =>
-      (await podsOf('app=nginx')).length + (await podsOf('name=fluentd-elasticsearch', 'kube-system')).length + (await podsOf('job-name=pi')).length === 0, 120_000, 500);
-    await eventually('the ReplicaSet to be gone', async () => (await c.json<{ items: unknown[] }>(['get', 'replicasets'])).items.length === 0, 60_000, 500);
   }, 400_000);
 });
 
@@ -422,6 +425,12 @@ spec:
     expect(seconds, `replacement pods Running after ${seconds} s`).toBeLessThanOrEqual(10 + 15);
     c.start('h3-agent', cmd);
     await eventually('h3 to be Ready again', async () => /^h3\s+Ready\s/m.test(await c.ok(['get', 'nodes'])), 60_000, 500);
+    // Back, the agent removes the sandboxes of the pods evicted while it was down.
+    const evicted = before.filter((p) => p.spec?.nodeName === 'h3').map((p) => p.metadata.uid!);
+    await eventually('h3 to tear down the evicted pods', async () => {
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+      return evicted.every((uid) => !mounts.includes(uid));
+    }, 60_000, 500);
     await c.ok(['delete', 'deployment', 'spread']);
     await eventually('the spread pods to be gone', async () => (await podsOf('app=spread')).length === 0, 90_000, 500);
   }, 300_000);
