@@ -20,6 +20,11 @@ export class Admission {
   admitCreate(kind: string, obj: KubeObject & Record<string, unknown>): void {
     for (const fn of this.byKind.get(kind) ?? []) fn(obj);
   }
+
+  /** The same functions on an update of the main resource (DefaultTolerationSeconds handles both, as in Kubernetes). */
+  admitUpdate(kind: string, obj: KubeObject & Record<string, unknown>): void {
+    this.admitCreate(kind, obj);
+  }
 }
 
 export const NOT_READY_TAINT_KEY = 'node.kubernetes.io/not-ready';

@@ -241,10 +241,15 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     return reply.code(st.code).type('application/json').send(st);
   };
 
-  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
+  app.setErrorHandler(async (err: Error & { code?: string; statusCode?: number }, req, reply) => {
     let e: unknown = err;
     if (!(err instanceof FlotillaError)) {
-      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) e = new RequestEntityTooLargeError();
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+        e = new RequestEntityTooLargeError();
+        // read the rest of the body (up to a bound) before answering, so the client
+        // gets the 413 instead of a broken pipe while it is still sending
+        await drainBody(req.raw, 8 * MAX_BODY_BYTES);
+      }
       else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) e = new UnsupportedMediaTypeError(err.message);
       else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) e = new BadRequestError(err.message);
     }
@@ -625,4 +630,25 @@ function deleteOptions(body: unknown, query: Query): DeleteOptions {
   const dry = q1(query, 'dryRun');
   if (dry !== undefined) o.dryRun = [dry];
   return o;
+}
+
+/** Reads and drops what is left of a request body, at most `maxBytes`, then resolves. */
+function drainBody(raw: import('node:http').IncomingMessage, maxBytes: number): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      raw.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.once('close', done);
+    raw.resume();
+  });
 }

@@ -431,6 +431,7 @@ export class ResourceApi {
         else next.status = deepClone(oldObj.status);
       }
       t.res.strategy.prepareForUpdate?.(next, oldObj);
+      this.admission?.admitUpdate(t.res.kind, next);
       // generation counts changes of everything but metadata and status
       const changed = Object.keys({ ...oldObj, ...next }).some(
         (k) => k !== 'metadata' && k !== 'status' && k !== 'apiVersion' && k !== 'kind' && !jsonEqual(oldObj[k], next[k]),
@@ -456,6 +457,8 @@ export class ResourceApi {
     }
     if (typeof rv === 'string' && rv !== '') nmd.resourceVersion = rv;
     else nmd.resourceVersion = old.metadata.resourceVersion;
+    // a stale resourceVersion is a conflict before anything else, as in kube-apiserver
+    if (nmd.resourceVersion !== old.metadata.resourceVersion) throw conflict(t.res, t.name ?? '');
     assertValid(next, old);
     return next;
   }
