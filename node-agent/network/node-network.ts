@@ -38,6 +38,8 @@ export interface NodeNetworkOptions {
   bridge?: string;
   /** Pod → outside masquerade via iptables; default on. */
   masquerade?: boolean;
+  /** How long start-up waits for the first lease snapshot to be programmed; default 10 s. */
+  leaseSyncTimeoutMs?: number;
 }
 
 export interface NodeNetwork {
@@ -122,6 +124,14 @@ export async function startNodeNetwork(o: NodeNetworkOptions): Promise<NodeNetwo
       await watching;
     });
     vxlan.startReconcile();
+    // Pods started before the routes to the other nodes exist could not answer
+    // them: wait for the first lease snapshot to be in the kernel (bounded, so a
+    // slow controller delays the node by seconds at most; the watch carries on).
+    const syncWait = o.leaseSyncTimeoutMs ?? 10_000;
+    const waitDone = new AbortController();
+    const inSync = await Promise.race([vxlan.synced.then(() => true), clock.sleep(syncWait, waitDone.signal).then(() => false, () => false)]);
+    waitDone.abort();
+    if (!inSync) log.warn({ waitedMs: syncWait }, 'the other nodes\' subnet leases are not in the kernel yet: going on, the lease watch will add them');
 
     const podNetwork = new BridgePodNetwork({
       bridge: o.bridge,

@@ -451,7 +451,11 @@ containers:
     const p = await podWhen('on-h4', 'to run', running);
     // From web-h1 (pinned to h1): across hosts whatever else landed on h4.
     const ping = await c.flotctl(['exec', '-n', 'demo', 'web-h1', '--', 'ping', '-c', '1', '-W', '3', p.status!.podIP!]);
-    expect(ping.code, ping.stderr).toBe(0);
+    const overlay = () =>
+      ['h1', 'h4']
+        .map((h) => `${h}:\n${['route', 'neigh'].map((w) => c.hostExec(h, ['ip', w, 'show', 'dev', 'flotilla.1']).stdout).join('')}${c.hostExec(h, ['bridge', 'fdb', 'show', 'dev', 'flotilla.1']).stdout}`)
+        .join('\n');
+    expect(ping.code, ping.code === 0 ? '' : `${ping.stdout}${ping.stderr}\n${overlay()}`).toBe(0);
     const subnet = h4.spec!.podCIDR!;
     expect(c.hostExec('h1', ['ip', 'route', 'show', subnet]).stdout).toContain(subnet.split('/')[0]!);
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock, silentLogger } from '../../api/index.js';
 import { startNodeNetwork, type NodeNetwork } from '../../node-agent/index.js';
-import { Masquerade, MASQUERADE_CHAIN, SubnetPoolExhaustedError, type NetworkConfig } from '../../netplugin/index.js';
+import { Masquerade, MASQUERADE_CHAIN, SubnetPoolExhaustedError, vxlanBackend, type NetworkConfig } from '../../netplugin/index.js';
 import { FakeSubnetManager } from '../../netplugin/subnet/fake.js';
 import { eventually } from '../helpers/flotctl.js';
 import { Lab, labLeftovers } from '../helpers/lab.js';
@@ -84,6 +84,43 @@ describe('[network] startNodeNetwork', () => {
     clock.advance(120_000);
     await new Promise((r) => setTimeout(r, 100));
     expect(renew).not.toHaveBeenCalled();
+  });
+
+  it('returns only once the other nodes\' leases are routes in the kernel, so its first pods can answer them', async () => {
+    const clock = new FakeClock();
+    const subnets = new FakeSubnetManager(config, 3600_000, clock);
+    const other = await subnets.acquireLease('h2', { publicIP: '10.199.7.2', backend: vxlanBackend('0a:58:0a:f4:63:01') });
+    const n = await startNodeNetwork(opts(subnets, clock));
+    started.push(n);
+    // No waiting here: the route, neighbour and FDB entry are there when start-up returns.
+    expect(onHost(['ip', 'route', 'show', other.subnet]).out).toContain(`via ${other.subnet.split('/')[0]} dev flotilla.1 onlink`);
+    expect(onHost(['ip', 'neigh', 'show', 'dev', 'flotilla.1']).out).toContain('0a:58:0a:f4:63:01');
+    expect(onHost(['bridge', 'fdb', 'show', 'dev', 'flotilla.1']).out).toContain('dst 10.199.7.2');
+    await n.stop();
+    started.pop();
+    await subnets.releaseLease('h2');
+  });
+
+  it('a lease watch that never answers delays start-up by the sync timeout only', async () => {
+    const clock = new FakeClock();
+    const subnets = new FakeSubnetManager(config, 3600_000, clock);
+    // A watch that stays silent (a controller that accepts the stream but never sends).
+    subnets.watchLeases = async function* (signal: AbortSignal) {
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+    };
+    let done = false;
+    const starting = startNodeNetwork(opts(subnets, clock, { leaseSyncTimeoutMs: 5000 })).then((n) => {
+      done = true;
+      return n;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(done).toBe(false);
+    clock.advance(5000);
+    const n = await starting;
+    started.push(n);
+    expect(n.lease.nodeName).toBe('h1');
+    await n.stop();
+    started.pop();
   });
 
   it('runs the reconcile on the injected clock: a deleted device is back after one period', async () => {

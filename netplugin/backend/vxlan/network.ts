@@ -42,6 +42,9 @@ export class VxlanNetwork {
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: Timer;
   private stopped = false;
+  private firstSync!: () => void;
+  /** Resolves once a lease watch result (the first is the snapshot) has been carried out. */
+  readonly synced: Promise<void> = new Promise((resolve) => (this.firstSync = resolve));
 
   private constructor(private readonly o: VxlanNetworkOptions) {
     this.log = o.log ?? componentLogger('vxlan');
@@ -128,6 +131,7 @@ export class VxlanNetwork {
         for await (const r of watch(signal)) {
           if (signal.aborted) break;
           await this.handle(r);
+          this.firstSync();
         }
       } catch (e) {
         if (signal.aborted) break;
