@@ -323,6 +323,77 @@ describe('[workloads] Deployments, DaemonSets and Jobs from the documentation ex
   }, 400_000);
 });
 
+describe('[workloads] a rolling update gated by real readiness probes', () => {
+  it('10 replicas whose httpGet readiness probe turns ready after 3 s: never fewer than replicas − maxUnavailable Ready, never more than replicas + maxSurge pods (sampled through a watch)', async () => {
+    const template = (version: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: roll
+spec:
+  replicas: 10
+  selector:
+    matchLabels: {app: roll}
+  template:
+    metadata:
+      labels: {app: roll}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox:1.35
+        env: [{name: VERSION, value: '${version}'}]
+        command: [sh, -c, 'mkdir -p /www; (sleep 3; echo ok > /www/ready) & exec httpd -f -p 8080 -h /www']
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 1}
+`;
+    const rolledOut = (version: string) =>
+      eventually(`10 roll pods of version ${version} Ready`, async () => {
+        const ps = (await podsOf('app=roll')).filter((p) => !p.metadata.deletionTimestamp);
+        return ps.length === 10 && ps.every((p) => isReady(p) && p.spec?.containers[0]?.env?.[0]?.value === version) ? ps : undefined;
+      }, 180_000, 500);
+    await apply(template('1'));
+    try {
+      await rolledOut('1');
+      // Every pod event, as the API sends it, from a watch on the label.
+      const pods = new Map<string, Pod>();
+      let samples = 0;
+      let minReady = Infinity;
+      let maxLive = 0;
+      const gated = new Set<string>();
+      let synced = false;
+      const w = await c.watch('/api/v1/namespaces/default/pods?labelSelector=app%3Droll', (type, p: Pod) => {
+        if (type === 'SYNCED') synced = true;
+        else if (type === 'DELETED') pods.delete(p.metadata.name!);
+        else pods.set(p.metadata.name!, p);
+        if (!synced) return;
+        samples++;
+        const live = [...pods.values()].filter((x) => !x.metadata.deletionTimestamp);
+        minReady = Math.min(minReady, live.filter(isReady).length);
+        maxLive = Math.max(maxLive, live.length);
+        // A new pod Running but not yet Ready: the probe, not the container start, decides.
+        if (p?.spec?.containers[0]?.env?.[0]?.value === '2' && p.status?.phase === 'Running' && !isReady(p)) gated.add(p.metadata.name!);
+      });
+      try {
+        await apply(template('2'));
+        await rolledOut('2');
+        await eventually('the old pods to be gone', async () => (await podsOf('app=roll')).length === 10, 60_000, 500);
+      } finally {
+        w.stop();
+      }
+      expect(w.errors).toEqual([]);
+      expect(samples).toBeGreaterThan(20);
+      // 25 % of 10: maxUnavailable 2 (rounded down), maxSurge 3 (rounded up).
+      expect(minReady).toBeGreaterThanOrEqual(8);
+      expect(maxLive).toBeLessThanOrEqual(13);
+      expect(gated.size, 'new pods seen Running before their readiness probe passed').toBeGreaterThanOrEqual(5);
+      expect(await kubectlAt(KUBECTL_133, ['rollout', 'status', 'deployment/roll', '--timeout=10s'])).toMatch(/successfully rolled out/);
+    } finally {
+      await c.ok(['delete', 'deployment', 'roll']);
+      await eventually('the roll pods to be gone', async () => (await podsOf('app=roll')).length === 0, 90_000, 500);
+    }
+  }, 400_000);
+});
+
 describe('[resilience] agent and controller restarts, node failure', () => {
   it('an agent restart with running pods restarts no pod and keeps traffic flowing', async () => {
     const before = await pod('web-h2', 'demo');

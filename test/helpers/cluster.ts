@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent as HttpsAgent, request } from 'undici';
 import { freeTcpPort } from './controller.js';
 import { eventually, flotctl, type FlotctlRun } from './flotctl.js';
 import { labLeftovers, REPO_ROOT } from './lab.js';
@@ -110,6 +111,53 @@ export class LabCluster {
 
   async json<T>(args: string[]): Promise<T> {
     return JSON.parse(await this.ok([...args, '-o', 'json'])) as T;
+  }
+
+  /**
+   * Lists `path` (a collection, query allowed) and watches it from the list's
+   * resourceVersion with the admin token: every object arrives as an event,
+   * the listed ones first as ADDED, then one SYNCED (no object) when the list is
+   * in. ERROR events are kept in `errors`.
+   */
+  async watch(path: string, onEvent: (type: string, obj: any) => void): Promise<{ stop(): void; errors: unknown[] }> {
+    const dir = join(this.clusterDir, 'controller');
+    const headers = { authorization: `Bearer ${readFileSync(join(dir, 'admin.token'), 'utf8').trim()}` };
+    const dispatcher = new HttpsAgent({ connect: { ca: readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8') }, bodyTimeout: 0 });
+    const base = `https://${this.gateway}:${this.apiPort}`;
+    const list = await request(`${base}${path}`, { headers, dispatcher });
+    const body = (await list.body.json()) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
+    if (list.statusCode !== 200 || !body.items) throw new Error(`GET ${path}: HTTP ${list.statusCode}: ${JSON.stringify(body)}`);
+    for (const o of body.items) onEvent('ADDED', o);
+    onEvent('SYNCED', undefined);
+    const ac = new AbortController();
+    const res = await request(`${base}${path}${path.includes('?') ? '&' : '?'}watch=true&resourceVersion=${body.metadata?.resourceVersion ?? ''}`, { headers, dispatcher, signal: ac.signal });
+    if (res.statusCode !== 200) throw new Error(`watch ${path}: HTTP ${res.statusCode}: ${await res.body.text()}`);
+    const errors: unknown[] = [];
+    const reading = (async () => {
+      let buf = '';
+      try {
+        for await (const chunk of res.body) {
+          buf += chunk.toString();
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i).trim();
+            buf = buf.slice(i + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line) as { type: string; object: unknown };
+            if (ev.type === 'ERROR') errors.push(ev.object);
+            else onEvent(ev.type, ev.object);
+          }
+        }
+      } catch (e) {
+        if (!ac.signal.aborted) errors.push(String(e));
+      }
+    })();
+    return {
+      errors,
+      stop() {
+        ac.abort();
+        void reading.finally(() => dispatcher.close());
+      },
+    };
   }
 
   /** Runs a command inside a lab host's network namespace. */
