@@ -24,6 +24,7 @@ import { ContainerStartError, type ContainerConfig, type PodRuntime } from './po
 import { activeDeadline, activeDeadlineExceeded, computePodActions, DEADLINE_EXCEEDED_MESSAGE, DEADLINE_EXCEEDED_REASON, initProgress, isSidecar, podContainerSpec, podIsDone } from './sync/plan.js';
 import { PodWorkers } from './sync/pod-workers.js';
 import { computePodStatus } from './sync/status.js';
+import { stopInOrder } from './sync/termination.js';
 import { LifecycleRunner, ProbeManager, type ProbeKind } from './probes/index.js';
 import type { ContainerWaitReason } from './sync/types.js';
 
@@ -305,14 +306,21 @@ export class Agent {
       return;
     }
     const now = this.clock.now();
-    const status = await rt.podStatus(pod);
+    const status = this.probes.markKilled(await rt.podStatus(pod));
     const plan = computePodActions(pod, status, now);
     const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
 
     if (pod.metadata.deletionTimestamp) {
-      for (const c of plan.containersToKill) await this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
       this.probes.removePod(uid);
-      await rt.killPod(pod, await this.lifecycle.preStop(pod, plan.containersToKill, status.sandbox?.ip, grace));
+      // App containers first, then the sidecars in reverse order (sync/termination.ts); the pod goes once all exited.
+      await stopInOrder(pod, plan.containersToKill, grace, {
+        clock: this.clock,
+        killing: (c) => this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`),
+        preStop: (cs, g) => this.lifecycle.preStop(pod, cs, status.sandbox?.ip, g),
+        stop: (c, g) => rt.stopContainer(pod, c.id, g),
+        failed: (c, e) => this.log.warn({ pod: this.describe(uid), container: c.name, err: toFlotillaError(e).message }, 'stopping a container failed; it is killed with the pod'),
+      });
+      await rt.killPod(pod, 0);
       this.waiting.delete(uid);
       await this.opts.client.confirmPodDeleted(pod);
       this.log.info({ pod: this.describe(uid) }, 'pod stopped and removed');
@@ -482,7 +490,7 @@ export class Agent {
     // marked lost, containers removed) must not rewrite it.
     if (isTerminalPhase(pod.status?.phase)) return;
     const uid = pod.metadata.uid!;
-    const runtime = await this.opts.runtime.podStatus(pod);
+    const runtime = this.probes.markKilled(await this.opts.runtime.podStatus(pod));
     this.probes.update(pod, runtime, this.lifecycle.host(pod, runtime.sandbox?.ip));
     const status = computePodStatus({ pod, runtime, waiting: this.waiting.get(uid) ?? new Map(), hostIP: this.opts.nodeIP, now, probes: this.probes.lookup(uid) });
     if (stripVolatile(status) === stripVolatile(pod.status)) return;

@@ -69,8 +69,12 @@ export class HollowRuntime implements PodRuntime {
 
   async startContainer(pod: Pod, sandbox: RuntimeSandbox, c: Container, restartCount: number): Promise<void> {
     const st = this.pods.get(pod.metadata.uid!)!;
+    // The instance replaced, if it ended, is the new one's lastState.
+    const prev = st.containers.find((x) => x.name === c.name && x.state === 'exited');
+    const last = prev ? { id: prev.id, exitCode: prev.exitCode ?? 137, reason: prev.reason, startedAt: prev.startedAt, finishedAt: prev.finishedAt } : undefined;
     st.containers = st.containers.filter((x) => x.name !== c.name);
     st.containers.push({
+      ...(last ? { lastTermination: last } : {}),
       name: c.name,
       id: randomBytes(8).toString('hex'),
       sandboxId: sandbox.id,

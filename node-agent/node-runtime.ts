@@ -41,7 +41,7 @@ import { DATA_DIR_NAME, type VolumeFiles } from './sandbox/atomic-writer.js';
 import { ensureHostPath, podVolumes, resolvedVolumes, setUpConfigVolume } from './sandbox/volumes.js';
 import { resolveEnv } from './config/env.js';
 import { containerSpecHash, isSidecar } from './sync/plan.js';
-import type { PodRuntimeStatus, RuntimeContainer, RuntimeSandbox } from './sync/types.js';
+import type { ContainerTermination, PodRuntimeStatus, RuntimeContainer, RuntimeSandbox } from './sync/types.js';
 
 export interface NodeRuntimeOptions {
   stateDir: string;
@@ -191,19 +191,21 @@ export class NodeRuntime implements PodRuntime {
     const containers: RuntimeContainer[] = [];
     for (const [, list] of this.instances(uid, found)) {
       const c = list[0]!.value;
+      const last = await this.previousTermination(list[1]?.value);
+      const base = { ...runtimeContainerBase(c.labels, c.id), ...(last ? { lastTermination: last } : {}) };
       let st: ContainerStatus;
       try {
         st = await this.containers.status(c.id);
       } catch (e) {
         this.log.warn({ id: c.id, err: toFlotillaError(e).message }, 'container status unreadable');
-        containers.push({ ...runtimeContainerBase(c.labels, c.id), state: 'unknown' });
+        containers.push({ ...base, state: 'unknown' });
         continue;
       }
       if (st.state === 'created' && st.startedAt === undefined && this.clock.now() - st.createdAt > STUCK_CREATED_MS) {
         // Created but never started: the agent stopped between create and start. Reported as a
         // failed run so the planner replaces it, instead of "ContainerCreating" forever.
         containers.push({
-          ...runtimeContainerBase(c.labels, c.id),
+          ...base,
           state: 'exited',
           exitCode: 128,
           reason: 'Error',
@@ -213,7 +215,7 @@ export class NodeRuntime implements PodRuntime {
         continue;
       }
       containers.push({
-        ...runtimeContainerBase(c.labels, c.id),
+        ...base,
         state: st.state,
         ...(st.exitCode !== undefined ? { exitCode: st.exitCode } : {}),
         ...(st.reason ? { reason: st.reason } : {}),
@@ -223,6 +225,25 @@ export class NodeRuntime implements PodRuntime {
       });
     }
     return { uid, ...(sandbox ? { sandbox } : {}), containers };
+  }
+
+  /**
+   * How a container's previous instance ended (its lastState), from the final
+   * status recorded with it on disk, so it survives an agent restart; undefined
+   * when there is none or it did not exit.
+   */
+  private async previousTermination(prev: FoundContainer | undefined): Promise<ContainerTermination | undefined> {
+    if (!prev) return undefined;
+    const st = await this.containers.status(prev.id).catch(() => undefined);
+    if (!st || st.state !== 'exited') return undefined;
+    return {
+      id: prev.id,
+      exitCode: st.exitCode ?? 137,
+      ...(st.reason ? { reason: st.reason } : {}),
+      ...(st.message ? { message: st.message } : {}),
+      ...(st.startedAt !== undefined ? { startedAt: st.startedAt } : {}),
+      ...(st.finishedAt !== undefined ? { finishedAt: st.finishedAt } : {}),
+    };
   }
 
   // ------------------------------------------------------------------ volumes
@@ -299,7 +320,7 @@ export class NodeRuntime implements PodRuntime {
           }),
         );
       } catch (e) {
-        if (e instanceof InvalidContainerConfigError) throw new ContainerStartError('CreateContainerConfigError', e.message);
+        if (e instanceof InvalidContainerConfigError) throw new ContainerStartError(e.reason, e.message);
         throw e;
       }
       const labels = formatLabels({

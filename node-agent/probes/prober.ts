@@ -9,7 +9,9 @@
 //  - readiness drives `ready` (without a readiness probe: ready once started);
 //  - liveness or startup reaching failureThreshold asks for the container to be
 //    killed (the restart policy and back-off restart it), then holds until a new
-//    instance of the container appears.
+//    instance of the container appears; the kill is remembered per instance
+//    (markKilled) so it restarts unless restartPolicy is Never, whatever its
+//    exit code.
 // Results belong to one container instance (by id): a restarted container
 // starts from scratch. Time comes from an injected clock.
 import type { Clock, Container, Logger, Pod, Probe } from '../../api/index.js';
@@ -150,6 +152,8 @@ class ProbeWorker {
     // On hold until the container is replaced: this instance is going away.
     this.stop();
     const grace = this.probe.terminationGracePeriodSeconds ?? e.pod.spec.terminationGracePeriodSeconds ?? 30;
+    // Noted before the kill, so no sync can see the exited instance without knowing why it exited.
+    this.mgr.noteKill(e, this.kind === 'startup' ? 'startup' : 'liveness');
     this.mgr.callbacks.kill(e.pod, e.spec.name, e.containerId, this.kind, grace);
   }
 }
@@ -158,6 +162,12 @@ export class ProbeManager {
   readonly clock: Clock;
   readonly callbacks: ProbeCallbacks;
   private readonly pods = new Map<string, Map<string, ContainerProbes>>();
+  /**
+   * Per pod, the container instances (by id) killed because a liveness or
+   * startup probe failed, kept until the instance is replaced: the plan restarts
+   * them whatever their exit code (see RuntimeContainer.killedByProbe).
+   */
+  private readonly kills = new Map<string, Map<string, 'liveness' | 'startup'>>();
 
   constructor(private readonly opts: ProberOptions) {
     this.clock = opts.clock;
@@ -182,6 +192,38 @@ export class ProbeManager {
     this.callbacks.changed(e.pod.metadata.uid!);
   }
 
+  /** @internal The probe of E's container instance failed: it is being killed. */
+  noteKill(e: ContainerProbes, kind: 'liveness' | 'startup'): void {
+    const uid = e.pod.metadata.uid!;
+    const m = this.kills.get(uid) ?? new Map<string, 'liveness' | 'startup'>();
+    m.set(e.containerId, kind);
+    this.kills.set(uid, m);
+  }
+
+  /**
+   * Marks the container instances of RUNTIME that were killed for a failed
+   * liveness or startup probe (`killedByProbe`), so the plan and the status
+   * treat their exit as a failure; returns RUNTIME.
+   */
+  markKilled(runtime: PodRuntimeStatus): PodRuntimeStatus {
+    const m = this.kills.get(runtime.uid);
+    if (!m) return runtime;
+    for (const c of runtime.containers) {
+      const kind = m.get(c.id);
+      if (kind) c.killedByProbe = kind;
+    }
+    return runtime;
+  }
+
+  /** Forgets kills of instances the runtime no longer reports as a container's latest: they were replaced. */
+  private pruneKills(uid: string, runtime: PodRuntimeStatus): void {
+    const m = this.kills.get(uid);
+    if (!m) return;
+    const current = new Set(runtime.containers.map((c) => c.id));
+    for (const id of [...m.keys()]) if (!current.has(id)) m.delete(id);
+    if (m.size === 0) this.kills.delete(uid);
+  }
+
   /**
    * Brings the pod's workers in line with what runs: a worker set per running
    * container that has probes (new instance: new workers, results reset),
@@ -189,6 +231,7 @@ export class ProbeManager {
    */
   update(pod: Pod, runtime: PodRuntimeStatus, host: string): void {
     const uid = pod.metadata.uid!;
+    this.pruneKills(uid, runtime);
     const entries = this.pods.get(uid) ?? new Map<string, ContainerProbes>();
     const specs = [...(pod.spec.initContainers ?? []).filter((c) => (c as { restartPolicy?: string }).restartPolicy === 'Always'), ...pod.spec.containers];
     const wanted = new Set<string>();
@@ -225,6 +268,7 @@ export class ProbeManager {
   removePod(uid: string): void {
     for (const e of this.pods.get(uid)?.values() ?? []) e.workers.forEach((w) => w.stop());
     this.pods.delete(uid);
+    this.kills.delete(uid);
   }
 
   lookup(uid: string): PodProbeLookup {

@@ -72,7 +72,10 @@ export function podContainerSpec(pod: Pod, name: string): Container | undefined 
 /**
  * Whether an exited container is run again: app containers per the pod's
  * restartPolicy; init containers until they succeed, unless the pod's policy is
- * Never; sidecars always (while the pod runs: see appContainersDone).
+ * Never; sidecars always (while the pod runs: see appContainersDone). An app
+ * container killed for a failed liveness or startup probe is restarted unless
+ * the policy is Never, whatever it exited with: as the kubelet, the kill is the
+ * failure, even when the process answers SIGTERM with exit 0.
  */
 export function shouldRestart(pod: Pod, c: RuntimeContainer): boolean {
   if (c.state !== 'exited') return false;
@@ -85,6 +88,7 @@ export function shouldRestart(pod: Pod, c: RuntimeContainer): boolean {
     default:
       break;
   }
+  if (c.killedByProbe !== undefined) return policy !== 'Never';
   switch (policy) {
     case 'Always':
       return true;

@@ -30,7 +30,7 @@ export interface StatusInput {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : rfc3339(ms));
 
-function terminatedState(c: RuntimeContainer): ContainerState {
+function terminatedState(c: Pick<RuntimeContainer, 'id' | 'exitCode' | 'reason' | 'message' | 'startedAt' | 'finishedAt'>): ContainerState {
   const exitCode = c.exitCode ?? 137;
   return {
     terminated: {
@@ -61,7 +61,9 @@ function containerStatus(input: StatusInput, name: string, image: string): Conta
       started: false,
     };
   }
-  const base = { name, image: c.image || image, imageID: c.imageID ?? '', containerID: `flotilla://${c.id}`, restartCount: c.restartCount };
+  // What `kubectl describe` shows as Last State: how the instance before this one ended.
+  const last = c.lastTermination ? { lastState: terminatedState(c.lastTermination) } : {};
+  const base = { name, image: c.image || image, imageID: c.imageID ?? '', containerID: `flotilla://${c.id}`, restartCount: c.restartCount, ...last };
   if (c.state === 'running') {
     const started = input.probes?.started(name, c.id) ?? true;
     const ready = started && (input.probes?.ready(name, c.id) ?? true);
@@ -79,6 +81,7 @@ function containerStatus(input: StatusInput, name: string, image: string): Conta
     const message =
       wait?.message ??
       (inBackoff ? `back-off ${Math.round(delay / 1000)}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` : undefined);
+    // Waiting to run again: the instance that just ended is the last state.
     return {
       ...base,
       state: { waiting: { reason, ...(message ? { message } : {}) } },

@@ -34,6 +34,28 @@ export interface RuntimeContainer {
   imageID?: string;
   /** Hash of the container's spec when it was created: a change means replace it. */
   specHash: string;
+  /**
+   * How the instance before this one ended (the status's lastState), read back
+   * from the runtime's record of it; absent for a first instance or one whose
+   * predecessor is gone.
+   */
+  lastTermination?: ContainerTermination;
+  /**
+   * Set by the agent, not the runtime: this instance was killed because its
+   * liveness or startup probe failed, so it restarts unless restartPolicy is
+   * Never, whatever its exit code.
+   */
+  killedByProbe?: 'liveness' | 'startup';
+}
+
+/** The end of one container instance, as `lastState.terminated` shows it. */
+export interface ContainerTermination {
+  id: string;
+  exitCode: number;
+  reason?: string;
+  message?: string;
+  startedAt?: number;
+  finishedAt?: number;
 }
 
 export interface PodRuntimeStatus {

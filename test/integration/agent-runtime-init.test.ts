@@ -222,6 +222,78 @@ describe('[agent] init containers, sidecars and activeDeadlineSeconds with the r
     expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('app-term\nside-term\n');
   });
 
+  it('a sidecar and an app container that exit 1 once then run show Last State: Terminated (exit code 1), kept across an agent restart', async () => {
+    const dir = join(work, 'once');
+    // Each container fails its first run (no marker yet), then runs on.
+    const failOnce = (name: string) => ['sh', '-c', `if [ ! -f /out/${name} ]; then touch /out/${name}; echo first run fails; exit 1; fi; trap "exit 0" TERM; while true; do sleep 1; done`];
+    await createPod('last-state', {
+      volumes: [{ name: 'out', hostPath: { path: dir, type: 'DirectoryOrCreate' } }],
+      initContainers: [{ name: 'side', image: fx.image, restartPolicy: 'Always', command: failOnce('side'), volumeMounts: [{ name: 'out', mountPath: '/out' }] }],
+      containers: [{ name: 'app', image: fx.image, command: failOnce('app'), volumeMounts: [{ name: 'out', mountPath: '/out' }] }],
+    });
+    const running = (p: Pod) => [p.status?.initContainerStatuses?.[0], p.status?.containerStatuses?.[0]].every((c) => c?.state?.running && c.restartCount === 1);
+    const before = await waitFor('last-state running again after one failure each', async () => {
+      const p = await getPod('last-state');
+      return running(p) ? p : undefined;
+    }, 90_000);
+    for (const c of [before.status!.initContainerStatuses![0]!, before.status!.containerStatuses![0]!]) {
+      const t = c.lastState?.terminated;
+      expect(t, `${c.name}: ${JSON.stringify(c)}`).toMatchObject({ exitCode: 1, reason: 'Error' });
+      expect(t?.containerID).toMatch(/^flotilla:\/\//);
+      expect(t?.containerID).not.toBe(c.containerID);
+      expect(Date.parse(t!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(t!.startedAt!));
+      expect(Date.parse(t!.finishedAt!)).toBeLessThanOrEqual(Date.parse(c.state!.running!.startedAt!));
+    }
+    expect(kubectlRow('last-state').slice(0, 3)).toEqual(['last-state', '2/2', 'Running']);
+    expect(kubectlRow('last-state')[3]).toMatch(/^2 \(\d+s ago\)$/);
+    const describe = execFileSync(KUBECTL, ['--kubeconfig', ctl.kubeconfig, 'describe', 'pod', 'last-state'], { encoding: 'utf8' });
+    expect(describe).toMatch(/Last State:\s+Terminated\n\s+Reason:\s+Error\n\s+Exit Code:\s+1/);
+
+    // A new agent on the same runtime dirs reads the previous instances back from disk.
+    await agent!.stop();
+    agent = new Agent({ client: new ControllerClient(cred), runtime: await fx.reopen(), nodeIP: '127.0.0.1', log, heartbeatMs: 500, relistMs: 500 });
+    await agent.start();
+    const pod = await getPod('last-state');
+    const rt = await fx.runtime.podStatus(pod);
+    expect(rt.containers.map((c) => [c.name, c.lastTermination?.exitCode, `flotilla://${c.lastTermination?.id}`]).sort()).toEqual(
+      [
+        ['app', 1, before.status!.containerStatuses![0]!.lastState!.terminated!.containerID],
+        ['side', 1, before.status!.initContainerStatuses![0]!.lastState!.terminated!.containerID],
+      ].sort(),
+    );
+    await new Promise((r) => setTimeout(r, 2_000));
+    const after = await getPod('last-state');
+    expect(after.status?.containerStatuses?.[0]?.lastState).toEqual(before.status?.containerStatuses?.[0]?.lastState);
+    expect(after.status?.initContainerStatuses?.[0]?.lastState).toEqual(before.status?.initContainerStatuses?.[0]?.lastState);
+    expect((await api('/api/v1/namespaces/default/pods/last-state', { method: 'DELETE' })).status).toBeLessThan(300);
+    await waitFor('last-state gone', async () => (await api('/api/v1/namespaces/default/pods/last-state')).status === 404, 60_000);
+  });
+
+  it('deleting a pod runs the sidecar’s preStop and SIGTERM only after the app container ran its own and exited', async () => {
+    const dir = join(work, 'prestop-order');
+    const out = [{ name: 'out', mountPath: '/out' }];
+    const hook = (line: string) => ({ preStop: { exec: { command: ['sh', '-c', `echo ${line} >> /out/log; sleep 1`] } } });
+    await createPod('prestop-order', {
+      terminationGracePeriodSeconds: 20,
+      volumes: [{ name: 'out', hostPath: { path: dir, type: 'DirectoryOrCreate' } }],
+      initContainers: [
+        { name: 'side-a', image: fx.image, restartPolicy: 'Always', command: ['sh', '-c', 'trap "echo a-term >> /out/log; exit 0" TERM; while true; do sleep 0.2; done'], volumeMounts: out, lifecycle: hook('a-prestop') },
+        { name: 'side-b', image: fx.image, restartPolicy: 'Always', command: ['sh', '-c', 'trap "echo b-term >> /out/log; exit 0" TERM; while true; do sleep 0.2; done'], volumeMounts: out, lifecycle: hook('b-prestop') },
+      ],
+      // The app takes a second after SIGTERM to finish: the sidecars wait for it.
+      containers: [{ name: 'app', image: fx.image, command: ['sh', '-c', 'trap "sleep 1; echo app-term >> /out/log; exit 0" TERM; while true; do sleep 0.2; done'], volumeMounts: out, lifecycle: hook('app-prestop') }],
+    });
+    await waitFor('prestop-order Running', async () => {
+      const p = await getPod('prestop-order');
+      return p.status?.containerStatuses?.[0]?.state?.running !== undefined && p.status.initContainerStatuses?.every((c) => c.state?.running) ? p : undefined;
+    }, 60_000);
+    const t0 = Date.now();
+    expect([200, 202]).toContain((await api('/api/v1/namespaces/default/pods/prestop-order', { method: 'DELETE' })).status);
+    await waitFor('prestop-order gone', async () => (await api('/api/v1/namespaces/default/pods/prestop-order')).status === 404, 60_000);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('app-prestop\napp-term\nb-prestop\nb-term\na-prestop\na-term\n');
+  });
+
   it('deleting the pods removes them from the node', async () => {
     const names = ['init-order', 'init-fail', 'init-loop', 'sidecar', 'deadline'];
     const uids = await Promise.all(names.map(async (n) => (await getPod(n)).metadata.uid!));

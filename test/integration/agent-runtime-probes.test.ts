@@ -200,6 +200,51 @@ describe('[agent] probes and lifecycle hooks on a real node', () => {
     await deletePod('live');
   });
 
+  it('restartPolicy OnFailure: a container killed for a failed liveness probe is restarted even though it exits 0 on SIGTERM', async () => {
+    await createPod('live-ok', {
+      restartPolicy: 'OnFailure',
+      containers: [
+        {
+          name: 'c',
+          image,
+          // Healthy for 3 s, then not; SIGTERM ends it cleanly with exit code 0.
+          command: ['sh', '-c', 'trap "exit 0" TERM; touch /tmp/healthy; sleep 3; rm /tmp/healthy; while true; do sleep 0.2; done'],
+          livenessProbe: { exec: { command: ['cat', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 2, terminationGracePeriodSeconds: 2 },
+        },
+      ],
+    });
+    const p = await until('live-ok restarted after its liveness kill', async () => {
+      const p = await getPod('live-ok');
+      const c = p.status?.containerStatuses?.[0];
+      return c && c.restartCount >= 1 && c.state?.running ? p : undefined;
+    }, 60_000);
+    expect(p.status?.phase).toBe('Running');
+    expect(p.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect((await eventsOf('live-ok')).find((e) => e.reason === 'Killing')?.message).toBe('Container c failed liveness probe, will be restarted');
+    await deletePod('live-ok');
+  });
+
+  it('restartPolicy Never: a container killed for a failed liveness probe is not restarted and the pod ends Failed', async () => {
+    await createPod('live-never', {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'c',
+          image,
+          // Ignores SIGTERM: the SIGKILL after the probe's grace period ends it (137).
+          command: ['sh', '-c', 'trap "" TERM; touch /tmp/healthy; sleep 3; rm /tmp/healthy; while true; do sleep 0.2; done'],
+          livenessProbe: { exec: { command: ['cat', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 2, terminationGracePeriodSeconds: 1 },
+        },
+      ],
+    });
+    const p = await until('live-never Failed', async () => {
+      const p = await getPod('live-never');
+      return p.status?.phase === 'Failed' ? p : undefined;
+    }, 60_000);
+    expect(p.status?.containerStatuses?.[0]).toMatchObject({ restartCount: 0, state: { terminated: { exitCode: 137, reason: 'Error' } } });
+    await deletePod('live-never');
+  });
+
   it('a tcpSocket readiness probe fails with the dial error until the port listens', async () => {
     await createPod('tcp', {
       containers: [{ name: 'c', image, command: ['sh', '-c', 'sleep 4; exec httpd -f -p 9000'], readinessProbe: { tcpSocket: { port: 9000 }, periodSeconds: 1 } }],

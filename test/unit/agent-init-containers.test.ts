@@ -2,9 +2,10 @@
 // status it reports (pure), the STATUS/READY/RESTARTS columns kubectl prints for
 // them, and the validation of a container's restartPolicy.
 import { describe, expect, it } from 'vitest';
-import { assertValid, InvalidError, podReady, podRestarts, podStatusReason, type Container, type ContainerStatus, type Pod } from '../../api/index.js';
-import { computePodActions, containerSpecHash } from '../../node-agent/sync/plan.js';
+import { assertValid, FakeClock, InvalidError, podReady, podRestarts, podStatusReason, type Container, type ContainerStatus, type Pod } from '../../api/index.js';
+import { computePodActions, containerSpecHash, type ContainerToKill } from '../../node-agent/sync/plan.js';
 import { computePodStatus } from '../../node-agent/sync/status.js';
+import { stopInOrder, terminationStages } from '../../node-agent/sync/termination.js';
 import type { PodRuntimeStatus, RuntimeContainer } from '../../node-agent/sync/types.js';
 
 const NOW = 1_000_000_000;
@@ -115,6 +116,83 @@ describe('[agent] sidecars: the plan', () => {
   });
 });
 
+describe('[agent] deleting a pod with sidecars: the stop order', () => {
+  const q = pod([sidecar('a'), init('setup'), sidecar('b')], { containers: [{ name: 'app', image: 'busybox:1' }, { name: 'web', image: 'busybox:1' }] });
+  const kill = (name: string): ContainerToKill => ({ id: `${name}-id`, name, reason: 'PodDeleted' });
+  const all = ['app', 'web', 'b', 'a'].map(kill);
+
+  /** Runs stopInOrder on a fake clock; each container takes STOPMS[name] to exit after SIGTERM. Returns the log of steps, in order, with the time. */
+  async function run(graceSeconds: number, stopMs: Record<string, number>, fail: string[] = []) {
+    const clock = new FakeClock(0);
+    const log: string[] = [];
+    const at = () => `${clock.now() / 1000}s`;
+    const exited = new Set<string>();
+    await stopInOrder(q, all, graceSeconds, {
+      clock,
+      killing: async (c) => void log.push(`${at()} Killing ${c.name}`),
+      preStop: async (cs, g) => {
+        log.push(`${at()} preStop ${cs.map((c) => c.name).join(',')} within ${g}s`);
+        clock.advance(1_000); // each hook takes a second
+        return Math.max(2, g - 1);
+      },
+      stop: async (c, g) => {
+        // A sidecar is only ever signalled once every app container has exited.
+        if (c.name === 'a' || c.name === 'b') expect([...exited].filter((n) => n === 'app' || n === 'web').sort()).toEqual(['app', 'web']);
+        log.push(`${at()} SIGTERM ${c.name}, SIGKILL after ${g}s`);
+        await Promise.resolve();
+        clock.advance(Math.min(stopMs[c.name] ?? 0, g * 1000));
+        exited.add(c.name);
+        if (fail.includes(c.name)) throw new Error('crun kill: boom');
+      },
+      failed: (c, e) => log.push(`${at()} failed ${c.name}: ${(e as Error).message}`),
+    });
+    return log;
+  }
+
+  it('groups the app containers first, then each sidecar, last declared first', () => {
+    expect(terminationStages(q, all).map((st) => st.map((c) => c.name))).toEqual([['app', 'web'], ['b'], ['a']]);
+    expect(terminationStages(q, [kill('a'), kill('setup')]).map((st) => st.map((c) => c.name))).toEqual([['setup'], ['a']]);
+  });
+
+  it('app containers get preStop and SIGTERM together; each sidecar only after all of them exited, in reverse order, within what is left of the grace period', async () => {
+    const log = await run(30, { app: 3_000, web: 10_000, b: 1_000 });
+    expect(log).toEqual([
+      '0s Killing app',
+      '0s Killing web',
+      '0s preStop app,web within 30s',
+      '1s SIGTERM app, SIGKILL after 29s',
+      '1s SIGTERM web, SIGKILL after 29s',
+      // web took 10 s to exit (both stops overlap: 1 s + 3 s + 10 s on one fake clock).
+      '14s Killing b',
+      '14s preStop b within 16s',
+      '15s SIGTERM b, SIGKILL after 15s',
+      '16s Killing a',
+      '16s preStop a within 14s',
+      '17s SIGTERM a, SIGKILL after 13s',
+    ]);
+  });
+
+  it('sidecars still get a short window to stop once the grace period is spent; a forced delete kills at once', async () => {
+    const spent = await run(5, { app: 10_000 });
+    // app ignores SIGTERM and is killed when the grace period ends: no time is left for the sidecars' preStop.
+    expect(spent.slice(5)).toEqual(['5s Killing b', '5s SIGTERM b, SIGKILL after 2s', '5s Killing a', '5s SIGTERM a, SIGKILL after 2s']);
+    const forced = await run(0, {});
+    expect(forced.filter((l) => l.includes('preStop'))).toEqual([]);
+    expect(forced.filter((l) => l.includes('SIGTERM'))).toEqual(['0s SIGTERM app, SIGKILL after 0s', '0s SIGTERM web, SIGKILL after 0s', '0s SIGTERM b, SIGKILL after 0s', '0s SIGTERM a, SIGKILL after 0s']);
+  });
+
+  it('a stop that fails is reported and the sidecars are stopped all the same', async () => {
+    const log = await run(30, {}, ['web']);
+    expect(log.filter((l) => l.includes('failed') || l.includes('SIGTERM'))).toEqual([
+      '1s SIGTERM app, SIGKILL after 29s',
+      '1s SIGTERM web, SIGKILL after 29s',
+      '1s failed web: crun kill: boom',
+      '2s SIGTERM b, SIGKILL after 28s',
+      '3s SIGTERM a, SIGKILL after 27s',
+    ]);
+  });
+});
+
 describe('[agent] init containers: the status', () => {
   const two = pod([init('first'), init('second')]);
 
@@ -158,6 +236,26 @@ describe('[agent] init containers: the status', () => {
     expect(s.initContainerStatuses?.[0]).toMatchObject({ restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1 } } });
     expect(podStatusReason({ ...two, status: s })).toBe('Init:CrashLoopBackOff');
     expect(podRestarts({ ...two, status: s }, NOW)).toBe('2 (1s ago)');
+  });
+
+  it('an init container and a sidecar that were restarted show the previous run as Last State', () => {
+    const q = pod([init('setup'), sidecar('proxy')]);
+    const prevSetup = { id: 'setup-old', exitCode: 2, reason: 'Error', startedAt: NOW - 90_000, finishedAt: NOW - 80_000 };
+    const prevProxy = { id: 'proxy-old', exitCode: 137, reason: 'OOMKilled', finishedAt: NOW - 40_000 };
+    const s = status(
+      q,
+      rt([
+        ctr(q, 'setup', 'exited', { ...ok, restartCount: 1, lastTermination: prevSetup }),
+        ctr(q, 'proxy', 'running', { restartCount: 1, lastTermination: prevProxy }),
+        ctr(q, 'app', 'running'),
+      ]),
+    );
+    expect(s.initContainerStatuses?.map((c) => [c.name, c.lastState?.terminated?.exitCode, c.lastState?.terminated?.reason, c.lastState?.terminated?.containerID])).toEqual([
+      ['setup', 2, 'Error', 'flotilla://setup-old'],
+      ['proxy', 137, 'OOMKilled', 'flotilla://proxy-old'],
+    ]);
+    expect(s.initContainerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect(s.containerStatuses?.[0]?.lastState).toBeUndefined();
   });
 
   it('a sidecar counts in READY and for the Ready condition; the pod completes from its app containers only', () => {
@@ -287,5 +385,18 @@ describe('[hollow runtime] init containers', () => {
       ['proxy', 'running'],
     ]);
     expect(podReady({ ...p, status: s })).toBe('2/2');
+  });
+
+  it('a restarted hollow container reports how its previous instance ended', async () => {
+    const { HollowRuntime } = await import('../../node-agent/hollow-runtime.js');
+    const hollow = new HollowRuntime();
+    const p = pod([sidecar('proxy')]);
+    const sandbox = await hollow.createSandbox(p);
+    await hollow.startContainer(p, sandbox, p.spec.initContainers![0]!, 0);
+    const first = (await hollow.podStatus(p)).containers[0]!;
+    await hollow.stopContainer(p, first.id);
+    await hollow.startContainer(p, sandbox, p.spec.initContainers![0]!, 1);
+    const again = (await hollow.podStatus(p)).containers[0]!;
+    expect(again).toMatchObject({ state: 'running', restartCount: 1, lastTermination: { id: first.id, exitCode: 0, reason: 'Completed' } });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Pod } from '../../api/index.js';
+import { FakeClock, podRestarts, type Pod, type Probe } from '../../api/index.js';
+import { ProbeManager } from '../../node-agent/probes/index.js';
 import { computePodActions, containerSpecHash, restartBackoffMs } from '../../node-agent/sync/plan.js';
 import { computePodStatus } from '../../node-agent/sync/status.js';
 import type { PodRuntimeStatus, RuntimeContainer } from '../../node-agent/sync/types.js';
@@ -180,5 +181,111 @@ describe('[agent] pod status', () => {
     const s = status(pod(), rt([ctr('side', 'running')]), waiting);
     expect(s.containerStatuses?.[0]?.state?.waiting).toEqual({ reason: 'ErrImagePull', message: 'manifest unknown: busybox:nope' });
     expect(s.phase).toBe('Pending');
+  });
+});
+
+describe('[agent] lastState: how the previous instance of a container ended', () => {
+  const status = (p: Pod, r: PodRuntimeStatus) => computePodStatus({ pod: p, runtime: r, waiting: new Map(), now: NOW });
+  const crashed = { id: 'app-old', exitCode: 1, reason: 'Error', startedAt: NOW - 60_000, finishedAt: NOW - 30_000 };
+
+  it('a restarted container that runs again shows Last State: Terminated of the instance before', () => {
+    const s = status(pod(), rt([ctr('app', 'running', { restartCount: 1, startedAt: NOW - 20_000, lastTermination: crashed }), ctr('side', 'running')]));
+    const app = s.containerStatuses?.[0];
+    expect(app?.state?.running?.startedAt).toBe(new Date(NOW - 20_000).toISOString().replace('.000Z', 'Z'));
+    expect(app?.lastState).toEqual({
+      terminated: {
+        exitCode: 1,
+        reason: 'Error',
+        startedAt: new Date(NOW - 60_000).toISOString().replace('.000Z', 'Z'),
+        finishedAt: new Date(NOW - 30_000).toISOString().replace('.000Z', 'Z'),
+        containerID: 'flotilla://app-old',
+      },
+    });
+    expect(app?.containerID).toBe('flotilla://app-id');
+    // kubectl's RESTARTS column tells when, from the last termination.
+    expect(podRestarts({ ...pod(), status: s }, NOW)).toBe('1 (30s ago)');
+  });
+
+  it('keeps the runtime’s reason and message (OOMKilled) and defaults the reason from the exit code', () => {
+    const oom = { id: 'o', exitCode: 137, reason: 'OOMKilled', message: 'the container was killed because its cgroup ran out of memory', finishedAt: NOW - 1_000 };
+    const s = status(pod(), rt([ctr('app', 'running', { restartCount: 1, lastTermination: oom }), ctr('side', 'running', { restartCount: 1, lastTermination: { id: 's', exitCode: 0 } })]));
+    expect(s.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled', message: oom.message });
+    expect(s.containerStatuses?.[1]?.lastState?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed', containerID: 'flotilla://s' });
+  });
+
+  it('a first instance has no last state; a container finished for good shows the one before it', () => {
+    const p = pod({ restartPolicy: 'OnFailure' });
+    const s = status(p, rt([ctr('app', 'running', {}, p), ctr('side', 'exited', { exitCode: 0, restartCount: 1, finishedAt: NOW - 1, lastTermination: crashed }, p)]));
+    expect(s.containerStatuses?.[0]?.lastState).toBeUndefined();
+    expect(s.containerStatuses?.[1]?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed', containerID: 'flotilla://side-id' });
+    expect(s.containerStatuses?.[1]?.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error', containerID: 'flotilla://app-old' });
+  });
+
+  it('while it waits to run again, the instance that just ended is the last state', () => {
+    const s = status(pod(), rt([ctr('app', 'exited', { exitCode: 3, restartCount: 2, finishedAt: NOW - 1_000, lastTermination: crashed }), ctr('side', 'running')]));
+    expect(s.containerStatuses?.[0]?.state?.waiting?.reason).toBe('CrashLoopBackOff');
+    expect(s.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 3, containerID: 'flotilla://app-id' });
+  });
+});
+
+describe('[agent] a container killed for a failed liveness or startup probe', () => {
+  const one = (policy: 'Always' | 'OnFailure' | 'Never') => pod({ restartPolicy: policy, containers: [{ name: 'app', image: 'busybox:1' }] });
+  const status = (p: Pod, r: PodRuntimeStatus) => computePodStatus({ pod: p, runtime: r, waiting: new Map(), now: NOW });
+  const killed = (p: Pod, exitCode: number, kind: 'liveness' | 'startup' = 'liveness') =>
+    rt([ctr('app', 'exited', { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: NOW - 1, killedByProbe: kind }, p)]);
+
+  it.each([
+    ['OnFailure', 0, 'liveness', true],
+    ['OnFailure', 0, 'startup', true],
+    ['OnFailure', 143, 'liveness', true],
+    ['Always', 0, 'liveness', true],
+    ['Never', 0, 'liveness', false],
+    ['Never', 137, 'startup', false],
+  ] as const)('restartPolicy %s, exit code %i after the %s kill: restarted %s', (policy, code, kind, restarts) => {
+    const p = one(policy);
+    expect(computePodActions(p, killed(p, code, kind), NOW).containersToStart).toEqual(restarts ? [{ name: 'app', restartCount: 1 }] : []);
+  });
+
+  it('OnFailure and exit 0: the pod stays Running, the container about to restart, not Succeeded', () => {
+    const p = one('OnFailure');
+    const s = status(p, killed(p, 0));
+    expect(s.phase).toBe('Running');
+    expect(s.containerStatuses?.[0]?.state?.waiting?.reason).toBe('ContainerCreating');
+    expect(s.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+  });
+
+  it('Never: nothing restarts and the pod reaches its final phase from the exit code', () => {
+    const p = one('Never');
+    expect(status(p, killed(p, 137)).phase).toBe('Failed');
+    expect(status(p, killed(p, 0)).phase).toBe('Succeeded');
+    expect(status(p, killed(p, 137)).containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 137, reason: 'Error' });
+  });
+
+  it('the prober remembers which instance it had killed until that instance is replaced', async () => {
+    const T0 = Date.UTC(2026, 0, 1);
+    const clock = new FakeClock(T0);
+    const probe: Probe = { exec: { command: ['check'] }, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 1 };
+    const p = pod({ restartPolicy: 'OnFailure', containers: [{ name: 'app', image: 'busybox:1', livenessProbe: probe }] });
+    const kills: string[] = [];
+    const mgr = new ProbeManager({
+      clock,
+      run: async () => ({ ok: false, message: 'unhealthy' }),
+      callbacks: { changed: () => undefined, failed: () => undefined, kill: (_p, _c, id, kind) => kills.push(`${kind} ${id}`) },
+    });
+    const instance = (id: string, state: RuntimeContainer['state'], extra: Partial<RuntimeContainer> = {}) => rt([{ ...ctr('app', state, { id, startedAt: T0, ...extra }, p) }]);
+    mgr.update(p, instance('c1', 'running'), '10.244.1.5');
+    for (let t = 0; t < 30; t++) {
+      clock.advance(100);
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+    expect(kills).toEqual(['liveness c1']);
+    // The killed instance answered SIGTERM with exit 0: marked, so OnFailure restarts it.
+    const exited = mgr.markKilled(instance('c1', 'exited', { exitCode: 0, finishedAt: clock.now() }));
+    expect(exited.containers[0]?.killedByProbe).toBe('liveness');
+    expect(computePodActions(p, exited, clock.now()).containersToStart).toEqual([{ name: 'app', restartCount: 1 }]);
+    // Once a new instance replaced it, the old kill is forgotten (an unrelated later exit 0 is a completion).
+    mgr.update(p, instance('c2', 'running', { restartCount: 1 }), '10.244.1.5');
+    expect(mgr.markKilled(instance('c1', 'exited', { exitCode: 0 })).containers[0]?.killedByProbe).toBeUndefined();
+    mgr.stop();
   });
 });
