@@ -109,20 +109,31 @@ function q1(q: Query, name: string): string | undefined {
 function intParam(q: Query, name: string): number | undefined {
   const v = q1(q, name);
   if (v === undefined || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw new BadRequestError(`invalid ${name} "${v}": must be an integer`);
+  if (!/^-?\d{1,18}$/.test(v)) throw new BadRequestError(`invalid ${name} "${cut(v)}": must be an integer`);
   return Number(v);
 }
 
-function isTrue(v: string | undefined): boolean {
-  return v === 'true' || v === '1';
-}
-
-/** A boolean query parameter; 400 for anything but true/false/1/0/empty. */
+/** A boolean query parameter as Go's strconv.ParseBool reads it (kube-apiserver's rule); 400 for anything else. */
 function boolParam(q: Query, name: string): boolean {
   const v = q1(q, name);
-  if (v === undefined || v === '' || v === 'false' || v === '0') return false;
-  if (v === 'true' || v === '1') return true;
-  throw new BadRequestError(`invalid ${name} "${v}": must be true or false`);
+  if (v === undefined || v === '' || ['false', '0', 'f', 'F', 'FALSE', 'False'].includes(v)) return false;
+  if (['true', '1', 't', 'T', 'TRUE', 'True'].includes(v)) return true;
+  throw new BadRequestError(`invalid ${name} "${cut(v)}": must be true or false`);
+}
+
+/** A query value quoted in a message: cut to a sane length. */
+function cut(v: string): string {
+  return v.length > 64 ? `${v.slice(0, 61)}...` : v;
+}
+
+/** A query parameter with a fixed set of values; 400 naming the parameter and the values. */
+function enumParam<T extends string>(q: Query, name: string, allowed: readonly T[]): T | undefined {
+  const v = q1(q, name);
+  if (v === undefined || v === '') return undefined;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new BadRequestError(`${name}: Unsupported value: "${cut(v)}": supported values: ${allowed.map((a) => `"${a}"`).join(', ')}`);
+  }
+  return v as T;
 }
 
 /**
@@ -379,7 +390,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       const t = where ? parseApiPath(segments, where) : undefined;
       if (!t) throw new NotFoundError(`the server could not find the requested resource (${req.method} ${path})`);
       const query = req.query as Query;
-      const watch = t.watchPath || isTrue(q1(query, 'watch'));
+      const watch = t.watchPath || boolParam(query, 'watch');
       const verb = verbOf(req.method, t, watch);
       const i = info.get(req);
       if (i) {
@@ -391,9 +402,9 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
         await authorizeNode(who.node, verb, t, () => api.get({ res: t.res, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { name: t.name } : {}) }) as Promise<Pod>);
       }
       const body = req.body as Buffer | undefined;
-      const dryRun = q1(query, 'dryRun') === 'All';
+      const dryRun = enumParam(query, 'dryRun', ['All'] as const) === 'All';
       const table = wantsTable(req.headers.accept);
-      const includeObject = (q1(query, 'includeObject') as IncludeObject | undefined) ?? 'Metadata';
+      const includeObject: IncludeObject = enumParam(query, 'includeObject', ['None', 'Metadata', 'Object'] as const) ?? 'Metadata';
       const listQuery: ListQuery = {};
       const ls = q1(query, 'labelSelector');
       const fs = q1(query, 'fieldSelector');
@@ -407,7 +418,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       if (rvMatch !== undefined && rvMatch !== '') listQuery.resourceVersionMatch = rvMatch;
       if (cont !== undefined && cont !== '') listQuery.continue = cont;
       if (limit !== undefined) {
-        if (limit < 0) throw new BadRequestError(`invalid limit ${limit}: must be a non-negative integer`);
+        if (limit < 0 || !Number.isSafeInteger(limit)) throw new BadRequestError(`invalid limit ${cut(String(limit))}: must be a non-negative integer`);
         listQuery.limit = limit;
       }
       const bookmarks = boolParam(query, 'allowWatchBookmarks');

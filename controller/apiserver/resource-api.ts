@@ -21,6 +21,9 @@ import {
   compileSelectors,
   deepClone,
   defaultObject,
+  dns1123SubdomainErrors,
+  FieldErrors,
+  invalidError,
   isPlainObject,
   jsonEqual,
   mergeKeysOf,
@@ -571,7 +574,11 @@ export class ResourceApi {
       try {
         const now = this.clock.now();
         // the kind's own say first: a graceful pod, a terminating namespace
-        const decision = t.res.strategy.delete?.(cur as unknown as Record<string, unknown>, { gracePeriodSeconds: o.gracePeriodSeconds }, now) ?? {};
+        // A pod bound to a node that no longer exists has no agent to confirm its
+        // end: it goes at once, as the pod garbage collector would remove it.
+        const vanished = t.res.plural === 'pods' && !t.res.group && Boolean((cur as Pod).spec?.nodeName) && !(await this.nodeExists((cur as Pod).spec!.nodeName!));
+        const grace = vanished ? 0 : o.gracePeriodSeconds;
+        const decision = t.res.strategy.delete?.(cur as unknown as Record<string, unknown>, { gracePeriodSeconds: grace }, now) ?? {};
         let next = (decision.mark ?? cur) as KubeObject;
         const finalizers = [...(cur.metadata.finalizers ?? [])];
         const want = policy === 'Foreground' ? FOREGROUND_FINALIZER : policy === 'Orphan' ? ORPHAN_FINALIZER : undefined;
@@ -646,6 +653,12 @@ export class ResourceApi {
     if (md.namespace !== undefined && md.namespace !== '' && md.namespace !== t.namespace) {
       throw new BadRequestError(`the namespace of the binding (${String(md.namespace)}) does not match the namespace sent on the request (${t.namespace})`);
     }
+    // A binding names a node that exists (kube-apiserver leaves that to the kubelet,
+    // whose absence would leave the pod undeletable and unpatchable here).
+    const fe = new FieldErrors();
+    fe.rule('target.name', nodeName, dns1123SubdomainErrors(nodeName));
+    if (fe.causes.length === 0 && !(await this.nodeExists(nodeName))) fe.notFound('target.name', nodeName);
+    if (fe.causes.length > 0) throw invalidError('Binding', t.name ?? '', fe.causes);
     const podTarget: Target = { res: t.res, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { name: t.name } : {}) };
     await this.casUpdate(
       podTarget,
@@ -656,6 +669,16 @@ export class ResourceApi {
           this.clock.now(),
         ),
       {},
+    );
+  }
+
+  private async nodeExists(name: string): Promise<boolean> {
+    return this.store.get({ resource: 'nodes', name }).then(
+      () => true,
+      (e: unknown) => {
+        if (isCode(e, 'NotFound')) return false;
+        throw e;
+      },
     );
   }
 

@@ -160,6 +160,7 @@ describe('the API server on etcd', () => {
   });
 
   it('deletes a bound pod gracefully and removes it when the node confirms', async () => {
+    await call('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-x' } });
     await call('POST', `/api/v1/namespaces/${NS}/pods`, pod('g1'));
     const b = await call('POST', `/api/v1/namespaces/${NS}/pods/g1/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'g1' }, target: { name: 'node-x' } });
     expect(b.status).toBe(201);

@@ -37,6 +37,8 @@ async function req(method: string, url: string, body?: unknown, headers: Record<
   return { status: r.statusCode, json, body: r.body, headers: r.headers, raw: r.rawPayload };
 }
 
+const nodeObj = (name: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
+
 beforeEach(async () => {
   clock = new FakeClock(Date.UTC(2026, 0, 1));
   store = new MemoryStore(() => clock.now());
@@ -208,6 +210,7 @@ describe('API server pods', () => {
   });
 
   it('binds a pod once; a second binding is 409', async () => {
+    for (const n of ['n1', 'n2']) await req('POST', '/api/v1/nodes', nodeObj(n));
     await req('POST', '/api/v1/namespaces/default/pods', pod('b'));
     const binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'b' }, target: { kind: 'Node', name: 'n1' } };
     const r = await req('POST', '/api/v1/namespaces/default/pods/b/binding', binding);
@@ -218,12 +221,65 @@ describe('API server pods', () => {
     expect(again.json.message).toMatch(/already assigned to node "n1"/);
   });
 
+  it.each([
+    ['watch=maybe', 'invalid watch "maybe": must be true or false'],
+    ['allowWatchBookmarks=yes&watch=1', 'invalid allowWatchBookmarks "yes": must be true or false'],
+    ['dryRun=Some', 'dryRun: Unsupported value: "Some": supported values: "All"'],
+    ['includeObject=Everything', 'includeObject: Unsupported value: "Everything": supported values: "None", "Metadata", "Object"'],
+    ['limit=99999999999999999999', 'invalid limit "99999999999999999999": must be an integer'],
+    ['timeoutSeconds=soon&watch=true', 'invalid timeoutSeconds "soon": must be an integer'],
+    [`labelSelector=${'x'.repeat(100)}%3D&watch=true`, undefined],
+  ])('a bad list/watch query parameter (%s) is a 400 naming it', async (query, message) => {
+    const r = await req('GET', `/api/v1/namespaces/default/pods?${query}`);
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest' });
+    if (message) expect(r.json.message).toBe(message);
+    expect(r.json.message.length).toBeLessThan(400);
+  });
+
+  it('watch=True and watch=t are watches, as Go reads booleans', async () => {
+    await req('POST', '/api/v1/namespaces/default/pods', pod('wt'));
+    for (const v of ['True', 't']) {
+      const p = req('GET', `/api/v1/namespaces/default/pods?watch=${v}&timeoutSeconds=1`);
+      await new Promise((r) => setTimeout(r, 20));
+      clock.advance(1000);
+      const r = await p;
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body.trim().split('\n')[0]!)).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'wt' } } });
+    }
+  });
+
+  it('refuses a binding to an invalid node name or a node that does not exist, and the pod stays unbound and patchable', async () => {
+    await req('POST', '/api/v1/namespaces/default/pods', pod('nb'));
+    const bad = await req('POST', '/api/v1/namespaces/default/pods/nb/binding', { kind: 'Binding', apiVersion: 'v1', target: { name: 'Bad Node!' } });
+    expect(bad.status).toBe(422);
+    expect(bad.json.message).toMatch(/^Binding "nb" is invalid: target\.name: Invalid value: "Bad Node!": a lowercase RFC 1123 subdomain/);
+    const none = await req('POST', '/api/v1/namespaces/default/pods/nb/binding', { kind: 'Binding', apiVersion: 'v1', target: { name: 'ghost' } });
+    expect(none.status).toBe(422);
+    expect(none.json.message).toBe('Binding "nb" is invalid: target.name: Not found: "ghost"');
+    expect(none.json.details.causes).toEqual([{ field: 'target.name', reason: 'FieldValueNotFound', message: 'Not found: "ghost"' }]);
+    const p = await req('GET', '/api/v1/namespaces/default/pods/nb');
+    expect(p.json.spec.nodeName).toBeUndefined();
+    const patched = await req('PATCH', '/api/v1/namespaces/default/pods/nb', { metadata: { labels: { a: 'b' } } }, { 'content-type': 'application/merge-patch+json' });
+    expect(patched.status).toBe(200);
+  });
+
+  it('deletes a pod bound to a node that no longer exists at once (no agent is left to confirm it)', async () => {
+    await req('POST', '/api/v1/nodes', nodeObj('gone'));
+    await req('POST', '/api/v1/namespaces/default/pods', pod('orphan', { spec: { ...pod('x').spec, nodeName: 'gone' } }));
+    expect((await req('DELETE', '/api/v1/nodes/gone')).status).toBe(200);
+    const d = await req('DELETE', '/api/v1/namespaces/default/pods/orphan', { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 30 });
+    expect(d.status).toBe(200);
+    expect((await req('GET', '/api/v1/namespaces/default/pods/orphan')).status).toBe(404);
+  });
+
   it('deletes an unscheduled pod at once and a bound one gracefully until the node confirms', async () => {
     await req('POST', '/api/v1/namespaces/default/pods', pod('free'));
     const d = await req('DELETE', '/api/v1/namespaces/default/pods/free');
     expect(d.status).toBe(200);
     expect((await req('GET', '/api/v1/namespaces/default/pods/free')).status).toBe(404);
 
+    await req('POST', '/api/v1/nodes', nodeObj('n1'));
     await req('POST', '/api/v1/namespaces/default/pods', pod('bound', { spec: { ...pod('x').spec, nodeName: 'n1' } }));
     const g = await req('DELETE', '/api/v1/namespaces/default/pods/bound', { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 10 });
     expect(g.status).toBe(200);
@@ -352,6 +408,7 @@ describe('API server extras', () => {
     const unbound = await req('GET', '/api/v1/namespaces/default/pods/lg/log');
     expect(unbound.status).toBe(400);
     expect(unbound.json.message).toBe('pod lg does not have a host assigned');
+    await req('POST', '/api/v1/nodes', nodeObj('n1'));
     await req('POST', '/api/v1/namespaces/default/pods/lg/binding', { kind: 'Binding', apiVersion: 'v1', target: { name: 'n1' } });
     const bound = await req('GET', '/api/v1/namespaces/default/pods/lg/log');
     expect(bound.status).toBe(503);
