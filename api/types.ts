@@ -221,6 +221,8 @@ export interface PodSpec {
   shareProcessNamespace?: boolean;
   hostname?: string;
   subdomain?: string;
+  /** The container's hostname is the pod's FQDN (with a subdomain). */
+  setHostnameAsFQDN?: boolean;
   schedulerName?: string;
   priority?: number;
   enableServiceLinks?: boolean;

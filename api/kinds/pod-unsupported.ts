@@ -30,7 +30,6 @@ export const UNSUPPORTED_POD_SPEC_FIELDS: readonly string[] = [
   'resources',
   'priorityClassName',
   'preemptionPolicy',
-  'setHostnameAsFQDN',
 ];
 
 function isSet(v: unknown): boolean {

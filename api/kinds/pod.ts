@@ -379,6 +379,8 @@ function validatePodSpec(e: FieldErrors, spec: Obj): void {
   if (hostname) e.rule('spec.hostname', hostname, dns1123LabelErrors(hostname));
   const subdomain = str(e, spec, 'subdomain', 'spec.subdomain');
   if (subdomain) e.rule('spec.subdomain', subdomain, dns1123LabelErrors(subdomain));
+  // kube-apiserver checks only the type; the 64-character FQDN limit is the kubelet's, at sandbox creation.
+  bool(e, spec, 'setHostnameAsFQDN', 'spec.setHostnameAsFQDN');
   const scheduler = str(e, spec, 'schedulerName', 'spec.schedulerName');
   if (scheduler) e.rule('spec.schedulerName', scheduler, dns1123SubdomainErrors(scheduler));
   int(e, spec, 'priority', 'spec.priority');

@@ -41,9 +41,18 @@ export class RuntimeCommandError extends FlotillaError {
   }
 }
 
-/** The OCI spec cannot be built from the input (a volume without a source, a bad user…). */
+/**
+ * The OCI spec cannot be built from the input (a volume without a source, a
+ * bad user…). `reason` is the container's waiting reason, as the kubelet tells
+ * them apart: CreateContainerConfigError for what the kubelet checks itself
+ * (runAsNonRoot), CreateContainerError for what the runtime refuses (a user
+ * name the image does not define).
+ */
 export class InvalidContainerConfigError extends FlotillaError {
-  constructor(message: string) {
-    super('Invalid', message);
+  constructor(
+    message: string,
+    readonly reason: 'CreateContainerConfigError' | 'CreateContainerError' = 'CreateContainerConfigError',
+  ) {
+    super('Invalid', message, { details: { reason } });
   }
 }

@@ -2,6 +2,7 @@
 // conmon monitor, cgroups, logs and exec of the node's containers.
 export * from './errors.js';
 export * from './spec.js';
+export * from './accounts.js';
 export * from './oci-runtime.js';
 export * from './monitor.js';
 export * from './cgroups.js';

@@ -3,6 +3,7 @@
 // decision is data: table tests check it without crun, the driver only writes it.
 import { parseQuantity, type Container, type EnvVar } from '../../api/index.js';
 import { ALL_CAPABILITIES, normalizeCapability, type EffectiveSecurity } from '../../api/kinds/pod-security.js';
+import { resolveUser, UnknownAccountError, type RootfsAccounts } from './accounts.js';
 import { InvalidContainerConfigError } from './errors.js';
 
 // ---------------------------------------------------------------------------
@@ -132,8 +133,8 @@ export interface ResolvedEnvVar {
 }
 
 export interface OciSpecInput {
-  /** Container name in the pod spec. */
-  container: Pick<Container, 'name' | 'command' | 'args' | 'env' | 'workingDir' | 'resources' | 'volumeMounts' | 'tty'>;
+  /** Container name in the pod spec; `image` names the image in errors about its config. */
+  container: Pick<Container, 'name' | 'command' | 'args' | 'env' | 'workingDir' | 'resources' | 'volumeMounts' | 'tty'> & { image?: string };
   /**
    * The container's own environment, resolved by the agent (valueFrom, envFrom,
    * $(VAR) expansion: node-agent/config/env.ts). Absent: the plain `value`s of
@@ -164,8 +165,14 @@ export interface OciSpecInput {
   pidsLimit?: number;
   /** Extra annotations (pod uid, container name… for re-adoption). */
   annotations?: Record<string, string>;
-  /** User override as `uid[:gid]`; else securityContext.runAsUser; else the image's numeric User; else 0. */
+  /** User override as `uid[:gid]`; else securityContext.runAsUser; else the image's User; else 0. */
   user?: { uid: number; gid: number };
+  /**
+   * The image's /etc/passwd and /etc/group (readRootfsAccounts of the rootfs):
+   * user and group names are looked up there, and so are the image groups the
+   * user is a member of. Absent: the image has neither file.
+   */
+  accounts?: RootfsAccounts;
   /** The container's effective securityContext (api/kinds/pod-security.ts effectiveSecurity). */
   security?: EffectiveSecurity;
   /** Who the container belongs to, for the runAsNonRoot messages (kubelet's `name_namespace(uid)`). */
@@ -327,17 +334,6 @@ export function processEnv(
   return [...vars].map(([k, v]) => `${k}=${v}`);
 }
 
-/** `uid[:gid]` from an image User; names need /etc/passwd and are refused here. */
-export function parseImageUser(user: string | undefined): { uid: number; gid: number } {
-  if (!user) return { uid: 0, gid: 0 };
-  const [u, g] = user.split(':');
-  if (!/^\d+$/.test(u ?? '') || (g !== undefined && !/^\d+$/.test(g))) {
-    throw new InvalidContainerConfigError(`image user "${user}" is not numeric (uid[:gid]); user names are not supported`);
-  }
-  const uid = Number(u);
-  return { uid, gid: g === undefined ? uid : Number(g) };
-}
-
 /** CPU and memory of the container's cgroup from its resources (Kubernetes kubelet arithmetic). */
 export function cgroupResources(resources: Container['resources'], pidsLimit?: number): OciResources {
   const out: OciResources = { devices: ALLOWED_DEVICES.map((d) => ({ ...d })) };
@@ -453,23 +449,50 @@ function formatPod(ref: OciSpecInput['podRef']): string {
   return ref ? `${ref.name}_${ref.namespace}(${ref.uid})` : '';
 }
 
+/** The process user with the image groups containerd adds as supplementary groups. */
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  imageGroups: number[];
+}
+
 /**
- * The process user: runAsUser/runAsGroup over the image's User; runAsNonRoot
- * refuses uid 0 and a user name it cannot check, in the kubelet's words.
+ * USER resolved against the image's accounts; a name the image does not
+ * define fails the container's creation, naming the user and the image.
  */
-export function processUser(input: Pick<OciSpecInput, 'user' | 'security' | 'podRef' | 'container'>, image: ImageProcessConfig): { uid: number; gid: number } {
-  if (input.user) return input.user;
+function resolveAgainstImage(user: string, input: Pick<OciSpecInput, 'accounts' | 'container'>, fallbackGid: (uid: number) => number): ProcessUser {
+  try {
+    return resolveUser(user, input.accounts ?? {}, fallbackGid);
+  } catch (e) {
+    if (!(e instanceof UnknownAccountError)) throw e;
+    const image = input.container.image ? `image ${JSON.stringify(input.container.image)}` : 'the image';
+    const why = UnknownAccountError.describe(e.kind, e.account, e.fileMissing, image);
+    throw new InvalidContainerConfigError(`failed to generate container ${JSON.stringify(input.container.name)} spec: ${why}`, 'CreateContainerError');
+  }
+}
+
+/**
+ * The process user: runAsUser/runAsGroup over the image's User, names looked
+ * up in the image's /etc/passwd and /etc/group. runAsNonRoot refuses uid 0,
+ * and — checked before any lookup, as the kubelet checks it — an image user
+ * given by name, which it cannot verify; both in the kubelet's words.
+ */
+export function processUser(input: Pick<OciSpecInput, 'user' | 'security' | 'podRef' | 'container' | 'accounts'>, image: ImageProcessConfig): ProcessUser {
+  if (input.user) return { ...input.user, imageGroups: [] };
   const sec = input.security;
   const who = `(pod: ${JSON.stringify(formatPod(input.podRef))}, container: ${input.container.name})`;
-  let user: { uid: number; gid: number };
+  let user: ProcessUser;
   if (sec?.runAsUser !== undefined) {
-    user = { uid: sec.runAsUser, gid: 0 };
+    // runAsUser replaces the image's user and group; without runAsGroup the gid
+    // is the uid's in the image's /etc/passwd, else 0, as with containerd.
+    user = resolveAgainstImage(String(sec.runAsUser), input, () => 0);
   } else {
     const raw = image.User?.split(':')[0] ?? '';
     if (sec?.runAsNonRoot && raw !== '' && !/^\d+$/.test(raw)) {
       throw new InvalidContainerConfigError(`container has runAsNonRoot and image has non-numeric user (${raw}), cannot verify user is non-root ${who}`);
     }
-    user = parseImageUser(image.User);
+    // A bare numeric image user the image does not list keeps gid = uid (Flotilla's rule before names were resolved).
+    user = resolveAgainstImage(image.User ?? '', input, (uid) => uid);
   }
   if (sec?.runAsGroup !== undefined) user = { ...user, gid: sec.runAsGroup };
   if (sec?.runAsNonRoot && user.uid === 0) {
@@ -540,7 +563,8 @@ export function buildOciSpec(input: OciSpecInput): OciSpec {
   const sec = input.security;
   const privileged = sec?.privileged === true;
   const caps = input.security ? containerCapabilities(sec, input.hostCapabilities) : [...DEFAULT_CAPABILITIES];
-  const additionalGids = [...new Set([...(sec?.supplementalGroups ?? []), ...(sec?.fsGroup !== undefined ? [sec.fsGroup] : [])])];
+  // containerd's order: the image groups of the user, then supplementalGroups, then fsGroup.
+  const additionalGids = [...new Set([...user.imageGroups, ...(sec?.supplementalGroups ?? []), ...(sec?.fsGroup !== undefined ? [sec.fsGroup] : [])])];
   const nofile = input.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
 
   const namespaces: OciNamespace[] = [];

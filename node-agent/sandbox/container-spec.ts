@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Container, Pod } from '../../api/index.js';
 import { effectiveSecurity, isNamespacedSysctl } from '../../api/kinds/pod-security.js';
 import type { ImageRuntimeConfig } from '../images/index.js';
-import { buildOciSpec, capabilitiesFromStatus, type NamespaceSource, type OciDevice, type OciSpec, type OciSpecInput, type ResolvedEnvVar, type ResolvedVolume } from '../runtime/index.js';
+import { buildOciSpec, capabilitiesFromStatus, InvalidContainerConfigError, readRootfsAccounts, type NamespaceSource, type OciDevice, type OciSpec, type OciSpecInput, type ResolvedEnvVar, type ResolvedVolume } from '../runtime/index.js';
 import { LABELS } from './labels.js';
 
 /** Where a pod's sandbox is, as containers joining it need to know. */
@@ -35,6 +35,27 @@ export function podHostname(pod: Pod): string {
 
 /** The cluster's DNS domain, as the kubelet's default --cluster-domain. */
 export const CLUSTER_DOMAIN = 'cluster.local';
+
+/** The kernel's nodename holds 64 characters (65 bytes with the NUL): a longer FQDN cannot be the hostname. */
+export const MAX_FQDN_HOSTNAME = 64;
+
+/**
+ * The hostname the pod's UTS namespace holds (and /etc/hostname and HOSTNAME
+ * say): the short hostname, or with setHostnameAsFQDN and a subdomain the
+ * pod's FQDN `hostname.subdomain.NS.svc.<domain>`, as the kubelet gives the
+ * runtime. An FQDN over 64 characters fails the sandbox, in the kubelet's words.
+ */
+export function podKernelHostname(pod: Pod, clusterDomain = CLUSTER_DOMAIN): string {
+  const short = podHostname(pod);
+  if (pod.spec.setHostnameAsFQDN !== true || !pod.spec.subdomain) return short;
+  const fqdn = `${short}.${pod.spec.subdomain}.${pod.metadata.namespace ?? 'default'}.svc.${clusterDomain}`;
+  if (fqdn.length > MAX_FQDN_HOSTNAME) {
+    throw new InvalidContainerConfigError(
+      `failed to construct FQDN from pod hostname and cluster domain, FQDN ${fqdn} is too long (${MAX_FQDN_HOSTNAME} characters is the max, ${fqdn.length} characters requested)`,
+    );
+  }
+  return fqdn;
+}
 
 /** What of a pod goes into its /etc/hosts besides its IP. */
 export interface HostsFileExtras {
@@ -162,6 +183,8 @@ export function containerSpecInput(a: ContainerSpecArgs): OciSpecInput {
       User: a.image.user,
     },
     rootfs: a.rootfs,
+    // User and group names of the image are looked up in its own files, as containerd does.
+    accounts: readRootfsAccounts(a.rootfs),
     hostname: a.hostname,
     namespaces: containerNamespaces(a.sandbox),
     volumes: a.volumes,

@@ -14,7 +14,7 @@ import * as native from '../../native/index.js';
 import { podHostPortMappings, type HostPortMapper, type HostPortMapping, type PodNetwork, type PodNetworkAttachment, type SandboxHostPorts } from '../../netplugin/index.js';
 import { cgroupResources, podCgroupLimits, type CgroupManager, type ContainerManager } from '../runtime/index.js';
 import type { RuntimeSandbox } from '../sync/types.js';
-import { pauseSpec, podHostname, podHostsExtras, podHostsFile, withHostAliases, PAUSE_IN_ROOTFS, type EtcFiles, type SandboxPlacement } from './container-spec.js';
+import { pauseSpec, podHostname, podHostsExtras, podKernelHostname, podHostsFile, withHostAliases, PAUSE_IN_ROOTFS, type EtcFiles, type SandboxPlacement } from './container-spec.js';
 import { formatLabels, LABELS, SANDBOX_CONTAINER_NAME, type PodRef } from './labels.js';
 import type { NodeLayout } from './layout.js';
 import { createPodNetns, deletePodNetns, podNetnsAlive } from './pod-netns.js';
@@ -141,8 +141,11 @@ export class SandboxManager {
       hostNetwork,
       shareProcessNamespace: pod.spec.shareProcessNamespace === true,
       ...(hostNetwork ? {} : { netnsPath: this.layout.netnsPin(id) }),
-      hostname: podHostname(pod),
+      // The kernel hostname (the FQDN with setHostnameAsFQDN): checked here, before anything is acquired.
+      hostname: podKernelHostname(pod),
     };
+    // /etc/hosts names the pod by its short hostname (and FQDN), whatever the kernel holds.
+    const shortName = podHostname(pod);
     const undo = new UndoStack();
     try {
       // 1. The record first: from here on, teardown knows what may exist.
@@ -170,7 +173,7 @@ export class SandboxManager {
       undo.push('pod /etc files', () => fs.rmSync(this.layout.etcDir(uid), { recursive: true, force: true }));
       fs.writeFileSync(etc.hostname, `${hostNetwork ? osHostname() : rec.hostname}\n`);
       const hostsExtras = podHostsExtras(pod);
-      fs.writeFileSync(etc.hosts, hostNetwork ? withHostAliases(readOr('/etc/hosts', podHostsFile(rec.hostname)), hostsExtras) : podHostsFile(rec.hostname, undefined, hostsExtras));
+      fs.writeFileSync(etc.hosts, hostNetwork ? withHostAliases(readOr('/etc/hosts', podHostsFile(shortName)), hostsExtras) : podHostsFile(shortName, undefined, hostsExtras));
       fs.writeFileSync(etc.resolvConf, readOr(this.opts.resolvConf ?? '/etc/resolv.conf', ''));
       // One /dev/shm for the pod: its containers share an IPC namespace, so POSIX shared memory must be shared too.
       const shm = this.layout.shmDir(uid);
@@ -200,7 +203,7 @@ export class SandboxManager {
           rec.hostIfName = res.hostIfName;
           rec.networkAttached = true;
           this.writeRecord(rec);
-          fs.writeFileSync(etc.hosts, podHostsFile(rec.hostname, rec.ip, hostsExtras));
+          fs.writeFileSync(etc.hosts, podHostsFile(shortName, rec.ip, hostsExtras));
         }
       }
       const hostPorts = podHostPortMappings(pod, rec.ip ?? '');

@@ -45,6 +45,10 @@ export function podVolumes(pod: Pod, layout: NodeLayout): PodVolume[] {
  * volume gets group GID; directories are setgid (new files inherit the group)
  * and group-writable; files get group read (and write, unless the volume is
  * read-only: configMap and secret). hostPath volumes are never touched.
+ * fsGroupChangePolicy is not consulted, as in the kubelet: its emptyDir,
+ * configMap, secret, projected and downwardAPI plugins pass no policy to the
+ * ownership change (only persistent volumes honour OnRootMismatch), so new
+ * files written into these volumes always get the group.
  */
 export function applyFsGroup(v: PodVolume): void {
   if (v.fsGroup === undefined || v.kind === 'hostPath') return;

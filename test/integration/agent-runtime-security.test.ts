@@ -5,9 +5,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Container, Pod, PodSpec } from '../../api/index.js';
+import { openLayout, pushImage, RegistryClient } from '../../node-agent/index.js';
 import { ContainerStartError } from '../../node-agent/pod-runtime.js';
 import type { NodeRuntime } from '../../node-agent/node-runtime.js';
 import { startRuntimeFixture, type RuntimeFixture } from '../helpers/node-runtime.js';
+import { buildLayout, tarArchive } from '../helpers/registry.js';
 
 async function execIn(rt: NodeRuntime, pod: Pod, container: string, command: string[]) {
   let out = '';
@@ -21,6 +23,27 @@ async function execIn(rt: NodeRuntime, pod: Pod, container: string, command: str
 }
 
 const SLEEP = ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'];
+
+/**
+ * A busybox image whose config says `User: USER`, with its own /etc/passwd
+ * and /etc/group (nobody is a member of staff), pushed to the fixture's registry.
+ */
+async function pushNamedUserImage(fx: RuntimeFixture, tag: string, user: string): Promise<string> {
+  const layer = tarArchive([
+    { path: 'bin/', type: 'Directory', mode: 0o755 },
+    { path: 'bin/busybox', body: readFileSync('/bin/busybox'), mode: 0o755 },
+    ...['sh', 'sleep', 'id', 'cat', 'hostname'].map((a) => ({ path: `bin/${a}`, type: 'SymbolicLink' as const, linkpath: 'busybox' })),
+    { path: 'etc/', type: 'Directory', mode: 0o755 },
+    { path: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' },
+    { path: 'etc/group', body: 'root:x:0:\nstaff:x:50:nobody\nnogroup:x:65534:\n' },
+    ...['proc', 'dev', 'sys', 'tmp'].map((d) => ({ path: `${d}/`, type: 'Directory' as const, mode: 0o755 })),
+  ]);
+  const ref = `${fx.registry.host}/library/named-user:${tag}`;
+  const dir = join(fx.tmp, `named-user-${tag}`);
+  buildLayout(dir, ref, [layer], { User: user, Entrypoint: ['/bin/sh', '-c'], Cmd: ['exec sleep 3600'], Env: ['PATH=/bin'] });
+  await pushImage(new RegistryClient({ insecureRegistries: [fx.registry.host] }), openLayout(dir), undefined, ref);
+  return ref;
+}
 
 function statusField(status: string, field: string): string {
   return (new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim();
@@ -136,6 +159,42 @@ describe.each(['crun', 'runc'])('[node runtime] securityContext, hostAliases and
     pods.push(ok);
     await fx.runtime.startContainer(ok, await fx.runtime.createSandbox(ok), ok.spec.containers[0]!, 0);
     expect((await execIn(fx.runtime, ok, 'c', ['id', '-u'])).out.trim()).toBe('65534');
+  });
+
+  it("an image whose User is a name runs as that user of the image's /etc/passwd, with its /etc/group groups", async () => {
+    const image = await pushNamedUserImage(fx, `nobody-${runtimeName}`, 'nobody');
+    const { pod } = await run('named-user', { image, command: SLEEP });
+    const id = (await execIn(fx.runtime, pod, 'c', ['id'])).out.trim();
+    expect(id).toMatch(/^uid=65534\(nobody\) gid=65534\(nogroup\) groups=/);
+    expect(id).toContain('50(staff)');
+    // runAsNonRoot cannot verify a named user: refused before the lookup, in the kubelet words
+    const guarded = fx.pod('named-nonroot', [{ name: 'c', image, command: SLEEP, securityContext: { runAsNonRoot: true } }]);
+    pods.push(guarded);
+    const err = await fx.runtime.startContainer(guarded, await fx.runtime.createSandbox(guarded), guarded.spec.containers[0]!, 0).then(() => undefined, (e: unknown) => e);
+    expect((err as ContainerStartError).reason).toBe('CreateContainerConfigError');
+    expect((err as ContainerStartError).message).toMatch(/^container has runAsNonRoot and image has non-numeric user \(nobody\), cannot verify user is non-root/);
+  });
+
+  it('an image User the image does not define is a CreateContainerError naming the user and the image', async () => {
+    const image = await pushNamedUserImage(fx, `ghost-${runtimeName}`, 'ghost:staff');
+    const pod = fx.pod('ghost-user', [{ name: 'c', image, command: SLEEP }]);
+    pods.push(pod);
+    const err = await fx.runtime.startContainer(pod, await fx.runtime.createSandbox(pod), pod.spec.containers[0]!, 0).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ContainerStartError);
+    expect((err as ContainerStartError).reason).toBe('CreateContainerError');
+    expect((err as ContainerStartError).message).toBe(`failed to generate container "c" spec: unable to find user ghost: no matching entries in /etc/passwd of image "${image}"`);
+  });
+
+  it('setHostnameAsFQDN: the UTS hostname, /etc/hostname and HOSTNAME are the FQDN; over 64 characters the sandbox fails', async () => {
+    const { pod } = await run('fqdn', {}, { hostname: 'db-0', subdomain: 'db', setHostnameAsFQDN: true });
+    const fqdn = 'db-0.db.default.svc.cluster.local';
+    expect((await execIn(fx.runtime, pod, 'c', ['hostname'])).out.trim()).toBe(fqdn);
+    expect((await execIn(fx.runtime, pod, 'c', ['cat', '/etc/hostname'])).out.trim()).toBe(fqdn);
+    expect((await execIn(fx.runtime, pod, 'c', ['sh', '-c', 'echo $HOSTNAME'])).out.trim()).toBe(fqdn);
+    const long = fx.pod('fqdn-long', [{ name: 'c', command: SLEEP }], { hostname: 'h'.repeat(40), subdomain: 'db', setHostnameAsFQDN: true });
+    pods.push(long);
+    await expect(fx.runtime.createSandbox(long)).rejects.toThrow(/^failed to construct FQDN from pod hostname and cluster domain, FQDN h+\.db\.default\.svc\.cluster\.local is too long \(64 characters is the max, 69 characters requested\)$/);
+    expect(await fx.runtime.listPods().then((l) => l.some((p) => p.uid === long.metadata.uid))).toBe(false);
   });
 
   it('privileged: all capabilities, host devices, writable /sys, no seccomp', async () => {

@@ -130,8 +130,10 @@ describe('[api] pod securityContext', () => {
     expect(errorOf(pod({}, { hostAliases: [{ ip: '1.2.3.4', hostnames: ['Bad_Name'] }] }))).toContain('spec.hostAliases[0].hostnames[0]: Invalid value: "Bad_Name"');
   });
 
-  it('setHostnameAsFQDN stays refused', () => {
-    expect(errorOf(pod({}, { hostname: 'a', subdomain: 'b', setHostnameAsFQDN: true }))).toContain('spec.setHostnameAsFQDN: Forbidden');
+  it('setHostnameAsFQDN is accepted as a boolean (the FQDN length is the node agent\'s to check)', () => {
+    expect(errorOf(pod({}, { hostname: 'a', subdomain: 'b', setHostnameAsFQDN: true }))).toBe('');
+    expect(errorOf(pod({}, { setHostnameAsFQDN: true }))).toBe('');
+    expect(errorOf(pod({}, { setHostnameAsFQDN: 'yes' }))).toContain('spec.setHostnameAsFQDN');
   });
 });
 

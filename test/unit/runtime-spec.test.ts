@@ -86,11 +86,11 @@ describe('[runtime] buildOciSpec', () => {
     expect(buildOciSpec(input()).process.cwd).toBe('/');
   });
 
-  it('runs as root unless the image names a numeric user', () => {
+  it('runs as root unless the image names a user; a name an image without /etc/passwd cannot resolve fails', () => {
     expect(buildOciSpec(input()).process.user).toEqual({ uid: 0, gid: 0 });
     expect(buildOciSpec(input({ image: { User: '1000:50' } })).process.user).toEqual({ uid: 1000, gid: 50 });
     expect(buildOciSpec(input({ image: { User: '1000' } })).process.user).toEqual({ uid: 1000, gid: 1000 });
-    expect(() => buildOciSpec(input({ image: { User: 'nginx' } }))).toThrow(/not numeric/);
+    expect(() => buildOciSpec(input({ image: { User: 'nginx' } }))).toThrow('failed to generate container "app" spec: unable to find user nginx: the image has no /etc/passwd');
   });
 
   it('joins the sandbox network, ipc and uts namespaces by path and gets its own pid and mount namespaces', () => {
