@@ -105,8 +105,12 @@ export class NotSupportedError extends FlotillaError {
 }
 
 export class UnavailableError extends FlotillaError {
-  constructor(message: string, opts: { cause?: unknown } = {}) {
-    super('Unavailable', message, { retryable: true, ...opts });
+  constructor(message: string, opts: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super('Unavailable', message, {
+      retryable: true,
+      ...(opts.cause !== undefined ? { cause: opts.cause } : {}),
+      ...(opts.retryAfterSeconds !== undefined ? { details: { retryAfterSeconds: opts.retryAfterSeconds } } : {}),
+    });
   }
 }
 

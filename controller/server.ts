@@ -32,7 +32,7 @@ import { TokenAuthenticator } from './pki/tokens.js';
 import { Scheduler } from './scheduler/index.js';
 import { createNodeStreams } from './streams/index.js';
 import { AesGcmTransformer } from './storage/encryption.js';
-import { EtcdStore } from './storage/etcd-store.js';
+import { EtcdStore, createEtcdClient } from './storage/etcd-store.js';
 
 export interface RunControllerOptions {
   stateDir: string;
@@ -205,8 +205,11 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     cleanups.push({ name: 'close the API server', run: () => api.app.close() });
     log.info({ address: `https://${host.includes(':') ? `[${host}]` : host}:${port}` }, 'API server listening');
 
+    // Its own connection, without the host breaker, so API traffic never starves the lease renewal.
+    const electionClient = createEtcdClient({ endpoints, hostBreaker: false });
+    cleanups.push({ name: 'close the election etcd client', run: async () => electionClient.close() });
     const elector = new LeaderElector({
-      client: store.client,
+      client: electionClient,
       identity: `${hostname()}-${process.pid}-${port}`,
       ...(o.leaseTtlSeconds ? { ttlSeconds: o.leaseTtlSeconds } : {}),
       clock,

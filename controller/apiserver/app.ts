@@ -249,6 +249,9 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   const sendStatus = (reply: FastifyReply, err: unknown) => {
     const st = statusFromError(err);
     if (st.code >= 500) log.error({ err }, 'request failed');
+    // kube-apiserver sends the wait as a header too (clients back off on 429/503/504 with it).
+    const wait = st.details?.retryAfterSeconds;
+    if (typeof wait === 'number' && [429, 503, 504].includes(st.code)) reply.header('retry-after', String(wait));
     return reply.code(st.code).type('application/json').send(st);
   };
 

@@ -36,7 +36,10 @@ const TRANSIENT = [
   'socket hang up',
 ];
 
+/** The error's own name (errors made with a plain Error and a name set), else its class name. */
 function nameOf(e: unknown): string {
+  const own = e instanceof Error ? e.name : undefined;
+  if (own && own !== 'Error') return own;
   return (e as { constructor?: { name?: string } })?.constructor?.name ?? '';
 }
 
@@ -76,12 +79,18 @@ export function fromEtcdError(e: unknown): FlotillaError {
     code === GRPC_RESOURCE_EXHAUSTED ||
     TRANSIENT.some((t) => message.includes(t))
   ) {
-    return new UnavailableError(`etcd is unavailable: ${message}`, { cause: e });
+    return new UnavailableError(`etcd is unavailable: ${message}`, { cause: e, retryAfterSeconds: retryAfterOf(e) });
   }
   if (code === GRPC_OUT_OF_RANGE) {
     return new GoneError(`too old resource version: ${message}`);
   }
   return new InternalError(`etcd: ${message}`, { cause: e });
+}
+
+/** How long a client should wait before trying again: the breaker's own figure, else 1 s. */
+function retryAfterOf(e: unknown): number {
+  const r = (e as { retryAfterSeconds?: unknown })?.retryAfterSeconds;
+  return typeof r === 'number' && r > 0 ? r : 1;
 }
 
 /** True when the same call may succeed if tried again (a typed error's own marker). */

@@ -56,6 +56,12 @@ export interface EtcdClientOptions {
    * shorter deadline means a faster fail-over.
    */
   requestTimeoutMs?: number;
+  /**
+   * Skip a failing host for a second (default true). The leader election's own
+   * client goes without: its lease renewal must never be refused because other
+   * traffic tripped the breaker.
+   */
+  hostBreaker?: boolean;
 }
 
 /**
@@ -110,6 +116,17 @@ export interface EtcdStoreOptions {
 }
 
 /**
+ * Thrown by the breaker below while a host is skipped: a transient condition
+ * (fromEtcdError makes it a retryable 503, which the store's retry loop waits out).
+ */
+export class EtcdHostSkippedError extends Error {
+  override readonly name = 'BrokenCircuitError';
+  constructor(readonly retryAfterSeconds: number) {
+    super('etcd host skipped after repeated failures');
+  }
+}
+
+/**
  * A per-host fault policy for the etcd3 connection pool: after two consecutive
  * transient failures a host is skipped for `openMs`, then tried again. (The
  * library default skips a host for 5 s, which outlasts a leader election.)
@@ -124,7 +141,7 @@ function hostBreaker(openMs: number): NonNullable<NonNullable<IOptions['faultHan
       onFailure: noEvent,
       async execute<T>(fn: (ctx: { signal: AbortSignal }) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
         if (failures >= 2 && Date.now() < openUntil) {
-          throw Object.assign(new Error('etcd host skipped after repeated failures'), { name: 'BrokenCircuitError' });
+          throw new EtcdHostSkippedError(Math.max(1, Math.ceil((openUntil - Date.now()) / 1000)));
         }
         try {
           const r = await fn({ signal: signal ?? NEVER });
@@ -197,7 +214,7 @@ export function createEtcdClient(o: EtcdClientOptions): Etcd3 {
     grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
     // Retries happen in the store, which knows when a write may have landed; the
     // library's own blind retry of writes is switched off.
-    faultHandling: { host: hostBreaker(1000), global: passThrough() },
+    faultHandling: { host: o.hostBreaker === false ? () => passThrough() : hostBreaker(1000), global: passThrough() },
   });
 }
 

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../../api/index.js';
 import { buildApiServer, type ApiServer } from '../../controller/apiserver/app.js';
 import { TokenAuthenticator } from '../../controller/pki/tokens.js';
@@ -247,6 +247,15 @@ describe('API server pods', () => {
       expect(r.status).toBe(200);
       expect(JSON.parse(r.body.trim().split('\n')[0]!)).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'wt' } } });
     }
+  });
+
+  it('a store that is unavailable (etcd breaker open) gives a 503 Status with Retry-After, not a 500', async () => {
+    const { EtcdHostSkippedError, fromEtcdError } = await import('../../controller/index.js');
+    vi.spyOn(store, 'list').mockRejectedValueOnce(fromEtcdError(new EtcdHostSkippedError(1)));
+    const r = await req('GET', '/api/v1/namespaces/default/pods');
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('1');
+    expect(r.json).toMatchObject({ kind: 'Status', code: 503, reason: 'ServiceUnavailable', message: 'etcd is unavailable: etcd host skipped after repeated failures', details: { retryAfterSeconds: 1 } });
   });
 
   it('refuses a binding to an invalid node name or a node that does not exist, and the pod stays unbound and patchable', async () => {

@@ -5,6 +5,7 @@ import {
   alreadyExistsMessage,
   classifyWatchEvent as classifyEvent,
   conflictMessage,
+  EtcdHostSkippedError,
   etcdArgs,
   fromEtcdError,
   goneMessage,
@@ -68,6 +69,16 @@ describe('etcd error mapping', () => {
     expect(e).toBeInstanceOf(FlotillaError);
     expect(e.code).toBe(code);
     expect(isRetryable(e)).toBe(retryable);
+  });
+
+  it('a tripped host breaker is a retryable 503 that says how long to wait (not a 500)', () => {
+    const e = fromEtcdError(new EtcdHostSkippedError(2));
+    expect(e.code).toBe('Unavailable');
+    expect(isRetryable(e)).toBe(true);
+    expect(e.message).toBe('etcd is unavailable: etcd host skipped after repeated failures');
+    expect(e.details.retryAfterSeconds).toBe(2);
+    // Errors named by their name alone (a plain Error with name set) are recognised too.
+    expect(fromEtcdError(Object.assign(new Error('x'), { name: 'GRPCUnavailableError' })).code).toBe('Unavailable');
   });
 
   it('typed errors pass through unchanged', () => {
