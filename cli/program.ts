@@ -55,10 +55,13 @@ const BOOLEAN_FLAGS = new Set([
 ]);
 /** Flags whose `=false` form has a `--no-` flag; for the others `=false` is the default. */
 const NEGATABLE = new Set(['wait', 'headers']);
+/** Commands where a flag that is off elsewhere defaults to on: `rollout status` watches unless `--watch=false`. */
+const NEGATABLE_IN: Record<string, Set<string>> = { rollout: new Set(['watch']) };
 
 /** Rewrites `--wait=false` to `--no-wait`, `--force=true` to `--force` and `-o=json` to `-o json`, as kubectl's flag parser accepts them. */
 export function normalizeBooleanFlags(argv: string[]): string[] {
   const out: string[] = [];
+  const negatable = (flag: string) => NEGATABLE.has(flag) || NEGATABLE_IN[argv[0] ?? '']?.has(flag) === true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -72,9 +75,9 @@ export function normalizeBooleanFlags(argv: string[]): string[] {
       continue;
     }
     const m = /^--([a-z-]+)=(true|false)$/.exec(a);
-    if (m && (BOOLEAN_FLAGS.has(m[1]!) || NEGATABLE.has(m[1]!))) {
+    if (m && (BOOLEAN_FLAGS.has(m[1]!) || negatable(m[1]!))) {
       if (m[2] === 'true') out.push(`--${m[1]}`);
-      else if (NEGATABLE.has(m[1]!)) out.push(`--no-${m[1]}`);
+      else if (negatable(m[1]!)) out.push(`--no-${m[1]}`);
       continue;
     }
     out.push(a);

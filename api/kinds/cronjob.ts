@@ -13,7 +13,7 @@ import { FALLBACK } from './common.js';
 import { defaultPodTemplateSpec } from './pod-template.js';
 import { podKind } from './pod.js';
 import { jobSpecSchema, validateJobSpec, type JobSpec } from './job.js';
-import { workloadSelectorText } from './replicaset.js';
+import { workloadWideCells } from './replicaset.js';
 
 type Obj = Record<string, unknown>;
 
@@ -229,9 +229,6 @@ export const cronJobKind = defineKind(
         const st = isPlainObject(o.status) ? o.status : {};
         const jt = isPlainObject(spec.jobTemplate) ? spec.jobTemplate : {};
         const js = isPlainObject(jt.spec) ? jt.spec : {};
-        const t = isPlainObject(js.template) ? js.template : {};
-        const ps = isPlainObject(t.spec) ? t.spec : {};
-        const cs = Array.isArray(ps.containers) ? (ps.containers.filter(isPlainObject) as Obj[]) : [];
         const last = typeof st.lastScheduleTime === 'string' ? age(st.lastScheduleTime, now) : '<none>';
         return [
           md.name ?? '',
@@ -241,9 +238,7 @@ export const cronJobKind = defineKind(
           Array.isArray(st.active) ? st.active.length : 0,
           last,
           age(md.creationTimestamp as string | undefined, now),
-          cs.map((c) => String(c.name ?? '')).join(','),
-          cs.map((c) => String(c.image ?? '')).join(','),
-          workloadSelectorText(js.selector),
+          ...workloadWideCells(js),
         ];
       },
     },

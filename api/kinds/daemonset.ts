@@ -6,11 +6,12 @@ import type { IntOrString, PodSpec } from '../types.js';
 import { isPlainObject, jsonEqual } from '../helpers.js';
 import { ANY, column, defineKind } from '../kind.js';
 import { age } from '../printers/age.js';
-import { formatLabelSelector, labelSelectorFromObject, type LabelSelector } from '../label-selector.js';
+import type { LabelSelector } from '../label-selector.js';
 import { FieldErrors, int, obj, oneOf } from '../validation-core.js';
 import { FALLBACK } from './common.js';
 import { podKind } from './pod.js';
 import { checkSelectorMatchesTemplate, defaultPodTemplateSpec, validateLabelSelector, validatePodTemplateSpec } from './pod-template.js';
+import { workloadWideCells } from './replicaset.js';
 
 type Obj = Record<string, unknown>;
 
@@ -156,27 +157,10 @@ function templateGenerationOf(o: Obj): number {
   return Number.isInteger(n) && n > 0 ? n : 1;
 }
 
-function selectorText(sel: unknown): string {
-  if (!isPlainObject(sel)) return '<none>';
-  try {
-    const s = formatLabelSelector(labelSelectorFromObject(sel as LabelSelector));
-    return s === '' ? '<none>' : s;
-  } catch {
-    return '<invalid>';
-  }
-}
-
 function nodeSelectorText(ns: unknown): string {
   if (!isPlainObject(ns)) return '<none>';
   const keys = Object.keys(ns).sort();
   return keys.length === 0 ? '<none>' : keys.map((k) => `${k}=${String(ns[k])}`).join(',');
-}
-
-function containersOf(o: Obj): Obj[] {
-  const spec = isPlainObject(o.spec) ? o.spec : {};
-  const t = isPlainObject(spec.template) ? spec.template : {};
-  const ps = isPlainObject(t.spec) ? t.spec : {};
-  return Array.isArray(ps.containers) ? (ps.containers.filter(isPlainObject) as Obj[]) : [];
 }
 
 export const daemonSetKind = defineKind(
@@ -236,7 +220,6 @@ export const daemonSetKind = defineKind(
         const spec = isPlainObject(o.spec) ? o.spec : {};
         const t = isPlainObject(spec.template) ? spec.template : {};
         const ps = isPlainObject(t.spec) ? t.spec : {};
-        const cs = containersOf(o);
         const n = (k: string) => (typeof st[k] === 'number' ? st[k] : 0);
         return [
           md.name ?? '',
@@ -247,9 +230,7 @@ export const daemonSetKind = defineKind(
           n('numberAvailable'),
           nodeSelectorText(ps.nodeSelector),
           age(md.creationTimestamp as string | undefined, now),
-          cs.map((c) => String(c.name ?? '')).join(','),
-          cs.map((c) => String(c.image ?? '')).join(','),
-          selectorText(spec.selector),
+          ...workloadWideCells(spec),
         ];
       },
     },

@@ -16,8 +16,7 @@ import {
   templateSchema,
   validateReplicatedSpec,
   validateSelectorImmutable,
-  workloadContainers,
-  workloadSelectorText,
+  workloadWideCells,
   type WorkloadCondition,
   type WorkloadPodTemplate,
 } from './replicaset.js';
@@ -210,16 +209,13 @@ export const deploymentKind = defineKind(
         const spec = isPlainObject(o.spec) ? o.spec : {};
         const st = isPlainObject(o.status) ? o.status : {};
         const n = (k: string) => (typeof st[k] === 'number' ? st[k] : 0);
-        const cs = workloadContainers(o);
         return [
           md.name ?? '',
           `${n('readyReplicas')}/${typeof spec.replicas === 'number' ? spec.replicas : 0}`,
           n('updatedReplicas'),
           n('availableReplicas'),
           age(md.creationTimestamp as string | undefined, now),
-          cs.map((c) => String(c.name ?? '')).join(','),
-          cs.map((c) => String(c.image ?? '')).join(','),
-          workloadSelectorText(spec.selector),
+          ...workloadWideCells(spec),
         ];
       },
     },

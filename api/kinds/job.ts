@@ -12,7 +12,7 @@ import { FieldErrors, bool, int, obj, objItems, oneOf, str, arr } from '../valid
 import { FALLBACK } from './common.js';
 import { podKind } from './pod.js';
 import { checkSelectorMatchesTemplate, defaultPodTemplateSpec, validateLabelSelector, validatePodTemplateSpec } from './pod-template.js';
-import { workloadContainers, workloadSelectorText, type WorkloadPodTemplate } from './replicaset.js';
+import { workloadWideCells, type WorkloadPodTemplate } from './replicaset.js';
 
 type Obj = Record<string, unknown>;
 
@@ -58,6 +58,8 @@ export interface JobSpec {
   suspend?: boolean;
   podFailurePolicy?: { rules: PodFailurePolicyRule[] };
   podReplacementPolicy?: 'TerminatingOrFailed' | 'Failed';
+  /** Only the built-in `kubernetes.io/job-controller` is accepted (validateJobSpec). */
+  managedBy?: string;
 }
 
 export interface JobCondition {
@@ -367,16 +369,13 @@ export const jobKind = defineKind(
       cells: (o, now) => {
         const md = (o.metadata ?? {}) as Obj;
         const spec = isPlainObject(o.spec) ? o.spec : {};
-        const cs = workloadContainers(o);
         return [
           md.name ?? '',
           jobStatusText(o),
           jobCompletionsText(o),
           jobDurationText(o, now),
           age(md.creationTimestamp as string | undefined, now),
-          cs.map((c) => String(c.name ?? '')).join(','),
-          cs.map((c) => String(c.image ?? '')).join(','),
-          workloadSelectorText(spec.selector),
+          ...workloadWideCells(spec),
         ];
       },
     },

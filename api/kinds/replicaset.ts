@@ -63,12 +63,26 @@ export function workloadSelectorText(sel: unknown): string {
   }
 }
 
+/** The containers of a pod template's spec. */
+function templateContainers(template: unknown): Obj[] {
+  const ps = isPlainObject(template) && isPlainObject(template.spec) ? template.spec : {};
+  return Array.isArray(ps.containers) ? (ps.containers.filter(isPlainObject) as Obj[]) : [];
+}
+
 /** The containers of `spec.template.spec` (for the CONTAINERS and IMAGES columns). */
 export function workloadContainers(o: Obj): Obj[] {
-  const spec = isPlainObject(o.spec) ? o.spec : {};
-  const t = isPlainObject(spec.template) ? spec.template : {};
-  const ps = isPlainObject(t.spec) ? t.spec : {};
-  return Array.isArray(ps.containers) ? (ps.containers.filter(isPlainObject) as Obj[]) : [];
+  return templateContainers(isPlainObject(o.spec) ? o.spec.template : undefined);
+}
+
+/**
+ * The `-o wide` cells every workload ends its row with — CONTAINERS, IMAGES,
+ * SELECTOR — from a spec that holds `template` and `selector` (a CronJob
+ * passes its jobTemplate's spec), so the kinds cannot drift apart.
+ */
+export function workloadWideCells(spec: unknown): [string, string, string] {
+  const s = isPlainObject(spec) ? spec : {};
+  const cs = templateContainers(s.template);
+  return [cs.map((c) => String(c.name ?? '')).join(','), cs.map((c) => String(c.image ?? '')).join(','), workloadSelectorText(s.selector)];
 }
 
 /** The rules ReplicaSet and Deployment share: replicas, minReadySeconds, selector, template (restartPolicy Always). */
@@ -151,16 +165,13 @@ export const replicaSetKind = defineKind(
         const spec = isPlainObject(o.spec) ? o.spec : {};
         const st = isPlainObject(o.status) ? o.status : {};
         const n = (k: string) => (typeof st[k] === 'number' ? st[k] : 0);
-        const cs = workloadContainers(o);
         return [
           md.name ?? '',
           typeof spec.replicas === 'number' ? spec.replicas : 0,
           n('replicas'),
           n('readyReplicas'),
           age(md.creationTimestamp as string | undefined, now),
-          cs.map((c) => String(c.name ?? '')).join(','),
-          cs.map((c) => String(c.image ?? '')).join(','),
-          workloadSelectorText(spec.selector),
+          ...workloadWideCells(spec),
         ];
       },
     },

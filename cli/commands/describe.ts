@@ -1,10 +1,11 @@
 // flotctl describe TYPE [NAME...] | TYPE/NAME: the object in kubectl's layout,
 // with its Events (found by an involvedObject field selector).
 import type { Command } from 'commander';
-import type { ConfigMap, Event, KubeList, KubeObject, Namespace, Node, Pod, Secret } from '../../api/index.js';
+import { workloadSelectorText, type ConfigMap, type CronJob, type DaemonSet, type Deployment, type Event, type Job, type KubeList, type KubeObject, type Namespace, type Node, type Pod, type ReplicaSet, type Secret } from '../../api/index.js';
 import { action, reportError, type CliEnv } from '../command.js';
 import { ApiStatusError } from '../errors.js';
 import { describeConfigMap, describeGeneric, describeNamespace, describeNode, describePod, describeSecret } from '../printers/describe.js';
+import { describeCronJob, describeDaemonSet, describeDeployment, describeJob, describeReplicaSet, isControlledBy } from '../printers/describe-workloads.js';
 import { resourcePath, type ResourceRef } from '../resources.js';
 import { addGlobalFlags, type Session } from '../session.js';
 import { parseGetArgs } from './get.js';
@@ -32,6 +33,24 @@ export async function eventsFor(session: Session, obj: KubeObject, kind: string)
   }
 }
 
+/**
+ * The objects of `resource` in the owner's namespace that match its selector
+ * and name it as their controller; empty when listing fails, so the describer
+ * still prints the owner (kubectl does the same with a failed pod list).
+ */
+async function controlledObjects<T extends KubeObject>(session: Session, resource: string, owner: KubeObject & { spec?: { selector?: unknown } }): Promise<T[]> {
+  const selector = workloadSelectorText(owner.spec?.selector);
+  if (selector === '<none>' || selector === '<invalid>') return [];
+  try {
+    const ref = await session.resources.forArg(resource);
+    const list = await session.client.requestJson<KubeList<T>>('GET', resourcePath(ref, owner.metadata.namespace), { query: { labelSelector: selector } });
+    return (list.items ?? []).filter((o) => isControlledBy(o, owner));
+  } catch (e) {
+    if (e instanceof ApiStatusError) return [];
+    throw e;
+  }
+}
+
 async function describeOne(session: Session, ref: ResourceRef, obj: KubeObject): Promise<string> {
   const now = session.now();
   switch (ref.kind) {
@@ -50,6 +69,19 @@ async function describeOne(session: Session, ref: ResourceRef, obj: KubeObject):
       return describeConfigMap(obj as ConfigMap, await eventsFor(session, obj, 'ConfigMap'), now);
     case 'Secret':
       return describeSecret(obj as Secret, await eventsFor(session, obj, 'Secret'), now);
+    case 'Deployment': {
+      // every ReplicaSet the Deployment controls; the printer picks the new and the old ones
+      const sets = await controlledObjects<ReplicaSet>(session, 'replicasets', obj);
+      return describeDeployment(obj as Deployment, sets, await eventsFor(session, obj, 'Deployment'), now);
+    }
+    case 'ReplicaSet':
+      return describeReplicaSet(obj as ReplicaSet, await controlledObjects<Pod>(session, 'pods', obj), await eventsFor(session, obj, 'ReplicaSet'), now);
+    case 'DaemonSet':
+      return describeDaemonSet(obj as DaemonSet, await controlledObjects<Pod>(session, 'pods', obj), await eventsFor(session, obj, 'DaemonSet'), now);
+    case 'Job':
+      return describeJob(obj as Job, await eventsFor(session, obj, 'Job'), now);
+    case 'CronJob':
+      return describeCronJob(obj as CronJob, await eventsFor(session, obj, 'CronJob'), now);
     default:
       return describeGeneric(obj, await eventsFor(session, obj, ref.kind), now);
   }

@@ -1,13 +1,13 @@
 // `describe` layouts, kubectl's: `Key:<tab>value` lines aligned by the
 // tabwriter (2 spaces of padding), nested sections indented by two spaces, and
 // the object's Events at the end. Pure functions of (object, events, now).
-import type { ConfigMap, Container, ContainerState, Event, KubeObject, Namespace, Node, Pod, Probe, Secret } from '../../api/index.js';
+import type { ConfigMap, Container, ContainerState, ContainerStatus, Event, KubeObject, Namespace, Node, Pod, PodSpec, Probe, Secret, Toleration, Volume } from '../../api/index.js';
 import { age, humanDuration } from './age.js';
 import { eventLastSeen, nodeRoles, podStatusReason } from './columns.js';
 import { formatYaml } from './output.js';
 import { DESCRIBE_TABS, tabwrite } from './tabwriter.js';
 
-class Lines {
+export class Lines {
   readonly lines: string[] = [];
   add(level: number, ...cells: string[]): this {
     this.lines.push('  '.repeat(level) + cells.join('\t'));
@@ -26,7 +26,7 @@ export function describeTime(ts: string | undefined | null): string {
   return d.toUTCString().replace('GMT', '+0000');
 }
 
-function mapLines(out: Lines, level: number, title: string, m: Record<string, string> | undefined, skip: string[] = []): void {
+export function mapLines(out: Lines, level: number, title: string, m: Record<string, string> | undefined, skip: string[] = []): void {
   const entries = Object.entries(m ?? {}).filter(([k]) => !skip.includes(k)).sort(([a], [b]) => a.localeCompare(b));
   if (entries.length === 0) {
     out.add(level, `${title}:`, '<none>');
@@ -38,7 +38,7 @@ function mapLines(out: Lines, level: number, title: string, m: Record<string, st
   });
 }
 
-function annotationLines(out: Lines, level: number, m: Record<string, string> | undefined): void {
+export function annotationLines(out: Lines, level: number, m: Record<string, string> | undefined): void {
   const entries = Object.entries(m ?? {})
     .filter(([k]) => k !== 'kubectl.kubernetes.io/last-applied-configuration')
     .sort(([a], [b]) => a.localeCompare(b));
@@ -82,17 +82,24 @@ function describeProbe(p: Probe): string {
   return `${handler} delay=${p.initialDelaySeconds ?? 0}s timeout=${p.timeoutSeconds ?? 1}s period=${p.periodSeconds ?? 10}s #success=${p.successThreshold ?? 1} #failure=${p.failureThreshold ?? 3}`;
 }
 
-function containerLines(out: Lines, pod: Pod, containers: Container[], init: boolean): void {
-  const statuses = (init ? pod.status?.initContainerStatuses : pod.status?.containerStatuses) ?? [];
+/**
+ * The containers of a pod (with their statuses) or of a pod template
+ * (`statuses` undefined: no IDs, state, readiness or restarts, as kubectl
+ * prints a template). Details sit at level 2 either way; a template's names
+ * are one space further in (`   web:`), kubectl's quirk.
+ */
+function containerLines(out: Lines, containers: Container[], statuses: ContainerStatus[] | undefined, namePrefix = ''): void {
   for (const c of containers) {
-    const st = statuses.find((s) => s.name === c.name);
-    out.add(1, `${c.name}:`);
-    out.add(2, 'Container ID:', st?.containerID ?? '');
+    const st = statuses?.find((s) => s.name === c.name);
+    out.add(1, `${namePrefix}${c.name}:`);
+    if (statuses) out.add(2, 'Container ID:', st?.containerID ?? '');
     out.add(2, 'Image:', c.image ?? '');
-    out.add(2, 'Image ID:', st?.imageID ?? '');
+    if (statuses) out.add(2, 'Image ID:', st?.imageID ?? '');
     const ports = c.ports ?? [];
     if (ports.length === 0) out.add(2, 'Port:', '<none>');
     else out.add(2, ports.length > 1 ? 'Ports:' : 'Port:', ports.map((p) => `${p.containerPort}/${p.protocol ?? 'TCP'}`).join(', '));
+    if (ports.length === 0) out.add(2, 'Host Port:', '<none>');
+    else out.add(2, ports.length > 1 ? 'Host Ports:' : 'Host Port:', ports.map((p) => `${p.hostPort ?? 0}/${p.protocol ?? 'TCP'}`).join(', '));
     if (c.command?.length) {
       out.add(2, 'Command:');
       for (const a of c.command) out.add(3, a);
@@ -101,10 +108,12 @@ function containerLines(out: Lines, pod: Pod, containers: Container[], init: boo
       out.add(2, 'Args:');
       for (const a of c.args) out.add(3, a);
     }
-    stateLines(out, 2, 'State', st?.state);
-    if (st?.lastState && Object.keys(st.lastState).length > 0) stateLines(out, 2, 'Last State', st.lastState);
-    out.add(2, 'Ready:', st?.ready ? 'True' : 'False');
-    out.add(2, 'Restart Count:', String(st?.restartCount ?? 0));
+    if (statuses) {
+      stateLines(out, 2, 'State', st?.state);
+      if (st?.lastState && Object.keys(st.lastState).length > 0) stateLines(out, 2, 'Last State', st.lastState);
+      out.add(2, 'Ready:', st?.ready ? 'True' : 'False');
+      out.add(2, 'Restart Count:', String(st?.restartCount ?? 0));
+    }
     for (const [title, list] of [['Limits', c.resources?.limits], ['Requests', c.resources?.requests]] as const) {
       const entries = Object.entries(list ?? {}).sort(([a], [b]) => a.localeCompare(b));
       if (entries.length === 0) continue;
@@ -125,6 +134,65 @@ function containerLines(out: Lines, pod: Pod, containers: Container[], init: boo
       for (const m of c.volumeMounts) out.add(3, `${m.mountPath} from ${m.name} (${m.readOnly ? 'ro' : 'rw'})`);
     }
   }
+}
+
+/** `Volumes:` at `level`; each volume's name at level 1 (a template's one space further in, as kubectl prints it). */
+function volumeLines(out: Lines, level: number, volumes: Volume[], namePrefix = ''): void {
+  if (volumes.length === 0) {
+    out.add(level, 'Volumes:', '<none>');
+    return;
+  }
+  out.add(level, 'Volumes:');
+  for (const v of volumes) {
+    out.add(1, `${namePrefix}${v.name}:`);
+    if (v.hostPath) {
+      out.add(2, 'Type:', 'HostPath (bare host directory volume)');
+      out.add(2, 'Path:', v.hostPath.path);
+      out.add(2, 'HostPathType:', v.hostPath.type ?? '');
+    } else if (v.emptyDir) {
+      out.add(2, 'Type:', 'EmptyDir (a temporary directory that shares a pod\'s lifetime)');
+      out.add(2, 'Medium:', v.emptyDir.medium ?? '');
+      out.add(2, 'SizeLimit:', v.emptyDir.sizeLimit ?? '<unset>');
+    }
+  }
+}
+
+function tolerationLines(out: Lines, level: number, tolerations: Toleration[]): void {
+  if (tolerations.length === 0) {
+    out.add(level, 'Tolerations:', '<none>');
+    return;
+  }
+  tolerations.forEach((t, i) => {
+    let text = t.key ?? '';
+    if (t.value) text += `=${t.value}`;
+    if (t.effect) text += `:${t.effect}`;
+    if (t.operator === 'Exists' && !t.key) text = 'op=Exists';
+    else if (t.operator === 'Exists') text += ' op=Exists';
+    if (t.tolerationSeconds !== undefined) text += ` for ${t.tolerationSeconds}s`;
+    out.add(level, i === 0 ? 'Tolerations:' : '', text);
+  });
+}
+
+/** A pod template as kubectl's describers of workloads print it: `Pod Template:` and its spec one level in. */
+export function podTemplateLines(out: Lines, template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: PodSpec } | undefined): void {
+  out.add(0, 'Pod Template:');
+  if (!template) {
+    out.add(1, '<unset>');
+    return;
+  }
+  const spec: Partial<PodSpec> = template.spec ?? {};
+  mapLines(out, 1, 'Labels', template.metadata?.labels);
+  if (Object.keys(template.metadata?.annotations ?? {}).length > 0) annotationLines(out, 1, template.metadata?.annotations);
+  if (spec.serviceAccountName) out.add(1, 'Service Account:', spec.serviceAccountName);
+  if (spec.initContainers?.length) {
+    out.add(1, 'Init Containers:');
+    containerLines(out, spec.initContainers, undefined, ' ');
+  }
+  out.add(1, 'Containers:');
+  containerLines(out, spec.containers ?? [], undefined, ' ');
+  volumeLines(out, 1, spec.volumes ?? [], ' ');
+  mapLines(out, 1, 'Node-Selectors', spec.nodeSelector);
+  tolerationLines(out, 1, spec.tolerations ?? []);
 }
 
 /** The Events section: `<none>` or a Type/Reason/Age/From/Message table. */
@@ -175,48 +243,20 @@ export function describePod(pod: Pod, events: Event[], now: number): string {
   }
   if (pod.spec?.initContainers?.length) {
     out.add(0, 'Init Containers:');
-    containerLines(out, pod, pod.spec.initContainers, true);
+    containerLines(out, pod.spec.initContainers, s.initContainerStatuses ?? []);
   }
   out.add(0, 'Containers:');
-  containerLines(out, pod, pod.spec?.containers ?? [], false);
+  containerLines(out, pod.spec?.containers ?? [], s.containerStatuses ?? []);
   const conditions = s.conditions ?? [];
   if (conditions.length > 0) {
     out.add(0, 'Conditions:');
     out.add(1, 'Type', 'Status');
     for (const c of conditions) out.add(1, c.type, c.status);
   }
-  const volumes = pod.spec?.volumes ?? [];
-  if (volumes.length === 0) out.add(0, 'Volumes:', '<none>');
-  else {
-    out.add(0, 'Volumes:');
-    for (const v of volumes) {
-      out.add(1, `${v.name}:`);
-      if (v.hostPath) {
-        out.add(2, 'Type:', 'HostPath (bare host directory volume)');
-        out.add(2, 'Path:', v.hostPath.path);
-        out.add(2, 'HostPathType:', v.hostPath.type ?? '');
-      } else if (v.emptyDir) {
-        out.add(2, 'Type:', 'EmptyDir (a temporary directory that shares a pod\'s lifetime)');
-        out.add(2, 'Medium:', v.emptyDir.medium ?? '');
-        out.add(2, 'SizeLimit:', v.emptyDir.sizeLimit ?? '<unset>');
-      }
-    }
-  }
+  volumeLines(out, 0, pod.spec?.volumes ?? []);
   out.add(0, 'QoS Class:', s.qosClass ?? 'BestEffort');
   mapLines(out, 0, 'Node-Selectors', pod.spec?.nodeSelector);
-  const tolerations = pod.spec?.tolerations ?? [];
-  if (tolerations.length === 0) out.add(0, 'Tolerations:', '<none>');
-  else {
-    tolerations.forEach((t, i) => {
-      let text = t.key ?? '';
-      if (t.value) text += `=${t.value}`;
-      if (t.effect) text += `:${t.effect}`;
-      if (t.operator === 'Exists' && !t.key) text = 'op=Exists';
-      else if (t.operator === 'Exists') text += ' op=Exists';
-      if (t.tolerationSeconds !== undefined) text += ` for ${t.tolerationSeconds}s`;
-      out.add(0, i === 0 ? 'Tolerations:' : '', text);
-    });
-  }
+  tolerationLines(out, 0, pod.spec?.tolerations ?? []);
   out.lines.push(...eventsSection(events, now));
   void podStatusReason;
   return out.text();

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { ControllerRevision, DaemonSet } from '../../api/index.js';
+import { daemonSetRolloutStatus, pickDaemonSetRevision, revisionTemplate } from '../../cli/commands/rollout-kinds.js';
 import { connectionErrorFor, buildUrl } from '../../cli/client.js';
 import { parseGetArgs } from '../../cli/commands/get.js';
 import { deleteOptionsFor } from '../../cli/commands/delete.js';
@@ -140,7 +142,58 @@ describe('kubectl-style boolean flags', () => {
     [['get', 'pods', '--no-headers=true'], ['get', 'pods', '--no-headers']],
     [['exec', 'web', '--', 'x', '--wait=false'], ['exec', 'web', '--', 'x', '--wait=false']],
     [['get', 'pods', '-o=json'], ['get', 'pods', '-o', 'json']],
+    [['get', 'pods', '--watch=false'], ['get', 'pods']],
+    [['rollout', 'status', 'ds/agent', '--watch=false'], ['rollout', 'status', 'ds/agent', '--no-watch']],
   ])('%j reads as %j', (argv, want) => {
     expect(normalizeBooleanFlags(argv)).toEqual(want);
+  });
+});
+
+describe('daemon set rollout status, as kubectl words it', () => {
+  const ds = (over: { generation?: number; strategy?: 'RollingUpdate' | 'OnDelete'; status?: Partial<DaemonSet['status']> }): DaemonSet => ({
+    metadata: { name: 'agent', generation: over.generation ?? 3 },
+    spec: { selector: { matchLabels: { app: 'agent' } }, template: { spec: { containers: [] } }, updateStrategy: { type: over.strategy ?? 'RollingUpdate' } },
+    status: { desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 3, numberMisscheduled: 0, observedGeneration: 3, updatedNumberScheduled: 3, numberAvailable: 3, ...over.status },
+  });
+
+  it.each<[string, DaemonSet, string, boolean]>([
+    ['a spec the controller has not seen yet', ds({ generation: 4 }), 'Waiting for daemon set spec update to be observed...', false],
+    ['nodes still on the old template', ds({ status: { updatedNumberScheduled: 1 } }), 'Waiting for daemon set "agent" rollout to finish: 1 out of 3 new pods have been updated...', false],
+    ['updated pods not yet available', ds({ status: { numberAvailable: 2 } }), 'Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are available...', false],
+    ['every node updated and available', ds({}), 'daemon set "agent" successfully rolled out', true],
+    ['no status fields at all yet', { ...ds({ generation: 1 }), status: undefined }, 'Waiting for daemon set spec update to be observed...', false],
+  ])('%s', (_name, d, message, done) => {
+    expect(daemonSetRolloutStatus(d)).toEqual({ message, done });
+  });
+
+  it('an OnDelete daemon set has no rollout status', () => {
+    expect(daemonSetRolloutStatus(ds({ strategy: 'OnDelete' })).error).toBe('rollout status is only available for RollingUpdate strategy type');
+  });
+});
+
+describe('daemon set revisions', () => {
+  const rev = (n: number, image: string): ControllerRevision => ({
+    metadata: { name: `agent-${n}` },
+    revision: n,
+    data: { spec: { template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'main', image }] }, $patch: 'replace' } } },
+  });
+  const history = [rev(3, 'c'), rev(1, 'a'), rev(2, 'b')];
+
+  it('undo goes back to the revision before the newest, or the one asked for', () => {
+    expect(pickDaemonSetRevision(history, 0).revision).toBe(2);
+    expect(pickDaemonSetRevision(history, 1).revision).toBe(1);
+  });
+
+  it.each<[ControllerRevision[], number, string]>([
+    [[rev(1, 'a')], 0, 'no last revision to roll back to'],
+    [history, 9, 'unable to find specified revision 9 in history'],
+    [history, -1, 'unable to find specified revision -1 in history'],
+  ])('%#: undo to %s of a short history fails with kubectl\'s words', (h, to, message) => {
+    expect(() => pickDaemonSetRevision(h, to)).toThrow(message);
+  });
+
+  it('the template of a revision is its data without the replace directive', () => {
+    expect(revisionTemplate(rev(1, 'a'))).toEqual({ metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'main', image: 'a' }] } });
+    expect(revisionTemplate({ metadata: { name: 'x' }, revision: 1 })).toBeUndefined();
   });
 });
