@@ -102,6 +102,27 @@ export function podFinishedAt(p: Pod): number | undefined {
   return best;
 }
 
+/** Container restarts of a pod, init containers included (as `kubectl get pods` RESTARTS adds them up). */
+export function podRestarts(p: Pod): number {
+  let n = 0;
+  for (const cs of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) n += cs.restartCount ?? 0;
+  return n;
+}
+
+/**
+ * Kubernetes' back-off rule for `restartPolicy: OnFailure`: the agent restarts a
+ * failing container in place, so the pod never fails and `failed` never grows;
+ * instead the restarts of the containers of the Job's pending and running pods
+ * count. As in Kubernetes the limit is reached at `backoffLimit` restarts (at the
+ * first restart when it is 0), not past it as with failed pods.
+ */
+export function restartsPastBackoffLimit(job: Job, active: Pod[]): boolean {
+  if (job.spec.template.spec.restartPolicy !== 'OnFailure') return false;
+  const limit = job.spec.backoffLimit ?? 6;
+  const restarts = active.filter((p) => !isPodFinished(p)).reduce((n, p) => n + podRestarts(p), 0);
+  return limit === 0 ? restarts > 0 : restarts >= limit;
+}
+
 export function condition(status: JobStatus | undefined, type: JobCondition['type']): JobCondition | undefined {
   return status?.conditions?.find((c) => c.type === type);
 }
@@ -281,7 +302,9 @@ export function planJob(input: PlanInput): JobPlan {
     : undefined;
   if (!failure && !success) {
     if (failJob) failure = failJob;
-    else if (failed + pendingFailed > (spec.backoffLimit ?? 6)) failure = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+    else if (failed + pendingFailed > (spec.backoffLimit ?? 6) || restartsPastBackoffLimit(job, active)) {
+      failure = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+    }
     else if (spec.activeDeadlineSeconds !== undefined && old.startTime && !suspended && !isTrue(old, 'Suspended') && now - Date.parse(old.startTime) >= spec.activeDeadlineSeconds * 1000) {
       failure = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
     }

@@ -36,12 +36,12 @@ function kubectl(args: string[], stdin?: string): Promise<{ code: number; stdout
   });
 }
 
-function job(name: string, spec: Record<string, unknown>, script: string): string {
+function job(name: string, spec: Record<string, unknown>, script: string, restartPolicy: 'Never' | 'OnFailure' = 'Never'): string {
   return JSON.stringify({
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name, namespace: 'default' },
-    spec: { ...spec, template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 2, containers: [{ name: 'main', image: fx.image, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', script] }] } } },
+    spec: { ...spec, template: { spec: { restartPolicy, terminationGracePeriodSeconds: 2, containers: [{ name: 'main', image: fx.image, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', script] }] } } },
   });
 }
 
@@ -102,6 +102,20 @@ describe('[job] real containers', () => {
     expect(failed.reason).toBe('PodFailurePolicy');
     expect(failed.message).toMatch(/^Container main for pod default\/three-[a-z0-9]{5} failed with exit code 3 matching FailJob rule at index 0$/);
     await waitFor('no pod of job three runs', async () => (await podsOf('three')).every((p) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded'), 60_000);
+  }, 150_000);
+
+  it('restartPolicy OnFailure with `exit 1` and backoffLimit 1: the container restarts in place, then the Job fails with BackoffLimitExceeded and its pod goes', async () => {
+    await kubectl(['apply', '-f', '-'], job('restarts', { backoffLimit: 1 }, 'exit 1', 'OnFailure'));
+    const w = await kubectl(['wait', '--for=condition=failed', 'job/restarts', '--timeout=120s']);
+    expect(w.stdout.trim()).toBe('job.batch/restarts condition met');
+    const j = await getJob('restarts');
+    expect(j.status!.conditions!.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
+    // one pod only, restarted in place and never replaced: failed 1 is not past backoffLimit 1, so
+    // only its container's restart can have failed the Job; it was then stopped and counted as failed
+    expect(j.status).toMatchObject({ active: 0, failed: 1, succeeded: 0 });
+    const g = await kubectl(['get', 'job', 'restarts', '--no-headers']);
+    expect(g.stdout.split(/\s+/).slice(0, 3)).toEqual(['restarts', 'Failed', '0/1']);
+    await waitFor('the pod of job restarts is gone', async () => (await podsOf('restarts')).length === 0, 60_000);
   }, 150_000);
 
   it('Indexed: each container sees JOB_COMPLETION_INDEX through the downward API and its hostname <job>-<index>', async () => {

@@ -97,6 +97,8 @@ async function pod(w: World, name: string, owners: Ref[], nodeName?: string): Pr
     spec: { containers: [{ name: 'c', image: 'busybox' }], ...(nodeName ? { nodeName } : {}) },
   };
   if (!nodeName) return (await w.api.create({ res: podKind, namespace: 'default' }, p)) as Pod;
+  // Its node exists (a pod on a vanished node would be deleted at once, not gracefully).
+  await w.store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName } }).catch(() => undefined);
   return w.store.create<Pod>('pods', { ...p, status: { phase: 'Running' } }); // as if scheduled and started
 }
 

@@ -103,6 +103,24 @@ describe('Job validation (kube-apiserver wording)', () => {
     ['an unknown action', (j) => (j.spec.podFailurePolicy = { rules: [{ action: 'Retry', onExitCodes: { operator: 'In', values: [1] } }] }), 'Job.batch "pi" is invalid: spec.podFailurePolicy.rules[0].action: Unsupported value: "Retry": supported values: "Count", "FailIndex", "FailJob", "Ignore"'],
     ['an unknown container name', (j) => (j.spec.podFailurePolicy = { rules: [{ action: 'FailJob', onExitCodes: { containerName: 'x', operator: 'In', values: [1] } }] }), 'Job.batch "pi" is invalid: spec.podFailurePolicy.rules[0].onExitCodes.containerName: Invalid value: "x": must be one of the container or initContainer names in the pod template'],
     ['backoffLimitPerIndex (not implemented)', (j) => (j.spec.backoffLimitPerIndex = 1), 'Job.batch "pi" is invalid: spec.backoffLimitPerIndex: Forbidden: not supported by Flotilla'],
+    [
+      'maxFailedIndexes (not implemented)',
+      (j) => Object.assign(j.spec, { completionMode: 'Indexed', completions: 3, maxFailedIndexes: 1 }),
+      'Job.batch "pi" is invalid: spec.maxFailedIndexes: Forbidden: not supported by Flotilla',
+    ],
+    [
+      'successPolicy (not implemented)',
+      (j) => Object.assign(j.spec, { completionMode: 'Indexed', completions: 3, successPolicy: { rules: [{ succeededCount: 1 }] } }),
+      'Job.batch "pi" is invalid: spec.successPolicy: Forbidden: not supported by Flotilla',
+    ],
+    ['managedBy another controller', (j) => (j.spec.managedBy = 'kueue.x-k8s.io/multikueue'), 'Job.batch "pi" is invalid: spec.managedBy: Forbidden: Jobs managed by another controller are not supported by Flotilla'],
+    ['managedBy the built-in job controller', (j) => (j.spec.managedBy = 'kubernetes.io/job-controller'), ''],
+    [
+      'the FailIndex action (needs backoffLimitPerIndex)',
+      (j) => (j.spec.podFailurePolicy = { rules: [{ action: 'FailIndex', onExitCodes: { operator: 'In', values: [1] } }] }),
+      'Job.batch "pi" is invalid: spec.podFailurePolicy.rules[0].action: Forbidden: the FailIndex action needs backoffLimitPerIndex, which is not supported by Flotilla',
+    ],
+    ['restartPolicy OnFailure (its container restarts count toward backoffLimit)', (j) => (j.spec.template.spec.restartPolicy = 'OnFailure'), ''],
   ];
   for (const [name, mutate, want] of cases) it(name, () => (want.endsWith(': ') ? expect(errorOf(job(mutate))).toContain(want) : expect(errorOf(job(mutate))).toBe(want)));
   it('a selector without manualSelector gets the controller-uid requirement added, and then does not match the template', () => {
@@ -126,6 +144,11 @@ describe('Job validation (kube-apiserver wording)', () => {
 });
 
 describe('CronJob defaults and validation', () => {
+  it("a jobTemplate's backoffLimitPerIndex is refused by name, as on a Job", () => {
+    expect(errorOf(cronjob((c) => Object.assign(c.spec.jobTemplate.spec, { completionMode: 'Indexed', completions: 2, backoffLimitPerIndex: 1 })))).toBe(
+      'CronJob.batch "hello" is invalid: spec.jobTemplate.spec.backoffLimitPerIndex: Forbidden: not supported by Flotilla',
+    );
+  });
   it('concurrencyPolicy Allow, suspend false, history limits 3 and 1; the job template is not Job-defaulted', () => {
     const c = created(cronjob());
     expect(c.spec).toMatchObject({ concurrencyPolicy: 'Allow', suspend: false, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1 });

@@ -68,6 +68,15 @@ class World {
       containerStatuses: [{ name: 'main', ready: false, restartCount: 0, image: 'busybox', state: { terminated: { exitCode, finishedAt: new Date(this.now).toISOString() } } }],
     } as never;
   }
+  /** The agent restarted a container of `p` in place (restartPolicy OnFailure): the pod stays Running. */
+  restart(p: Pod, container = 'main', init = false) {
+    const key = init ? 'initContainerStatuses' : 'containerStatuses';
+    const list: Obj[] = ((p.status as Obj)[key] ??= []);
+    let cs = list.find((c) => c.name === container);
+    if (!cs) list.push((cs = { name: container, ready: false, restartCount: 0, image: 'busybox', state: { running: {} } }));
+    cs.restartCount += 1;
+    cs.lastState = { terminated: { exitCode: 1, finishedAt: new Date(this.now).toISOString() } };
+  }
   cond(type: string) {
     return this.job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
   }
@@ -167,6 +176,84 @@ describe('[job] backoff', () => {
     const plan = planJob({ job: w.job, pods: [], now: T0, backoff: { baseMs: 10_000, maxMs: 360_000 }, deletedByController: new Set(), lastFailureMs: T0 });
     expect(plan.requeueAfterMs).toBe(360_000);
     expect(plan.create).toEqual([]);
+  });
+});
+
+describe('[job] back-off with restartPolicy OnFailure counts container restarts', () => {
+  const onFailure = (spec: Obj, initContainers?: Obj[]) =>
+    makeJob({ ...spec, template: { spec: { restartPolicy: 'OnFailure', ...(initContainers ? { initContainers } : {}), containers: [{ name: 'main', image: 'busybox' }] } } });
+
+  it('backoffLimit 2: a restart leaves the Job running; the second fails it, deletes the pod and creates none', () => {
+    const w = new World(onFailure({ backoffLimit: 2 }));
+    w.settle();
+    const pod = w.running()[0]!;
+    w.restart(pod);
+    w.settle();
+    expect(w.cond('FailureTarget')).toBeUndefined();
+    expect(w.running()).toEqual([pod]);
+    expect(w.job.status).toMatchObject({ active: 1, failed: 0 });
+    w.restart(pod);
+    w.step();
+    expect(w.cond('FailureTarget')).toMatchObject({ reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
+    expect(pod.metadata.deletionTimestamp).toBeDefined();
+    expect(w.job.status!.active).toBe(0);
+    w.settle();
+    expect(w.cond('Failed')).toMatchObject({ reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
+    expect(w.pods).toHaveLength(0); // the one pod, counted and gone; no replacement
+    expect(w.job.status).toMatchObject({ active: 0, failed: 1, succeeded: 0 }); // the pod stopped because the Job failed
+    expect(w.events.filter((e) => e === 'BackoffLimitExceeded')).toHaveLength(1);
+  });
+
+  it('backoffLimit 0: the first restart fails the Job', () => {
+    const w = new World(onFailure({ backoffLimit: 0 }));
+    w.settle();
+    w.restart(w.running()[0]!);
+    w.settle();
+    expect(w.cond('Failed')).toMatchObject({ reason: 'BackoffLimitExceeded' });
+    expect(w.running()).toHaveLength(0);
+  });
+
+  it('restarts of init and regular containers of all running pods add up', () => {
+    const w = new World(onFailure({ backoffLimit: 3, completions: 2, parallelism: 2 }, [{ name: 'setup', image: 'busybox' }]));
+    w.settle();
+    const [a, b] = w.running();
+    w.restart(a!, 'setup', true);
+    w.restart(b!);
+    w.settle();
+    expect(w.cond('FailureTarget')).toBeUndefined();
+    expect(w.running()).toHaveLength(2);
+    w.restart(b!);
+    w.settle();
+    expect(w.cond('Failed')).toMatchObject({ reason: 'BackoffLimitExceeded' });
+    expect(w.running()).toHaveLength(0);
+    expect(w.job.status!.failed).toBe(2);
+  });
+
+  it('restarts of a pod that already succeeded no longer count (as in Kubernetes, only pending and running pods)', () => {
+    const w = new World(onFailure({ backoffLimit: 2, completions: 2, parallelism: 1 }));
+    w.settle();
+    const first = w.running()[0]!;
+    w.restart(first);
+    w.finish(first, 0);
+    (first.status!.containerStatuses![0] as Obj).restartCount = 1;
+    w.settle();
+    const second = w.running()[0]!;
+    expect(second).not.toBe(first);
+    w.restart(second);
+    w.settle();
+    expect(w.cond('FailureTarget')).toBeUndefined();
+    w.finish(second, 0);
+    w.settle();
+    expect(w.cond('Complete')).toBeDefined();
+  });
+
+  it('with restartPolicy Never, restart counts are not back-off (pods fail instead)', () => {
+    const w = new World(makeJob({ backoffLimit: 0 }));
+    w.settle();
+    w.restart(w.running()[0]!);
+    w.settle();
+    expect(w.cond('FailureTarget')).toBeUndefined();
+    expect(w.running()).toHaveLength(1);
   });
 });
 

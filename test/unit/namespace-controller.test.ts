@@ -80,6 +80,7 @@ describe('[namespace] the namespace controller', () => {
     await namespace(w, 'other');
     await w.api.create({ res: configMapKind, namespace: 'team' }, configMapIn('team', 'settings'));
     await w.api.create({ res: podKind, namespace: 'team' }, podIn('team', 'pending'));
+    await w.store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
     const bound = await w.store.create<Pod>('pods', { ...podIn('team', 'running', 'n1'), status: { phase: 'Running' } });
     await w.api.create({ res: configMapKind, namespace: 'other' }, configMapIn('other', 'keep'));
     startController(w);
