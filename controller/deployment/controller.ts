@@ -5,8 +5,11 @@
 // highest + 1, a rollback reuses the old one with a new revision), then
 // follows the strategy: RollingUpdate scales the new set up within maxSurge
 // and the old ones down within maxUnavailable (plan.ts); Recreate scales the
-// old sets to 0, waits for their pods to go, then scales the new one up. A
-// paused deployment is only scaled, never rolled. Old sets at 0 replicas beyond
+// old sets to 0, waits for their pods to go, then scales the new one up. When
+// spec.replicas changed (an active set's desired-replicas annotation differs)
+// or the deployment is paused, it is scaled instead of rolled: several active
+// sets share the change in proportion to their sizes (plan.ts
+// scaledReplicaSetSizes, as Kubernetes' proportional scaling). Old sets at 0 replicas beyond
 // revisionHistoryLimit are deleted. Status (replicas, updated, ready,
 // available, unavailable, observedGeneration, the Available and Progressing
 // conditions with progressDeadlineSeconds) goes through the status subresource.
@@ -44,6 +47,7 @@ import {
   POD_TEMPLATE_HASH,
   REVISION,
   deploymentFenceposts,
+  isScalingEvent,
   maxReplicas,
   newReplicaSetReplicas,
   normalizeTemplate,
@@ -51,6 +55,7 @@ import {
   podTemplateHash,
   replicaSetsToCleanUp,
   revisionOf,
+  scaledReplicaSetSizes,
   templateWithoutHash,
 } from './plan.js';
 
@@ -156,27 +161,27 @@ export class DeploymentController {
     const wanted = normalizeTemplate(template);
     let newRS = owned.find((rs) => jsonEqual(templateWithoutHash(rs), wanted));
     const olds = () => owned.filter((rs) => rs !== newRS);
-    let created = false;
-    if (!d.spec.paused && !newRS) {
-      const made = await this.createNewReplicaSet(d, owned);
-      if (made === 'collision') return { requeue: true };
-      newRS = made;
-      owned.push(made);
-      created = true;
-    } else if (newRS) {
+    if (newRS) {
       newRS = await this.syncRevision(d, newRS, olds());
       owned.splice(owned.findIndex((rs) => rs.metadata.uid === newRS!.metadata.uid), 1, newRS);
     }
-    if (d.spec.paused) {
-      // paused: scaling only (the active set follows spec.replicas), no rollout
-      const active = newRS ?? owned.filter((rs) => (rs.spec.replicas ?? 0) > 0).sort((a, b) => revisionOf(b) - revisionOf(a))[0];
-      if (active && (active.spec.replicas ?? 0) !== (d.spec.replicas ?? 1) && owned.filter((rs) => (rs.spec.replicas ?? 0) > 0).length <= 1) {
-        await this.scaleReplicaSet(d, active, d.spec.replicas ?? 1);
+    // a paused deployment is only ever scaled; a scaled one is scaled first and
+    // rolled on the next round (as Kubernetes' syncDeployment), so a change of
+    // replicas mid-rollout is shared out in proportion, not by the rollout steps
+    const sizes = d.spec.paused || isScalingEvent(d, newRS, olds()) ? scaledReplicaSetSizes(d, newRS, olds()) : undefined;
+    let created = false;
+    if (sizes) {
+      await this.applySizes(d, owned, sizes);
+    } else if (!d.spec.paused) {
+      if (!newRS) {
+        const made = await this.createNewReplicaSet(d, owned);
+        if (made === 'collision') return { requeue: true };
+        newRS = made;
+        owned.push(made);
+        created = true;
       }
-    } else if (d.spec.strategy?.type === 'Recreate') {
-      await this.recreate(d, newRS!, olds());
-    } else {
-      await this.rollingUpdate(d, newRS!, olds());
+      if (d.spec.strategy?.type === 'Recreate') await this.recreate(d, newRS, olds());
+      else await this.rollingUpdate(d, newRS, olds());
     }
     for (const rs of replicaSetsToCleanUp(d, olds())) {
       try {
@@ -292,6 +297,17 @@ export class DeploymentController {
       this.o.recorder.event(ref(d), 'Normal', 'ScalingReplicaSet', `Scaled ${n > before ? 'up' : 'down'} replica set ${rs.metadata.name ?? ''} from ${before} to ${n}`);
     }
     return out;
+  }
+
+  /** Writes the sizes of a scale (each with fresh desired-/max-replicas annotations), in the planned order. */
+  private async applySizes(d: Deployment, owned: ReplicaSet[], sizes: ReadonlyMap<string, number>): Promise<void> {
+    for (const [name, n] of sizes) {
+      const rs = owned.find((x) => x.metadata.name === name);
+      if (!rs) continue;
+      const scaled = await this.scaleReplicaSet(d, rs, n);
+      rs.spec.replicas = scaled.spec.replicas;
+      rs.metadata.annotations = scaled.metadata.annotations;
+    }
   }
 
   private async rollingUpdate(d: Deployment, newRS: ReplicaSet, olds: ReplicaSet[]): Promise<void> {

@@ -3,7 +3,8 @@
 // (percentages: surge rounds up, unavailable rounds down, both 0 → 1
 // unavailable, as Kubernetes' ResolveFenceposts), the pod-template-hash, how
 // far a rolling update may scale the new ReplicaSet up and the old ones down,
-// and the rollout status kubectl prints.
+// how a scaled (or paused) deployment shares spec.replicas among its active
+// sets (proportional scaling), and the rollout status kubectl prints.
 import { deepClone, scaleIntOrPercent, type Deployment, type IntOrString, type ReplicaSet } from '../../api/index.js';
 
 export const POD_TEMPLATE_HASH = 'pod-template-hash';
@@ -156,6 +157,115 @@ export function oldReplicaSetScaleDown(d: Deployment, newRS: ReplicaSet | undefi
     if (n !== specReplicas(rs)) out.set(rs.metadata.name ?? '', n);
   }
   return out;
+}
+
+// ---- scaling (Kubernetes' sync.go scale()): what each set gets when spec.replicas changes ----
+
+const nameOf = (rs: ReplicaSet): string => rs.metadata.name ?? '';
+const createdMs = (rs: ReplicaSet): number => Date.parse(rs.metadata.creationTimestamp ?? '') || 0;
+const activeSets = (sets: readonly ReplicaSet[]): ReplicaSet[] => sets.filter((rs) => specReplicas(rs) > 0);
+
+/** An integer annotation of a set, or undefined when absent or not a number (as Kubernetes' getIntFromAnnotation). */
+function intAnnotation(rs: ReplicaSet, key: string): number | undefined {
+  const v = rs.metadata.annotations?.[key];
+  return v !== undefined && /^[+-]?\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/** Kubernetes' ReplicaSetsByCreationTimestamp: older first, equal times by name. */
+export function olderFirst(a: ReplicaSet, b: ReplicaSet): number {
+  return createdMs(a) - createdMs(b) || (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0);
+}
+
+// Who takes the rounding leftovers: the largest set; among equals the newest
+// when growing (new pods go to the newer template) and the oldest when
+// shrinking (old pods go first) — Kubernetes' ReplicaSetsBySizeNewer/Older.
+const largestNewerFirst = (a: ReplicaSet, b: ReplicaSet): number => specReplicas(b) - specReplicas(a) || olderFirst(b, a);
+const largestOlderFirst = (a: ReplicaSet, b: ReplicaSet): number => specReplicas(b) - specReplicas(a) || olderFirst(a, b);
+
+/** Half away from zero, as Go's math.Round (Math.round goes up on -x.5). */
+const roundHalfAway = (x: number): number => Math.sign(x) * Math.round(Math.abs(x));
+
+/** Kubernetes' isScalingEvent: an active set was sized (desired-replicas) for another spec.replicas than the deployment's now. */
+export function isScalingEvent(d: Deployment, newRS: ReplicaSet | undefined, olds: readonly ReplicaSet[]): boolean {
+  const replicas = d.spec.replicas ?? 1;
+  return activeSets(newRS ? [newRS, ...olds] : olds).some((rs) => {
+    const sizedFor = intAnnotation(rs, DESIRED_REPLICAS);
+    return sizedFor !== undefined && sizedFor !== replicas;
+  });
+}
+
+/** Kubernetes' IsSaturated: the new set is sized for, and runs, all of spec.replicas. */
+export function isSaturated(d: Deployment, rs: ReplicaSet): boolean {
+  const replicas = d.spec.replicas ?? 1;
+  return specReplicas(rs) === replicas && intAnnotation(rs, DESIRED_REPLICAS) === replicas && available(rs) === replicas;
+}
+
+/**
+ * Kubernetes' scale(): the spec.replicas each ReplicaSet (by name) gets when a
+ * deployment is scaled or paused, in the order to write them. Every set named
+ * is written with fresh desired-/max-replicas annotations even if its size
+ * stays. One active set (or none: the new one, else the newest) simply takes
+ * spec.replicas; a saturated new set leaves the old ones at 0; otherwise a
+ * rolling update shares the change out in proportion. Undefined when nothing
+ * applies (several active sets under Recreate): the strategy then proceeds.
+ */
+export function scaledReplicaSetSizes(d: Deployment, newRS: ReplicaSet | undefined, olds: readonly ReplicaSet[]): Map<string, number> | undefined {
+  const replicas = d.spec.replicas ?? 1;
+  const all = newRS ? [newRS, ...olds] : [...olds];
+  if (all.length === 0) return undefined;
+  const active = activeSets(all);
+  if (active.length <= 1) {
+    const target = active[0] ?? newRS ?? [...olds].sort(olderFirst)[olds.length - 1]!;
+    return new Map([[nameOf(target), replicas]]);
+  }
+  if (newRS && isSaturated(d, newRS)) return new Map(activeSets(olds).map((rs) => [nameOf(rs), 0]));
+  if (d.spec.strategy?.type === 'Recreate') return undefined;
+  return proportionalSizes(d, active);
+}
+
+/**
+ * The room left (replicas + maxSurge, or 0 when scaling to 0, minus what the
+ * active sets have now) shared out in proportion to their sizes; what rounding
+ * leaves over goes to the first in order (largest), never below 0.
+ */
+function proportionalSizes(d: Deployment, active: readonly ReplicaSet[]): Map<string, number> {
+  const total = active.reduce((s, rs) => s + specReplicas(rs), 0);
+  const allowed = (d.spec.replicas ?? 1) > 0 ? maxReplicas(d) : 0;
+  const toAdd = allowed - total;
+  const order = [...active].sort(toAdd > 0 ? largestNewerFirst : largestOlderFirst);
+  const sizes = new Map(order.map((rs) => [nameOf(rs), specReplicas(rs)]));
+  if (toAdd === 0) return sizes;
+  let added = 0;
+  for (const rs of order) {
+    const p = proportion(d, rs, toAdd, added, total);
+    sizes.set(nameOf(rs), specReplicas(rs) + p);
+    added += p;
+  }
+  const first = nameOf(order[0]!);
+  sizes.set(first, Math.max(0, (sizes.get(first) ?? 0) + toAdd - added));
+  return sizes;
+}
+
+/** Kubernetes' getProportion: this set's share, never beyond what is still to add (or remove). */
+function proportion(d: Deployment, rs: ReplicaSet, toAdd: number, added: number, activeTotal: number): number {
+  if (specReplicas(rs) === 0 || added === toAdd) return 0;
+  const share = shareOf(d, rs, activeTotal);
+  const left = toAdd - added;
+  return toAdd > 0 ? Math.min(share, left) : Math.max(share, left);
+}
+
+/**
+ * Kubernetes' getReplicaSetFraction: how much the set grows (or shrinks) if it
+ * keeps its part of the pods — its size × (replicas + maxSurge now) / the
+ * max-replicas it was sized for. Without a usable annotation (an adopted set)
+ * the deployment's status.replicas stands in, as in Kubernetes; when that is 0
+ * too, the active sets' total (Kubernetes would divide by 0 there).
+ */
+function shareOf(d: Deployment, rs: ReplicaSet, activeTotal: number): number {
+  if ((d.spec.replicas ?? 1) === 0) return -specReplicas(rs);
+  const positive = (n: number | undefined) => (n !== undefined && n > 0 ? n : undefined);
+  const sizedFor = positive(intAnnotation(rs, MAX_REPLICAS)) ?? positive(d.status?.replicas) ?? activeTotal;
+  return roundHalfAway((specReplicas(rs) * maxReplicas(d)) / sizedFor) - specReplicas(rs);
 }
 
 /** The old ReplicaSets `revisionHistoryLimit` removes: zero replicas, oldest revisions first. */

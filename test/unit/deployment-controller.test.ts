@@ -3,7 +3,9 @@
 // the annotations, the pod-template-hash in selector and template) and the
 // NewReplicaSetCreated condition; a rollout that made no progress for
 // progressDeadlineSeconds gets Progressing=False ProgressDeadlineExceeded and
-// an event; paused deployments report DeploymentPaused and roll nothing.
+// an event; paused deployments report DeploymentPaused and roll nothing; a
+// deployment scaled mid-rollout (paused or not) scales its sets in proportion
+// and annotates them, and rolls only on the next round.
 import { describe, expect, it } from 'vitest';
 import { FakeClock, type Deployment, type KubeObject, type ReplicaSet } from '../../api/index.js';
 import { DeploymentController, podTemplateHash } from '../../controller/deployment/index.js';
@@ -110,5 +112,89 @@ describe('deployment controller reconcile', () => {
     expect(calls.created).toHaveLength(0);
     const status = calls.updates.find((u) => u.sub === 'status')!.body.status;
     expect(status.conditions.find((c: any) => c.type === 'Progressing')).toMatchObject({ status: 'Unknown', reason: 'DeploymentPaused' });
+  });
+});
+
+// An owned ReplicaSet of `tmpl` as the controller left it, sized for `desired` (max-replicas `max`).
+function ownedSet(tmpl: typeof template, replicas: number, o: { desired: number; max: number; revision: number; available?: number }): ReplicaSet {
+  const hash = podTemplateHash(tmpl);
+  const labels = { app: 'web', 'pod-template-hash': hash };
+  return {
+    metadata: {
+      name: `web-${hash}`,
+      namespace: 'd',
+      uid: `u-${hash}`,
+      resourceVersion: '7',
+      creationTimestamp: `2026-01-01T00:0${o.revision}:00Z`,
+      labels,
+      annotations: { 'deployment.kubernetes.io/revision': String(o.revision), 'deployment.kubernetes.io/desired-replicas': String(o.desired), 'deployment.kubernetes.io/max-replicas': String(o.max) },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'du', controller: true }],
+    },
+    spec: { replicas, minReadySeconds: 0, selector: { matchLabels: labels }, template: { ...tmpl, metadata: { labels } } },
+    status: { replicas, readyReplicas: o.available ?? replicas, availableReplicas: o.available ?? replicas },
+  } as unknown as ReplicaSet;
+}
+
+const oldTemplate = { ...template, spec: { containers: [{ name: 'c', image: 'busybox:old' }] } };
+const rsWrites = (calls: { updates: { sub?: string; body: any }[] }) =>
+  calls.updates.filter((u) => !u.sub).map((u) => [u.body.metadata.name, u.body.spec.replicas, u.body.metadata.annotations['deployment.kubernetes.io/desired-replicas'], u.body.metadata.annotations['deployment.kubernetes.io/max-replicas']]);
+
+describe('deployment controller: scaling mid-rollout is proportional', () => {
+  // mid-rollout of 10 replicas with maxSurge 3: old 8 + new 5 = 13 pods
+  const surge3 = { strategy: { type: 'RollingUpdate' as const, rollingUpdate: { maxSurge: 3, maxUnavailable: 2 } } };
+  const midRollout = () => [ownedSet(oldTemplate, 8, { desired: 10, max: 13, revision: 1 }), ownedSet(template, 5, { desired: 10, max: 13, revision: 2, available: 0 })];
+  const oldName = `web-${podTemplateHash(oldTemplate)}`;
+  const newName = `web-${podTemplateHash(template)}`;
+
+  it('10 → 15: old 8 → 11 and new 5 → 7, both annotated for 15 (max 18), no rollout step in that round', async () => {
+    const { ctl, calls, events } = fakes(deployment({ replicas: 15, ...surge3 }), midRollout());
+    await ctl.reconcile('d/web');
+    expect(calls.created).toHaveLength(0);
+    expect(rsWrites(calls)).toEqual([
+      [oldName, 11, '15', '18'],
+      [newName, 7, '15', '18'],
+    ]);
+    expect(events).toEqual([`Normal ScalingReplicaSet Scaled up replica set ${oldName} from 8 to 11`, `Normal ScalingReplicaSet Scaled up replica set ${newName} from 5 to 7`]);
+  });
+
+  it('10 → 5 mid-rollout: old 8 → 5 and new 5 → 3 (8 pods = 5 + 3)', async () => {
+    const { ctl, calls } = fakes(deployment({ replicas: 5, ...surge3 }), midRollout());
+    await ctl.reconcile('d/web');
+    expect(rsWrites(calls)).toEqual([
+      [oldName, 5, '5', '8'],
+      [newName, 3, '5', '8'],
+    ]);
+  });
+
+  it('paused mid-rollout and scaled 10 → 30: old 20 and new 13, nothing rolled, DeploymentPaused', async () => {
+    const { ctl, calls } = fakes(deployment({ replicas: 30, paused: true, ...surge3 }), midRollout());
+    await ctl.reconcile('d/web');
+    expect(calls.created).toHaveLength(0);
+    expect(rsWrites(calls)).toEqual([
+      [oldName, 20, '30', '33'],
+      [newName, 13, '30', '33'],
+    ]);
+    const status = calls.updates.find((u) => u.sub === 'status')!.body.status;
+    expect(status.conditions.find((c: any) => c.type === 'Progressing')).toMatchObject({ status: 'Unknown', reason: 'DeploymentPaused' });
+  });
+
+  it('paused with one set: it follows spec.replicas', async () => {
+    const { ctl, calls } = fakes(deployment({ replicas: 6, paused: true }), [ownedSet(template, 4, { desired: 4, max: 5, revision: 1 })]);
+    await ctl.reconcile('d/web');
+    expect(rsWrites(calls)).toEqual([[newName, 6, '6', '8']]);
+  });
+
+  it('replicas and template changed at once: the old set is scaled first, the new set is created on the next round', async () => {
+    const d = deployment({ replicas: 6 });
+    const first = fakes(d, [ownedSet(oldTemplate, 4, { desired: 4, max: 5, revision: 1 })]);
+    await first.ctl.reconcile('d/web');
+    expect(first.calls.created).toHaveLength(0);
+    expect(rsWrites(first.calls)).toEqual([[oldName, 6, '6', '8']]);
+    // the next round sees the set sized for 6: not a scaling event any more, the rollout starts
+    const second = fakes(d, [ownedSet(oldTemplate, 6, { desired: 6, max: 8, revision: 1 })]);
+    await second.ctl.reconcile('d/web');
+    expect(second.calls.created.map((rs) => [rs.metadata.name, rs.spec.replicas, rs.metadata.annotations?.['deployment.kubernetes.io/desired-replicas'], rs.metadata.annotations?.['deployment.kubernetes.io/max-replicas']])).toEqual([
+      [newName, 2, '6', '8'],
+    ]);
   });
 });
