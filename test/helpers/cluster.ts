@@ -11,6 +11,7 @@ import { Agent as HttpsAgent, request } from 'undici';
 import { freeTcpPort } from './controller.js';
 import { eventually, flotctl, type FlotctlRun } from './flotctl.js';
 import { labLeftovers, REPO_ROOT } from './lab.js';
+import { readWatchEvents } from './watch.js';
 
 export interface ClusterOptions {
   nodes?: number;
@@ -133,24 +134,7 @@ export class LabCluster {
     const res = await request(`${base}${path}${path.includes('?') ? '&' : '?'}watch=true&resourceVersion=${body.metadata?.resourceVersion ?? ''}`, { headers, dispatcher, signal: ac.signal });
     if (res.statusCode !== 200) throw new Error(`watch ${path}: HTTP ${res.statusCode}: ${await res.body.text()}`);
     const errors: unknown[] = [];
-    const reading = (async () => {
-      let buf = '';
-      try {
-        for await (const chunk of res.body) {
-          buf += chunk.toString();
-          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-            const line = buf.slice(0, i).trim();
-            buf = buf.slice(i + 1);
-            if (!line) continue;
-            const ev = JSON.parse(line) as { type: string; object: unknown };
-            if (ev.type === 'ERROR') errors.push(ev.object);
-            else onEvent(ev.type, ev.object);
-          }
-        }
-      } catch (e) {
-        if (!ac.signal.aborted) errors.push(String(e));
-      }
-    })();
+    const reading = readWatchEvents(res.body, onEvent, errors, ac.signal);
     return {
       errors,
       stop() {

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent as HttpsAgent, request } from 'undici';
+import { Agent as HttpsAgent, request, type Dispatcher } from 'undici';
 import { caPinOf } from '../../api/ca-pin.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -200,10 +200,11 @@ export async function startController(opts: StartControllerOptions = {}): Promis
 
 /**
  * A REST call to the controller as the admin (a fresh connection trusting the
- * cluster CA); the body parsed as JSON, or undefined when empty.
+ * cluster CA, unless `init.dispatcher` gives one to reuse); the body parsed as
+ * JSON, or undefined when empty.
  */
-export async function controllerApi<T = any>(ctl: Pick<StartedController, 'server' | 'token' | 'caFile'>, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
+export async function controllerApi<T = any>(ctl: Pick<StartedController, 'server' | 'token' | 'caFile'>, path: string, init: { method?: string; body?: unknown; dispatcher?: Dispatcher } = {}): Promise<{ status: number; body: T }> {
+  const dispatcher = init.dispatcher ?? new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
   try {
     const res = await request(`${ctl.server}${path}`, {
       method: (init.method ?? 'GET') as 'GET',
@@ -214,6 +215,6 @@ export async function controllerApi<T = any>(ctl: Pick<StartedController, 'serve
     const text = await res.body.text();
     return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
   } finally {
-    await dispatcher.close();
+    if (!init.dispatcher) await dispatcher.close();
   }
 }

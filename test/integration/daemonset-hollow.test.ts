@@ -4,67 +4,19 @@
 // one pod per matching node as nodes join, are labelled out or tainted; the
 // upstream documentation example; rolling updates paced by maxUnavailable,
 // rollout status/history/undo; OnDelete; deletion through the GC.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger, type DaemonSet, type Pod } from '../../api/index.js';
-import { Agent } from '../../node-agent/agent.js';
-import { ControllerClient } from '../../node-agent/controller-client.js';
-import { HollowRuntime } from '../../node-agent/hollow-runtime.js';
-import { joinCluster } from '../../node-agent/join/join.js';
-import { startController, type StartedController } from '../helpers/controller.js';
+import type { DaemonSet, Pod } from '../../api/index.js';
 import { eventually } from '../helpers/flotctl.js';
+import { HollowCluster, KUBECTL_VERSIONS } from '../helpers/hollow-cluster.js';
 import { REPO_ROOT } from '../helpers/lab.js';
-import { requireBinaries } from '../helpers/require.js';
 
-const KUBECTL_133 = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
-const KUBECTL_120 = '/opt/flotilla/kubernetes-client/usr/bin/kubectl';
 const PREFIX = `dsh${process.pid % 1000}`;
-const log = silentLogger();
-let ctl: StartedController;
-let work: string;
-let dispatcher: HttpsAgent;
-const agents: Agent[] = [];
-
-function kubectl(bin: string, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(bin, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, KUBECONFIG: ctl.kubeconfig }, timeout: 90_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0, stdout, stderr }),
-    );
-    if (stdin !== undefined) child.stdin!.end(stdin);
-  });
-}
-
-async function ok(bin: string, args: string[], stdin?: string): Promise<string> {
-  const r = await kubectl(bin, args, stdin);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-async function api<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> {
-  const res = await request(`${ctl.server}${path}`, {
-    method: method as 'GET',
-    dispatcher,
-    headers: { authorization: `Bearer ${ctl.token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-async function joinNode(name: string, labels: Record<string, string>): Promise<void> {
-  const cred = await joinCluster({ server: ctl.bootstrapAddress, token: ctl.joinToken, caHash: ctl.caHash, nodeName: name, stateDir: join(work, name), log });
-  const agent = new Agent({ client: new ControllerClient(cred), runtime: new HollowRuntime('10.250.9'), nodeIP: '10.201.9.1', log, heartbeatMs: 500, labels });
-  await agent.start();
-  agents.push(agent);
-  await eventually(`node ${name} Ready`, async () => {
-    const n = (await api<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/api/v1/nodes/${name}`)).body;
-    return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-  });
-}
+const cluster = new HollowCluster({ prefix: PREFIX, nodes: 3, labels: { [`${PREFIX}-ds`]: 'yes' } });
+const { api, kubectl, ok, apply, joinNode } = cluster;
+beforeAll(cluster.start, 120_000);
+afterAll(cluster.stop, 60_000);
 
 const dsPods = async (ns: string, label: string): Promise<Pod[]> =>
   (await api<{ items: Pod[] }>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(label)}`)).body.items;
@@ -92,25 +44,9 @@ spec:
 ${extra}`;
 }
 
-beforeAll(async () => {
-  requireBinaries('daemonset tests', 'etcd');
-  for (const k of [KUBECTL_133, KUBECTL_120]) if (!existsSync(k)) throw new Error(`daemonset tests need ${k}: run hack/deps.sh first`);
-  work = mkdtempSync(join(tmpdir(), 'flotilla-ds-'));
-  ctl = await startController();
-  dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
-  for (const i of [1, 2, 3]) await joinNode(`${PREFIX}-n${i}`, { [`${PREFIX}-ds`]: 'yes' });
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.allSettled(agents.map((a) => a.stop()));
-  await ctl?.stop();
-  await dispatcher?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
-}, 60_000);
-
 describe('[daemonset] one pod per matching node', () => {
   it('3 nodes → 3 pods, each bound by the scheduler to its own node, owned, hashed, with the daemon tolerations', async () => {
-    await ok(KUBECTL_133, ['apply', '-f', '-'], daemonSetYaml('agent', 'busybox:1.35'));
+    await apply(daemonSetYaml('agent', 'busybox:1.35'));
     const pods = await eventually('3 Running daemon pods', async () => {
       const p = running(await dsPods('default', 'app=agent'));
       return p.length === 3 ? p : undefined;
@@ -136,8 +72,7 @@ describe('[daemonset] one pod per matching node', () => {
 
   it('settles: with nothing changing, the controller does not reconcile in a loop', async () => {
     const reconciles = async () => {
-      const res = await request(`${ctl.server}/metrics`, { dispatcher, headers: { authorization: `Bearer ${ctl.token}` } });
-      const text = await res.body.text();
+      const text = await cluster.text('/metrics');
       return text
         .split('\n')
         .filter((l) => l.startsWith('controller_reconcile_total{') && l.includes('controller="daemonset"'))
@@ -152,17 +87,17 @@ describe('[daemonset] one pod per matching node', () => {
   });
 
   it('kubectl 1.33 and 1.20 print the DaemonSet as against Kubernetes', async () => {
-    for (const bin of [KUBECTL_133, KUBECTL_120]) {
-      const out = await ok(bin, ['get', 'ds', 'agent']);
+    for (const v of KUBECTL_VERSIONS) {
+      const out = await ok(['get', 'ds', 'agent'], v);
       const [head, row] = out.trim().split('\n');
       expect(head!.split(/\s{2,}/)).toEqual(['NAME', 'DESIRED', 'CURRENT', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'NODE SELECTOR', 'AGE']);
       expect(row!.split(/\s{2,}/).slice(0, 7)).toEqual(['agent', '3', '3', '3', '3', '3', `${PREFIX}-ds=yes`]);
-      const wide = (await ok(bin, ['get', 'daemonset', '-o', 'wide'])).trim().split('\n');
+      const wide = (await ok(['get', 'daemonset', '-o', 'wide'], v)).trim().split('\n');
       expect(wide[0]!.split(/\s{2,}/).slice(-3)).toEqual(['CONTAINERS', 'IMAGES', 'SELECTOR']);
       expect(wide[1]!.split(/\s{2,}/).slice(-3)).toEqual(['main', 'busybox:1.35', 'app=agent']);
     }
     // kubectl's own describer reads the status, the pods by selector and the events
-    const described = await ok(KUBECTL_133, ['describe', 'ds', 'agent']);
+    const described = await ok(['describe', 'ds', 'agent']);
     expect(described).toMatch(/Desired Number of Nodes Scheduled: 3/);
     expect(described).toMatch(/Number of Nodes Scheduled with Available Pods: 3/);
     expect(described).toMatch(/Pods Status:\s+3 Running \/ 0 Waiting \/ 0 Succeeded \/ 0 Failed/);
@@ -170,24 +105,24 @@ describe('[daemonset] one pod per matching node', () => {
   });
 
   it('a 4th node joins → 4 pods; a node labelled out loses its pod; a NoSchedule-tainted node gets none', async () => {
-    await joinNode(`${PREFIX}-n4`, { [`${PREFIX}-ds`]: 'yes' });
+    await joinNode(`${PREFIX}-n4`, { labels: { [`${PREFIX}-ds`]: 'yes' } });
     await eventually('4 daemon pods', async () => nodesOf(running(await dsPods('default', 'app=agent'))).length === 4);
-    await ok(KUBECTL_133, ['label', 'node', `${PREFIX}-n2`, `${PREFIX}-ds-`]);
+    await ok(['label', 'node', `${PREFIX}-n2`, `${PREFIX}-ds-`]);
     await eventually('n2 loses its pod', async () => {
       const all = await dsPods('default', 'app=agent');
       return all.length === 3 && nodesOf(all).join() === [`${PREFIX}-n1`, `${PREFIX}-n3`, `${PREFIX}-n4`].join();
     });
     // a fifth node, tainted before it is labelled in: no pod
-    await joinNode(`${PREFIX}-n5`, {});
-    await ok(KUBECTL_133, ['taint', 'node', `${PREFIX}-n5`, 'dedicated=infra:NoSchedule']);
-    await ok(KUBECTL_133, ['label', 'node', `${PREFIX}-n5`, `${PREFIX}-ds=yes`]);
+    await joinNode(`${PREFIX}-n5`);
+    await ok(['taint', 'node', `${PREFIX}-n5`, 'dedicated=infra:NoSchedule']);
+    await ok(['label', 'node', `${PREFIX}-n5`, `${PREFIX}-ds=yes`]);
     await new Promise((r) => setTimeout(r, 3000));
     expect(nodesOf(await dsPods('default', 'app=agent'))).toEqual([`${PREFIX}-n1`, `${PREFIX}-n3`, `${PREFIX}-n4`]);
     const s = (await getDs('default', 'agent')).status!;
     expect(s.desiredNumberScheduled).toBe(3);
     // a cordoned node keeps (and would get) its daemon pod
-    await ok(KUBECTL_133, ['cordon', `${PREFIX}-n2`]);
-    await ok(KUBECTL_133, ['label', 'node', `${PREFIX}-n2`, `${PREFIX}-ds=yes`]);
+    await ok(['cordon', `${PREFIX}-n2`]);
+    await ok(['label', 'node', `${PREFIX}-n2`, `${PREFIX}-ds=yes`]);
     await eventually('the cordoned n2 gets a pod again', async () => nodesOf(running(await dsPods('default', 'app=agent'))).length === 4);
   });
 });
@@ -207,8 +142,8 @@ describe('[daemonset] updates', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    await ok(KUBECTL_133, ['set', 'image', 'ds/agent', 'main=busybox:1.36']);
-    const status = await ok(KUBECTL_133, ['rollout', 'status', 'ds/agent', '--timeout=90s']);
+    await ok(['set', 'image', 'ds/agent', 'main=busybox:1.36']);
+    const status = await ok(['rollout', 'status', 'ds/agent', '--timeout=90s']);
     sampling = false;
     await sampler;
     expect(status.trim().split('\n').pop()).toBe('daemon set "agent" successfully rolled out');
@@ -219,16 +154,16 @@ describe('[daemonset] updates', () => {
     expect(after.every((p) => p.spec.containers[0]!.image === 'busybox:1.36' && p.metadata.labels!['controller-revision-hash'] !== oldHash)).toBe(true);
     expect(after.every((p) => p.metadata.labels!['pod-template-generation'] === '2')).toBe(true);
     expect((await getDs('default', 'agent')).metadata.annotations?.['deprecated.daemonset.template.generation']).toBe('2');
-    expect((await ok(KUBECTL_120, ['rollout', 'status', 'ds/agent'])).trim()).toBe('daemon set "agent" successfully rolled out');
+    expect((await ok(['rollout', 'status', 'ds/agent'], '1.20')).trim()).toBe('daemon set "agent" successfully rolled out');
 
-    const history = await ok(KUBECTL_133, ['rollout', 'history', 'ds/agent']);
+    const history = await ok(['rollout', 'history', 'ds/agent']);
     expect(history).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
     const revs = (await api<{ items: { metadata: { name: string }; revision: number }[] }>('GET', '/apis/apps/v1/namespaces/default/controllerrevisions')).body.items;
     expect(revs.map((r) => r.revision).sort()).toEqual([1, 2]);
     expect(revs.map((r) => r.metadata.name)).toContain(`agent-${oldHash}`);
 
-    expect(await ok(KUBECTL_133, ['rollout', 'undo', 'ds/agent'])).toContain('rolled back');
-    await ok(KUBECTL_133, ['rollout', 'status', 'ds/agent', '--timeout=90s']);
+    expect(await ok(['rollout', 'undo', 'ds/agent'])).toContain('rolled back');
+    await ok(['rollout', 'status', 'ds/agent', '--timeout=90s']);
     await eventually('every pod back on busybox:1.35 with the old hash', async () => {
       const p = running(await dsPods('default', 'app=agent'));
       return p.length === 4 && p.every((x) => x.spec.containers[0]!.image === 'busybox:1.35' && x.metadata.labels!['controller-revision-hash'] === oldHash);
@@ -238,27 +173,27 @@ describe('[daemonset] updates', () => {
   });
 
   it('OnDelete: a new template changes no pod until one is deleted, whose replacement is new', async () => {
-    await ok(KUBECTL_133, ['patch', 'ds', 'agent', '--type=merge', '-p', JSON.stringify({ spec: { updateStrategy: { type: 'OnDelete', rollingUpdate: null } } })]);
-    await ok(KUBECTL_133, ['set', 'image', 'ds/agent', 'main=busybox:1.36']);
+    await ok(['patch', 'ds', 'agent', '--type=merge', '-p', JSON.stringify({ spec: { updateStrategy: { type: 'OnDelete', rollingUpdate: null } } })]);
+    await ok(['set', 'image', 'ds/agent', 'main=busybox:1.36']);
     await eventually('observed', async () => (await getDs('default', 'agent')).status?.observedGeneration === (await getDs('default', 'agent')).metadata.generation);
     await new Promise((r) => setTimeout(r, 2000));
     const pods = running(await dsPods('default', 'app=agent'));
     expect(pods.map((p) => p.spec.containers[0]!.image)).toEqual(['busybox:1.35', 'busybox:1.35', 'busybox:1.35', 'busybox:1.35']);
     expect((await getDs('default', 'agent')).status?.updatedNumberScheduled).toBe(0);
     const victim = pods[0]!;
-    await ok(KUBECTL_133, ['delete', 'pod', victim.metadata.name!, '--wait=false']);
+    await ok(['delete', 'pod', victim.metadata.name!, '--wait=false']);
     await eventually('a new pod on the victim node with the new image', async () => {
       const p = running(await dsPods('default', 'app=agent')).filter((x) => x.spec.nodeName === victim.spec.nodeName);
       return p.length === 1 && p[0]!.metadata.name !== victim.metadata.name && p[0]!.spec.containers[0]!.image === 'busybox:1.36';
     });
     expect(running(await dsPods('default', 'app=agent')).filter((p) => p.spec.containers[0]!.image === 'busybox:1.35')).toHaveLength(3);
-    expect((await kubectl(KUBECTL_133, ['rollout', 'status', 'ds/agent'])).stderr).toContain('rollout status is only available for RollingUpdate strategy type');
+    expect((await kubectl(['rollout', 'status', 'ds/agent'])).stderr).toContain('rollout status is only available for RollingUpdate strategy type');
   });
 
   it('maxSurge 1 (maxUnavailable 0): every node keeps a Ready daemon pod throughout the rollout', async () => {
     const nodes = [`${PREFIX}-n1`, `${PREFIX}-n2`, `${PREFIX}-n3`, `${PREFIX}-n4`];
-    await ok(KUBECTL_133, ['apply', '-f', '-'], daemonSetYaml('surge', 'busybox:1.35', '  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 0, maxSurge: 1}\n'));
-    await ok(KUBECTL_133, ['rollout', 'status', 'ds/surge', '--timeout=60s']);
+    await apply(daemonSetYaml('surge', 'busybox:1.35', '  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 0, maxSurge: 1}\n'));
+    await ok(['rollout', 'status', 'ds/surge', '--timeout=60s']);
     let worst = 0;
     let maxPods = 0;
     let sampling = true;
@@ -271,8 +206,8 @@ describe('[daemonset] updates', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    await ok(KUBECTL_133, ['set', 'image', 'ds/surge', 'main=busybox:1.36']);
-    const out = await ok(KUBECTL_133, ['rollout', 'status', 'ds/surge', '--timeout=90s']);
+    await ok(['set', 'image', 'ds/surge', 'main=busybox:1.36']);
+    const out = await ok(['rollout', 'status', 'ds/surge', '--timeout=90s']);
     sampling = false;
     await sampler;
     expect(out.trim().split('\n').pop()).toBe('daemon set "surge" successfully rolled out');
@@ -281,11 +216,11 @@ describe('[daemonset] updates', () => {
     const after = running(await dsPods('default', 'app=surge'));
     expect(nodesOf(after)).toEqual(nodes);
     expect(after.every((p) => p.spec.containers[0]!.image === 'busybox:1.36')).toBe(true);
-    await ok(KUBECTL_133, ['delete', 'ds', 'surge']);
+    await ok(['delete', 'ds', 'surge']);
   });
 
   it('kubectl delete ds removes its pods and revisions through the garbage collector', async () => {
-    await ok(KUBECTL_133, ['delete', 'ds', 'agent']);
+    await ok(['delete', 'ds', 'agent']);
     await eventually('no daemon pods and no revisions left', async () => {
       const revs = (await api<{ items: unknown[] }>('GET', '/apis/apps/v1/namespaces/default/controllerrevisions')).body.items;
       return (await dsPods('default', 'app=agent')).length === 0 && revs.length === 0;
@@ -295,7 +230,7 @@ describe('[daemonset] updates', () => {
 
 describe('[daemonset] failed daemon pods', () => {
   it('a Failed daemon pod is deleted and replaced, with a FailedDaemonPod event', async () => {
-    await ok(KUBECTL_133, ['apply', '-f', '-'], daemonSetYaml('crashy', 'busybox:1.35'));
+    await apply(daemonSetYaml('crashy', 'busybox:1.35'));
     const pods = await eventually('4 crashy pods', async () => {
       const p = running(await dsPods('default', 'app=crashy'));
       return p.length === 4 ? p : undefined;
@@ -312,7 +247,7 @@ describe('[daemonset] failed daemon pods', () => {
       type: 'Warning',
       message: `Found failed daemon pod default/${victim.metadata.name} on node ${PREFIX}-n1, will try to kill it`,
     });
-    await ok(KUBECTL_133, ['delete', 'ds', 'crashy']);
+    await ok(['delete', 'ds', 'crashy']);
   });
 });
 
@@ -336,8 +271,8 @@ spec:
   containers:
   - {name: main, image: busybox:1.35, command: [sleep, "3600"]}
 `;
-    await ok(KUBECTL_133, ['apply', '-f', '-'], podYaml('pinned', `{key: kubernetes.io/hostname, operator: In, values: [${PREFIX}-n3]}`));
-    await ok(KUBECTL_133, ['apply', '-f', '-'], podYaml('nowhere', '{key: kubernetes.io/hostname, operator: In, values: [no-such-node]}'));
+    await apply(podYaml('pinned', `{key: kubernetes.io/hostname, operator: In, values: [${PREFIX}-n3]}`));
+    await apply(podYaml('nowhere', '{key: kubernetes.io/hostname, operator: In, values: [no-such-node]}'));
     await eventually('pinned runs on n3', async () => {
       const p = (await api<Pod>('GET', '/api/v1/namespaces/default/pods/pinned')).body;
       return p.spec.nodeName === `${PREFIX}-n3` && p.status?.phase === 'Running';
@@ -347,7 +282,7 @@ spec:
       return p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable');
     });
     expect(cond.message).toContain("node(s) didn't match Pod's node affinity/selector");
-    await ok(KUBECTL_133, ['delete', 'pod', 'pinned', 'nowhere', '--grace-period=0', '--force']);
+    await ok(['delete', 'pod', 'pinned', 'nowhere', '--grace-period=0', '--force']);
   });
 });
 
@@ -366,7 +301,7 @@ spec:
   containers:
   - {name: main, image: busybox:1.35, command: [sleep, "3600"]}
 `;
-    for (const i of [1, 2, 3, 4]) await ok(KUBECTL_133, ['apply', '-f', '-'], anti(`spread-${i}`));
+    for (const i of [1, 2, 3, 4]) await apply(anti(`spread-${i}`));
     const placed = await eventually('three spread pods Running', async () => {
       const p = running(await dsPods('default', 'app=spread'));
       return p.length === 3 ? p : undefined;
@@ -380,12 +315,12 @@ spec:
     expect(cond.message).toContain("3 node(s) didn't match pod anti-affinity rules");
     // one goes: the waiting one takes its node
     const gone = placed[0]!;
-    await ok(KUBECTL_133, ['delete', 'pod', gone.metadata.name!, '--wait=false']);
+    await ok(['delete', 'pod', gone.metadata.name!, '--wait=false']);
     await eventually('the fourth pod takes the freed node', async () => {
       const p = (await api<Pod>('GET', `/api/v1/namespaces/default/pods/${waiting.metadata.name}`)).body;
       return p.spec.nodeName === gone.spec.nodeName;
     }, 60_000);
-    await ok(KUBECTL_133, ['delete', 'pod', '-l', 'app=spread', '--grace-period=0', '--force']);
+    await ok(['delete', 'pod', '-l', 'app=spread', '--grace-period=0', '--force']);
   });
 });
 
@@ -402,13 +337,13 @@ describe('[daemonset] bad input is refused as kube-apiserver words it', () => {
     expect(res.body.message).toBe('DaemonSet.apps "raw" is invalid: spec.template.metadata.labels: Invalid value: {"a":"c"}: `selector` does not match template `labels`');
     expect(res.body.details).toMatchObject({ kind: 'DaemonSet', group: 'apps' });
     const bad = daemonSetYaml('bad', 'busybox:1.35').replace('matchLabels: {app: bad}', 'matchLabels: {app: other}');
-    const r = await kubectl(KUBECTL_133, ['apply', '-f', '-'], bad);
+    const r = await kubectl(['apply', '-f', '-'], { stdin: bad });
     expect(r.code).not.toBe(0);
     // kubectl words it from the Status details, as against Kubernetes
     expect(r.stderr).toContain('The DaemonSet "bad" is invalid: spec.template.metadata.labels: Invalid value:');
     expect(r.stderr).toContain('`selector` does not match template `labels`');
     const zero = daemonSetYaml('zero', 'busybox:1.35', '  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {maxUnavailable: 0, maxSurge: 0}\n');
-    const z = await kubectl(KUBECTL_133, ['apply', '-f', '-'], zero);
+    const z = await kubectl(['apply', '-f', '-'], { stdin: zero });
     expect(z.stderr).toContain('The DaemonSet "zero" is invalid: spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0');
   });
 });
@@ -416,9 +351,9 @@ describe('[daemonset] bad input is refused as kube-apiserver words it', () => {
 describe('[daemonset] the documentation example', () => {
   it('manifests/daemonset.yaml applies unchanged with kubectl 1.33 and runs one pod per node in kube-system', async () => {
     const text = readFileSync(join(REPO_ROOT, 'manifests', 'daemonset.yaml'), 'utf8');
-    const file = join(work, 'daemonset.yaml');
+    const file = join(cluster.work, 'daemonset.yaml');
     writeFileSync(file, text);
-    expect(await ok(KUBECTL_133, ['apply', '-f', file])).toContain('daemonset.apps/fluentd-elasticsearch created');
+    expect(await ok(['apply', '-f', file])).toContain('daemonset.apps/fluentd-elasticsearch created');
     // every node without an untolerated taint: n1..n4 (n5 carries dedicated=infra:NoSchedule)
     const pods = await eventually('4 fluentd pods', async () => {
       const p = running(await dsPods('kube-system', 'name=fluentd-elasticsearch'));
@@ -445,8 +380,8 @@ describe('[daemonset] the documentation example', () => {
     ]);
     expect(p.spec.volumes).toEqual([{ name: 'varlog', hostPath: { path: '/var/log', type: '' } }]);
     expect(p.status?.qosClass).toBe('Burstable');
-    const out = await ok(KUBECTL_133, ['-n', 'kube-system', 'get', 'ds']);
+    const out = await ok(['-n', 'kube-system', 'get', 'ds']);
     expect(out.trim().split('\n')[1]!.split(/\s{2,}/).slice(0, 7)).toEqual(['fluentd-elasticsearch', '4', '4', '4', '4', '4', '<none>']);
-    await ok(KUBECTL_133, ['-n', 'kube-system', 'delete', 'ds', 'fluentd-elasticsearch']);
+    await ok(['-n', 'kube-system', 'delete', 'ds', 'fluentd-elasticsearch']);
   });
 });

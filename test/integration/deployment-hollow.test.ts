@@ -5,67 +5,17 @@
 // scale subresource, rolling updates within maxSurge/maxUnavailable sampled
 // through a watch, Recreate, rollout status/history/undo/restart/pause/resume,
 // deletion of ReplicaSets and pods through the garbage collector.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger, type Deployment, type Pod, type ReplicaSet } from '../../api/index.js';
-import { Agent } from '../../node-agent/agent.js';
-import { ControllerClient } from '../../node-agent/controller-client.js';
-import { HollowRuntime } from '../../node-agent/hollow-runtime.js';
-import { joinCluster } from '../../node-agent/join/join.js';
-import { startController, type StartedController } from '../helpers/controller.js';
-import { eventually, flotctl } from '../helpers/flotctl.js';
+import type { Deployment, Pod, ReplicaSet } from '../../api/index.js';
+import { eventually } from '../helpers/flotctl.js';
+import { HollowCluster, KUBECTL_VERSIONS } from '../helpers/hollow-cluster.js';
 import { REPO_ROOT } from '../helpers/lab.js';
-import { requireBinaries } from '../helpers/require.js';
 
-const KUBECTL_133 = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
-const KUBECTL_120 = '/opt/flotilla/kubernetes-client/usr/bin/kubectl';
-const PREFIX = `dph${process.pid % 1000}`;
-const log = silentLogger();
-let ctl: StartedController;
-let work: string;
-let dispatcher: HttpsAgent;
-const agents: Agent[] = [];
-
-function kubectl(bin: string, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(bin, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, KUBECONFIG: ctl.kubeconfig }, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
-    );
-    if (stdin !== undefined) child.stdin!.end(stdin);
-  });
-}
-
-async function ok(bin: string, args: string[], stdin?: string): Promise<string> {
-  const r = await kubectl(bin, args, stdin);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-async function api<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> {
-  const res = await request(`${ctl.server}${path}`, {
-    method: method as 'GET',
-    dispatcher,
-    headers: { authorization: `Bearer ${ctl.token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-async function joinNode(name: string): Promise<void> {
-  const cred = await joinCluster({ server: ctl.bootstrapAddress, token: ctl.joinToken, caHash: ctl.caHash, nodeName: name, stateDir: join(work, name), log });
-  const agent = new Agent({ client: new ControllerClient(cred), runtime: new HollowRuntime('10.250.8'), nodeIP: '10.201.8.1', log, heartbeatMs: 500 });
-  await agent.start();
-  agents.push(agent);
-  await eventually(`node ${name} Ready`, async () => {
-    const n = (await api<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/api/v1/nodes/${name}`)).body;
-    return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-  });
-}
+const cluster = new HollowCluster({ prefix: `dph${process.pid % 1000}`, nodes: 3 });
+const { api, ok, apply } = cluster;
+beforeAll(cluster.start, 120_000);
+afterAll(cluster.stop, 60_000);
 
 const podsOf = async (label: string, ns = 'default'): Promise<Pod[]> =>
   (await api<{ items: Pod[] }>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(label)}`)).body.items;
@@ -109,56 +59,18 @@ async function rolledOut(name: string, replicas: number): Promise<Deployment> {
 /** Follows the pods of `label` through a watch; `sample` sees the live set after every event. */
 async function watchPods(label: string, sample: (pods: Map<string, Pod>) => void): Promise<{ stop: () => void }> {
   const pods = new Map<string, Pod>();
-  const list = await api<{ items: Pod[]; metadata: { resourceVersion: string } }>('GET', `/api/v1/namespaces/default/pods?labelSelector=${encodeURIComponent(label)}`);
-  for (const p of list.body.items) pods.set(p.metadata.name!, p);
-  const ac = new AbortController();
-  const res = await request(`${ctl.server}/api/v1/namespaces/default/pods?watch=true&labelSelector=${encodeURIComponent(label)}&resourceVersion=${list.body.metadata.resourceVersion}`, {
-    dispatcher,
-    headers: { authorization: `Bearer ${ctl.token}` },
-    signal: ac.signal,
+  let synced = false;
+  return cluster.watch<Pod>(`/api/v1/namespaces/default/pods?labelSelector=${encodeURIComponent(label)}`, (type, p) => {
+    if (type === 'DELETED') pods.delete(p!.metadata.name!);
+    else if (type === 'ADDED' || type === 'MODIFIED') pods.set(p!.metadata.name!, p!);
+    if (type === 'SYNCED') synced = true;
+    else if (synced) sample(pods);
   });
-  void (async () => {
-    let buf = '';
-    try {
-      for await (const chunk of res.body) {
-        buf += chunk.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i).trim();
-          buf = buf.slice(i + 1);
-          if (!line) continue;
-          const ev = JSON.parse(line) as { type: string; object: Pod };
-          if (ev.type === 'DELETED') pods.delete(ev.object.metadata.name!);
-          else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') pods.set(ev.object.metadata.name!, ev.object);
-          sample(pods);
-        }
-      }
-    } catch {
-      /* aborted */
-    }
-  })();
-  return { stop: () => ac.abort() };
 }
-
-beforeAll(async () => {
-  requireBinaries('deployment tests', 'etcd');
-  for (const k of [KUBECTL_133, KUBECTL_120]) if (!existsSync(k)) throw new Error(`deployment tests need ${k}: run hack/deps.sh first`);
-  work = mkdtempSync(join(tmpdir(), 'flotilla-deploy-'));
-  ctl = await startController();
-  dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
-  for (const i of [1, 2, 3]) await joinNode(`${PREFIX}-n${i}`);
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.allSettled(agents.map((a) => a.stop()));
-  await ctl?.stop();
-  await dispatcher?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
-}, 60_000);
 
 describe('[deployment] keeps its pods', () => {
   it('the documentation example (kubectl 1.33 apply) → a ReplicaSet <deploy>-<hash> and 3 Running pods <rs>-<5 chars>', async () => {
-    await ok(KUBECTL_133, ['apply', '-f', join(REPO_ROOT, 'manifests', 'nginx-deployment.yaml')]);
+    await ok(['apply', '-f', join(REPO_ROOT, 'manifests', 'nginx-deployment.yaml')]);
     const d = await rolledOut('nginx-deployment', 3);
     const [rs, ...more] = await rsOf('app=nginx');
     expect(more).toHaveLength(0);
@@ -183,11 +95,11 @@ describe('[deployment] keeps its pods', () => {
         ['Progressing', 'True', 'NewReplicaSetAvailable'],
       ]),
     );
-    for (const bin of [KUBECTL_133, KUBECTL_120]) {
-      const [head, row] = (await ok(bin, ['get', 'deploy', 'nginx-deployment'])).trim().split('\n');
+    for (const v of KUBECTL_VERSIONS) {
+      const [head, row] = (await ok(['get', 'deploy', 'nginx-deployment'], v)).trim().split('\n');
       expect(head!.split(/\s+/)).toEqual(['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']);
       expect(row!.split(/\s+/).slice(0, 4)).toEqual(['nginx-deployment', '3/3', '3', '3']);
-      const rsOut = (await ok(bin, ['get', 'rs', '-o', 'wide'])).trim().split('\n');
+      const rsOut = (await ok(['get', 'rs', '-o', 'wide'], v)).trim().split('\n');
       expect(rsOut[0]!.split(/\s+/)).toEqual(['NAME', 'DESIRED', 'CURRENT', 'READY', 'AGE', 'CONTAINERS', 'IMAGES', 'SELECTOR']);
       expect(rsOut.find((l) => l.startsWith(rs!.metadata.name!))!.split(/\s+/)).toEqual([rs!.metadata.name, '3', '3', '3', expect.any(String), 'nginx', 'busybox:1.35', `app=nginx,pod-template-hash=${hash}`]);
     }
@@ -195,8 +107,8 @@ describe('[deployment] keeps its pods', () => {
 
   it('kubectl describe deployment (1.33, 1.20) shows the replicas, the strategy, the conditions and the new ReplicaSet', async () => {
     const [rs] = await rsOf('app=nginx');
-    for (const bin of [KUBECTL_133, KUBECTL_120]) {
-      const out = await ok(bin, ['describe', 'deployment', 'nginx-deployment']);
+    for (const v of KUBECTL_VERSIONS) {
+      const out = await ok(['describe', 'deployment', 'nginx-deployment'], v);
       expect(out).toMatch(/Replicas:\s+3 desired \| 3 updated \| 3 total \| 3 available \| 0 unavailable/);
       expect(out).toMatch(/StrategyType:\s+RollingUpdate/);
       expect(out).toMatch(/RollingUpdateStrategy:\s+25% max unavailable, 25% max surge/);
@@ -209,7 +121,7 @@ describe('[deployment] keeps its pods', () => {
 
   it('a deleted pod is replaced', async () => {
     const [victim] = live(await podsOf('app=nginx'));
-    await ok(KUBECTL_133, ['delete', 'pod', victim!.metadata.name!]);
+    await ok(['delete', 'pod', victim!.metadata.name!]);
     await eventually('3 Running pods again, without the victim', async () => {
       const pods = live(await podsOf('app=nginx'));
       return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running' && p.metadata.name !== victim!.metadata.name);
@@ -220,12 +132,12 @@ describe('[deployment] keeps its pods', () => {
     const disc = (await api<{ resources: { name: string; kind: string; group?: string; version?: string }[] }>('GET', '/apis/apps/v1')).body;
     expect(disc.resources.find((r) => r.name === 'deployments/scale')).toMatchObject({ kind: 'Scale', group: 'autoscaling', version: 'v1' });
     expect(disc.resources.find((r) => r.name === 'replicasets/scale')).toMatchObject({ kind: 'Scale', group: 'autoscaling', version: 'v1' });
-    expect((await ok(KUBECTL_133, ['scale', 'deployment/nginx-deployment', '--replicas=5'])).trim()).toBe('deployment.apps/nginx-deployment scaled');
+    expect((await ok(['scale', 'deployment/nginx-deployment', '--replicas=5'])).trim()).toBe('deployment.apps/nginx-deployment scaled');
     await rolledOut('nginx-deployment', 5);
     expect(live(await podsOf('app=nginx'))).toHaveLength(5);
     const scale = (await api<Record<string, any>>('GET', '/apis/apps/v1/namespaces/default/deployments/nginx-deployment/scale')).body;
     expect(scale).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 5 }, status: { replicas: 5, selector: 'app=nginx' } });
-    expect((await ok(KUBECTL_120, ['scale', 'deploy', 'nginx-deployment', '--replicas', '2'])).trim()).toBe('deployment.apps/nginx-deployment scaled');
+    expect((await ok(['scale', 'deploy', 'nginx-deployment', '--replicas', '2'], '1.20')).trim()).toBe('deployment.apps/nginx-deployment scaled');
     await rolledOut('nginx-deployment', 2);
     await eventually('2 pods left', async () => live(await podsOf('app=nginx')).length === 2, 60_000);
     const bad = await api<{ message: string }>('PUT', '/apis/apps/v1/namespaces/default/deployments/nginx-deployment/scale', { kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'nginx-deployment' }, spec: { replicas: -1 } });
@@ -234,18 +146,15 @@ describe('[deployment] keeps its pods', () => {
   });
 
   it('kubectl delete deployment removes its ReplicaSets and pods (garbage collector)', async () => {
-    await ok(KUBECTL_133, ['delete', 'deployment', 'nginx-deployment']);
+    await ok(['delete', 'deployment', 'nginx-deployment']);
     await eventually('no ReplicaSet and no pod left', async () => (await rsOf('app=nginx')).length === 0 && (await podsOf('app=nginx')).length === 0, 60_000);
   });
 });
 
 describe('[replicaset] adoption and release by selector', () => {
   it('adopts a matching orphan, creates only what is missing, releases a pod whose labels stop matching', async () => {
-    await ok(KUBECTL_133, ['run', 'orphan', '--image=busybox:1.35', '--labels=app=adopt', '--', 'sleep', '3600']);
-    await ok(
-      KUBECTL_133,
-      ['apply', '-f', '-'],
-      `apiVersion: apps/v1
+    await ok(['run', 'orphan', '--image=busybox:1.35', '--labels=app=adopt', '--', 'sleep', '3600']);
+    await apply(`apiVersion: apps/v1
 kind: ReplicaSet
 metadata: {name: adopt}
 spec:
@@ -255,8 +164,7 @@ spec:
     metadata: {labels: {app: adopt}}
     spec:
       containers: [{name: main, image: busybox:1.35, command: [sleep, "3600"]}]
-`,
-    );
+`);
     const rs = await eventually('2 ready', async () => {
       const r = (await api<ReplicaSet>('GET', '/apis/apps/v1/namespaces/default/replicasets/adopt')).body;
       return r.status?.readyReplicas === 2 && r.status.replicas === 2 ? r : undefined;
@@ -267,19 +175,19 @@ spec:
     const orphan = pods.find((p) => p.metadata.name === 'orphan')!;
     expect(orphan.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ReplicaSet', name: 'adopt', uid: rs.metadata.uid, controller: true })]);
     // released: the label changes, the owner reference goes and a replacement comes
-    await ok(KUBECTL_133, ['label', 'pod', 'orphan', 'app=gone', '--overwrite']);
+    await ok(['label', 'pod', 'orphan', 'app=gone', '--overwrite']);
     await eventually('orphan released and replaced', async () => {
       const o = (await api<Pod>('GET', '/api/v1/namespaces/default/pods/orphan')).body;
       return (o.metadata.ownerReferences ?? []).length === 0 && live(await podsOf('app=adopt')).length === 2;
     }, 60_000);
-    await ok(KUBECTL_133, ['delete', 'rs', 'adopt']);
-    await ok(KUBECTL_133, ['delete', 'pod', 'orphan']);
+    await ok(['delete', 'rs', 'adopt']);
+    await ok(['delete', 'pod', 'orphan']);
   });
 });
 
 describe('[deployment] rolling updates and rollouts', () => {
   it('10 replicas: available never below replicas − maxUnavailable, live pods never above replicas + maxSurge (sampled through a watch)', async () => {
-    await ok(KUBECTL_133, ['apply', '-f', '-'], deploymentYaml('roll', 10, 'busybox:1.35'));
+    await apply(deploymentYaml('roll', 10, 'busybox:1.35'));
     await rolledOut('roll', 10);
     let minReady = Infinity;
     let maxLive = 0;
@@ -290,7 +198,7 @@ describe('[deployment] rolling updates and rollouts', () => {
       minReady = Math.min(minReady, all.filter(isReady).length);
       maxLive = Math.max(maxLive, live(all).length);
     });
-    await ok(KUBECTL_133, ['set', 'image', 'deployment/roll', 'main=busybox:1.36']);
+    await ok(['set', 'image', 'deployment/roll', 'main=busybox:1.36']);
     await rolledOut('roll', 10);
     await eventually('old pods gone', async () => (await podsOf('app=roll')).length === 10, 60_000);
     w.stop();
@@ -305,13 +213,13 @@ describe('[deployment] rolling updates and rollouts', () => {
   }, 180_000);
 
   it('rollout status, history and undo with kubectl 1.33 and 1.20', async () => {
-    for (const bin of [KUBECTL_133, KUBECTL_120]) {
-      expect(await ok(bin, ['rollout', 'status', 'deployment/roll', '--timeout=60s'])).toContain('deployment "roll" successfully rolled out');
-      const hist = await ok(bin, ['rollout', 'history', 'deployment/roll']);
+    for (const v of KUBECTL_VERSIONS) {
+      expect(await ok(['rollout', 'status', 'deployment/roll', '--timeout=60s'], v)).toContain('deployment "roll" successfully rolled out');
+      const hist = await ok(['rollout', 'history', 'deployment/roll'], v);
       expect(hist).toContain('deployment.apps/roll');
-      expect(hist.split('\n').filter((l) => /^\d+\s/.test(l)).map((l) => l.split(/\s+/)[0])).toEqual(bin === KUBECTL_133 ? ['1', '2'] : ['2', '3']);
-      if (bin === KUBECTL_133) {
-        expect((await ok(bin, ['rollout', 'undo', 'deployment/roll'])).trim()).toBe('deployment.apps/roll rolled back');
+      expect(hist.split('\n').filter((l) => /^\d+\s/.test(l)).map((l) => l.split(/\s+/)[0])).toEqual(v === '1.33' ? ['1', '2'] : ['2', '3']);
+      if (v === '1.33') {
+        expect((await ok(['rollout', 'undo', 'deployment/roll'], v)).trim()).toBe('deployment.apps/roll rolled back');
         await eventually('back on busybox:1.35', async () => {
           const d = await getDeploy('roll');
           return d.spec.template.spec.containers[0]!.image === 'busybox:1.35' && d.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3';
@@ -321,52 +229,52 @@ describe('[deployment] rolling updates and rollouts', () => {
     }
     const revs = (await rsOf('app=roll')).map((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision']).sort();
     expect(revs).toEqual(['2', '3']); // revision 1's set became revision 3
-    expect((await ok(KUBECTL_120, ['rollout', 'undo', 'deployment/roll', '--to-revision=2'])).trim()).toBe('deployment.apps/roll rolled back');
+    expect((await ok(['rollout', 'undo', 'deployment/roll', '--to-revision=2'], '1.20')).trim()).toBe('deployment.apps/roll rolled back');
     await eventually('on busybox:1.36 again', async () => (await getDeploy('roll')).spec.template.spec.containers[0]!.image === 'busybox:1.36', 60_000);
     await rolledOut('roll', 10);
   }, 240_000);
 
   it('rollout pause, resume and restart (1.20 and 1.33)', async () => {
-    expect((await ok(KUBECTL_120, ['rollout', 'pause', 'deployment/roll'])).trim()).toBe('deployment.apps/roll paused');
-    await ok(KUBECTL_133, ['set', 'image', 'deployment/roll', 'main=busybox:1.37']);
+    expect((await ok(['rollout', 'pause', 'deployment/roll'], '1.20')).trim()).toBe('deployment.apps/roll paused');
+    await ok(['set', 'image', 'deployment/roll', 'main=busybox:1.37']);
     await eventually('paused observed', async () => {
       const d = await getDeploy('roll');
       return d.status?.observedGeneration === d.metadata.generation && d.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'DeploymentPaused');
     });
     expect((await rsOf('app=roll')).length).toBe(2); // no new set while paused
-    expect((await ok(KUBECTL_133, ['rollout', 'resume', 'deployment/roll'])).trim()).toBe('deployment.apps/roll resumed');
+    expect((await ok(['rollout', 'resume', 'deployment/roll'])).trim()).toBe('deployment.apps/roll resumed');
     await rolledOut('roll', 10);
     expect(live(await podsOf('app=roll')).every((p) => p.spec.containers[0]!.image === 'busybox:1.37')).toBe(true);
     const before = new Set(live(await podsOf('app=roll')).map((p) => p.metadata.name));
-    expect((await ok(KUBECTL_133, ['rollout', 'restart', 'deployment/roll'])).trim()).toBe('deployment.apps/roll restarted');
+    expect((await ok(['rollout', 'restart', 'deployment/roll'])).trim()).toBe('deployment.apps/roll restarted');
     await eventually('every pod replaced', async () => {
       const pods = await podsOf('app=roll');
       return pods.length === 10 && pods.every((p) => !before.has(p.metadata.name) && isReady(p));
     }, 90_000);
     expect((await getDeploy('roll')).spec.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toBeTruthy();
-    await ok(KUBECTL_133, ['delete', 'deployment', 'roll']);
+    await ok(['delete', 'deployment', 'roll']);
   }, 180_000);
 
   it('Recreate: every old pod is gone before the first new one is created', async () => {
-    await ok(KUBECTL_133, ['apply', '-f', '-'], deploymentYaml('recreate', 4, 'busybox:1.35', '  strategy: {type: Recreate}\n'));
+    await apply(deploymentYaml('recreate', 4, 'busybox:1.35', '  strategy: {type: Recreate}\n'));
     await rolledOut('recreate', 4);
     let overlap = false;
     const w = await watchPods('app=recreate', (pods) => {
       const images = new Set([...pods.values()].map((p) => p.spec.containers[0]!.image));
       if (images.size > 1) overlap = true;
     });
-    await ok(KUBECTL_133, ['set', 'image', 'deployment/recreate', 'main=busybox:1.36']);
+    await ok(['set', 'image', 'deployment/recreate', 'main=busybox:1.36']);
     await rolledOut('recreate', 4);
     await eventually('4 new pods', async () => (await podsOf('app=recreate')).filter((p) => p.spec.containers[0]!.image === 'busybox:1.36').length === 4);
     w.stop();
     expect(overlap).toBe(false);
-    await ok(KUBECTL_133, ['delete', 'deployment', 'recreate']);
+    await ok(['delete', 'deployment', 'recreate']);
   }, 120_000);
 });
 
 describe('[deployment] flotctl has the same verbs', () => {
   const fl = async (args: string[], stdin?: string): Promise<string> => {
-    const r = await flotctl(ctl.kubeconfig, args, { ...(stdin !== undefined ? { stdin } : {}), timeoutMs: 120_000 });
+    const r = await cluster.flotctl(args, { ...(stdin !== undefined ? { stdin } : {}), timeoutMs: 120_000 });
     if (r.code !== 0) throw new Error(`flotctl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
     return r.stdout;
   };
@@ -392,7 +300,7 @@ describe('[deployment] flotctl has the same verbs', () => {
     await eventually('on 1.36 again', async () => (await getDeploy('fl')).spec.template.spec.containers[0]!.image === 'busybox:1.36', 60_000);
     await rolledOut('fl', 4);
     expect(await fl(['rollout', 'pause', 'deploy/fl'])).toBe('deployment.apps/fl paused\n');
-    const again = await flotctl(ctl.kubeconfig, ['rollout', 'pause', 'deploy/fl']);
+    const again = await cluster.flotctl(['rollout', 'pause', 'deploy/fl']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('deployments.apps "fl" is already paused');
     expect(await fl(['rollout', 'resume', 'deploy/fl'])).toBe('deployment.apps/fl resumed\n');

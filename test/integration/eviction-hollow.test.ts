@@ -6,70 +6,21 @@
 // from the API and replaced on the other nodes; pods/eviction with and without
 // a PodDisruptionBudget (429 with kube-apiserver's wording); real kubectl 1.20
 // and 1.33 cordon, uncordon and drain, and flotctl drain.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger, type Node, type Pod, type PodDisruptionBudget } from '../../api/index.js';
-import { Agent } from '../../node-agent/agent.js';
-import { ControllerClient } from '../../node-agent/controller-client.js';
-import { HollowRuntime } from '../../node-agent/hollow-runtime.js';
-import { joinCluster } from '../../node-agent/join/join.js';
-import { startController, type StartedController } from '../helpers/controller.js';
-import { eventually, flotctl } from '../helpers/flotctl.js';
+import type { Node, Pod, PodDisruptionBudget } from '../../api/index.js';
+import { eventually } from '../helpers/flotctl.js';
+import { HollowCluster } from '../helpers/hollow-cluster.js';
 import { REPO_ROOT } from '../helpers/lab.js';
-import { requireBinaries } from '../helpers/require.js';
 
-const KUBECTL_133 = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
-const KUBECTL_120 = '/opt/flotilla/kubernetes-client/usr/bin/kubectl';
 const PREFIX = `evh${process.pid % 1000}`;
 const N1 = `${PREFIX}-n1`;
 const N2 = `${PREFIX}-n2`;
 const N3 = `${PREFIX}-n3`;
-const log = silentLogger();
-let ctl: StartedController;
-let work: string;
-let dispatcher: HttpsAgent;
-const agents = new Map<string, Agent>();
-
-function kubectl(bin: string, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(bin, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, KUBECONFIG: ctl.kubeconfig }, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
-    );
-    if (stdin !== undefined) child.stdin!.end(stdin);
-  });
-}
-
-async function ok(bin: string, args: string[], stdin?: string): Promise<string> {
-  const r = await kubectl(bin, args, stdin);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-async function api<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> {
-  const res = await request(`${ctl.server}${path}`, {
-    method: method as 'GET',
-    dispatcher,
-    headers: { authorization: `Bearer ${ctl.token}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-async function joinNode(name: string, subnet: string): Promise<void> {
-  const cred = await joinCluster({ server: ctl.bootstrapAddress, token: ctl.joinToken, caHash: ctl.caHash, nodeName: name, stateDir: join(work, name), log });
-  const agent = new Agent({ client: new ControllerClient(cred), runtime: new HollowRuntime(subnet), nodeIP: '10.201.9.1', log, heartbeatMs: 500 });
-  await agent.start();
-  agents.set(name, agent);
-  await eventually(`node ${name} Ready`, async () => {
-    const n = (await api<Node>('GET', `/api/v1/nodes/${name}`)).body;
-    return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-  });
-}
+const cluster = new HollowCluster({ prefix: PREFIX, nodes: 3, runArgs: ['--node-monitor-grace-period', '2', '--default-unreachable-toleration-seconds', '4'] });
+const { api, kubectl, ok, apply } = cluster;
+beforeAll(cluster.start, 120_000);
+afterAll(cluster.stop, 60_000);
 
 const getNode = async (name: string) => (await api<Node>('GET', `/api/v1/nodes/${name}`)).body;
 const podsOf = async (label: string): Promise<Pod[]> => (await api<{ items: Pod[] }>('GET', `/api/v1/namespaces/default/pods?labelSelector=${encodeURIComponent(label)}`)).body.items;
@@ -104,60 +55,41 @@ ${tol}      containers:
 `;
 }
 
-beforeAll(async () => {
-  requireBinaries('eviction tests', 'etcd');
-  for (const k of [KUBECTL_133, KUBECTL_120]) if (!existsSync(k)) throw new Error(`eviction tests need ${k}: run hack/deps.sh first`);
-  work = mkdtempSync(join(tmpdir(), 'flotilla-evict-'));
-  ctl = await startController({ runArgs: ['--node-monitor-grace-period', '2', '--default-unreachable-toleration-seconds', '4'] });
-  dispatcher = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile) } });
-  await joinNode(N1, '10.250.9');
-  await joinNode(N2, '10.250.10');
-  await joinNode(N3, '10.250.11');
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.allSettled([...agents.values()].map((a) => a.stop()));
-  await ctl?.stop();
-  await dispatcher?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
-}, 60_000);
-
 describe('[eviction] default tolerations and taint-based eviction', () => {
   it('admission gives every pod the not-ready and unreachable NoExecute tolerations (the unreachable one from the controller flag)', async () => {
-    await ok(KUBECTL_133, ['run', `${PREFIX}-plain`, '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
+    await ok(['run', `${PREFIX}-plain`, '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
     const p = (await api<Pod>('GET', `/api/v1/namespaces/default/pods/${PREFIX}-plain`)).body;
     expect(p.spec.tolerations).toEqual([
       { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
       { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 4 },
     ]);
-    await ok(KUBECTL_133, ['delete', 'pod', `${PREFIX}-plain`, '--wait=false']);
+    await ok(['delete', 'pod', `${PREFIX}-plain`, '--wait=false']);
   });
 
   it('real kubectl 1.33 and 1.20 cordon and uncordon: spec.unschedulable and the unschedulable taint', async () => {
-    expect((await ok(KUBECTL_133, ['cordon', N1])).trim()).toBe(`node/${N1} cordoned`);
-    expect((await ok(KUBECTL_120, ['cordon', N2])).trim()).toBe(`node/${N2} cordoned`);
-    expect((await ok(KUBECTL_120, ['cordon', N2])).trim()).toBe(`node/${N2} already cordoned`);
+    expect((await ok(['cordon', N1])).trim()).toBe(`node/${N1} cordoned`);
+    expect((await ok(['cordon', N2], '1.20')).trim()).toBe(`node/${N2} cordoned`);
+    expect((await ok(['cordon', N2], '1.20')).trim()).toBe(`node/${N2} already cordoned`);
     await eventually('the unschedulable taints', async () => {
       const ns = await Promise.all([getNode(N1), getNode(N2)]);
       return ns.every((n) => n.spec?.unschedulable === true && n.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unschedulable' && t.effect === 'NoSchedule'));
     });
-    const out = await ok(KUBECTL_133, ['get', 'nodes', N1]);
+    const out = await ok(['get', 'nodes', N1]);
     expect(out).toContain('Ready,SchedulingDisabled');
   });
 
   it('a node whose agent stops: tainted, its pods Ready=False at once, evicted after tolerationSeconds, gone, replaced on the other nodes', async () => {
     // every pod lands on n3 (n1, n2 cordoned), then n1 and n2 take new pods again
-    await ok(KUBECTL_133, ['apply', '-f', '-'], deploymentYaml(`${PREFIX}-web`, 3, 3));
+    await apply(deploymentYaml(`${PREFIX}-web`, 3, 3));
     const first = await eventually('3 pods Ready on n3', async () => {
       const ps = readyOn(await podsOf(`app=${PREFIX}-web`), [N3]);
       return ps.length === 3 ? ps : undefined;
     }, 60_000);
-    expect((await ok(KUBECTL_133, ['uncordon', N1])).trim()).toBe(`node/${N1} uncordoned`);
-    expect((await ok(KUBECTL_120, ['uncordon', N2])).trim()).toBe(`node/${N2} uncordoned`);
+    expect((await ok(['uncordon', N1])).trim()).toBe(`node/${N1} uncordoned`);
+    expect((await ok(['uncordon', N2], '1.20')).trim()).toBe(`node/${N2} uncordoned`);
     await eventually('taints gone', async () => !(await getNode(N1)).spec?.taints?.length && !(await getNode(N2)).spec?.taints?.length);
     const stoppedAt = Date.now();
-    await agents.get(N3)!.stop();
-    agents.delete(N3);
+    await cluster.stopNode(N3);
     const taint = await eventually('n3 tainted NoExecute', async () =>
       (await getNode(N3)).spec?.taints?.find((t) => (t.key === 'node.kubernetes.io/unreachable' || t.key === 'node.kubernetes.io/not-ready') && t.effect === 'NoExecute'),
     15_000, 100);
@@ -187,11 +119,7 @@ describe('[eviction] default tolerations and taint-based eviction', () => {
 
 describe('[eviction] pods/eviction and PodDisruptionBudgets', () => {
   it('429 with kube-apiserver\'s wording while the budget allows no disruption; eviction once it does', async () => {
-    await ok(KUBECTL_133, [
-      'apply',
-      '-f',
-      '-',
-    ], `apiVersion: policy/v1
+    await apply(`apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: ${PREFIX}-pdb
@@ -204,7 +132,7 @@ spec:
       const b = (await api<PodDisruptionBudget>('GET', `/apis/policy/v1/namespaces/default/poddisruptionbudgets/${PREFIX}-pdb`)).body;
       return b.status?.observedGeneration === 1 && b.status.currentHealthy === 3 && b.status.desiredHealthy === 3 && b.status.disruptionsAllowed === 0 && b.status.expectedPods === 3;
     });
-    const [head, row] = (await ok(KUBECTL_133, ['get', 'pdb', `${PREFIX}-pdb`])).trim().split('\n');
+    const [head, row] = (await ok(['get', 'pdb', `${PREFIX}-pdb`])).trim().split('\n');
     expect(head!.split(/\s{2,}/)).toEqual(['NAME', 'MIN AVAILABLE', 'MAX UNAVAILABLE', 'ALLOWED DISRUPTIONS', 'AGE']);
     expect(row!.split(/\s+/).slice(0, 4)).toEqual([`${PREFIX}-pdb`, '3', 'N/A', '0']);
     const [victim] = await podsOf(`app=${PREFIX}-web`);
@@ -218,28 +146,28 @@ spec:
     expect(r.body).toMatchObject({ code: 429, reason: 'TooManyRequests', message: "Cannot evict pod as it would violate the pod's disruption budget." });
     expect(r.body.details.causes).toEqual([{ reason: 'DisruptionBudget', message: `The disruption budget ${PREFIX}-pdb needs 3 healthy pods and has 3 currently` }]);
     expect((await api('GET', `/api/v1/namespaces/default/pods/${name}`)).status).toBe(200);
-    await ok(KUBECTL_133, ['patch', 'pdb', `${PREFIX}-pdb`, '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
+    await ok(['patch', 'pdb', `${PREFIX}-pdb`, '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
     await eventually('one disruption allowed', async () => (await api<PodDisruptionBudget>('GET', `/apis/policy/v1/namespaces/default/poddisruptionbudgets/${PREFIX}-pdb`)).body.status?.disruptionsAllowed === 1);
     const r2 = await api<{ status: string }>('POST', `/api/v1/namespaces/default/pods/${name}/eviction`, { apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: { name, namespace: 'default' } });
     expect(r2.status).toBe(201);
     expect(r2.body.status).toBe('Success');
     await eventually('the evicted pod gone', async () => (await api('GET', `/api/v1/namespaces/default/pods/${name}`)).status === 404);
-    await ok(KUBECTL_133, ['delete', 'pdb', `${PREFIX}-pdb`]);
+    await ok(['delete', 'pdb', `${PREFIX}-pdb`]);
   }, 60_000);
 
   it('the documentation example manifests/pdb.yaml applies with kubectl 1.33 and its status counts no pods', async () => {
-    await ok(KUBECTL_133, ['apply', '-f', join(REPO_ROOT, 'manifests', 'pdb.yaml')]);
+    await ok(['apply', '-f', join(REPO_ROOT, 'manifests', 'pdb.yaml')]);
     const b = await eventually('zk-pdb computed', async () => {
       const x = (await api<PodDisruptionBudget>('GET', '/apis/policy/v1/namespaces/default/poddisruptionbudgets/zk-pdb')).body;
       return x.status?.observedGeneration === 1 ? x : undefined;
     });
     expect(b.spec).toEqual({ minAvailable: 2, selector: { matchLabels: { app: 'zookeeper' } } });
     expect(b.status).toMatchObject({ expectedPods: 0, currentHealthy: 0, desiredHealthy: 2, disruptionsAllowed: 0 });
-    await ok(KUBECTL_133, ['delete', '-f', join(REPO_ROOT, 'manifests', 'pdb.yaml')]);
+    await ok(['delete', '-f', join(REPO_ROOT, 'manifests', 'pdb.yaml')]);
   });
 
   it('a pod no budget selects is evicted at once', async () => {
-    await ok(KUBECTL_133, ['run', `${PREFIX}-lone`, '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
+    await ok(['run', `${PREFIX}-lone`, '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
     await eventually('lone running', async () => (await api<Pod>('GET', `/api/v1/namespaces/default/pods/${PREFIX}-lone`)).body.status?.phase === 'Running');
     const r = await api('POST', `/api/v1/namespaces/default/pods/${PREFIX}-lone/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: `${PREFIX}-lone` } });
     expect(r.status).toBe(201);
@@ -249,8 +177,8 @@ spec:
 
 describe('[eviction] drain', () => {
   it('kubectl 1.33 drain refuses a pod without a controller unless --force, and drains with --ignore-daemonsets --force', async () => {
-    await ok(KUBECTL_133, ['cordon', N1]);
-    await ok(KUBECTL_133, ['apply', '-f', '-'], `apiVersion: v1
+    await ok(['cordon', N1]);
+    await apply(`apiVersion: v1
 kind: Pod
 metadata:
   name: ${PREFIX}-bare
@@ -261,12 +189,12 @@ spec:
   - {name: main, image: busybox, command: [sleep, "3600"]}
 `);
     await eventually('bare running', async () => (await api<Pod>('GET', `/api/v1/namespaces/default/pods/${PREFIX}-bare`)).body.status?.phase === 'Running');
-    await ok(KUBECTL_133, ['uncordon', N1]);
-    const refused = await kubectl(KUBECTL_133, ['drain', N2, '--ignore-daemonsets', '--timeout=60s']);
+    await ok(['uncordon', N1]);
+    const refused = await kubectl(['drain', N2, '--ignore-daemonsets', '--timeout=60s']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain(`cannot delete Pods that declare no controller (use --force to override): default/${PREFIX}-bare`);
     const onN2 = (await podsOf(`app=${PREFIX}-web`)).filter((p) => p.spec.nodeName === N2);
-    const r = await kubectl(KUBECTL_133, ['drain', N2, '--ignore-daemonsets', '--force', '--timeout=60s']);
+    const r = await kubectl(['drain', N2, '--ignore-daemonsets', '--force', '--timeout=60s']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`node/${N2} already cordoned`);
     expect(r.stdout).toContain(`evicting pod default/${PREFIX}-bare`);
@@ -276,22 +204,22 @@ spec:
     expect(r.stderr).toContain(`Warning: deleting Pods that declare no controller: default/${PREFIX}-bare`);
     expect((await getNode(N2)).spec?.unschedulable).toBe(true);
     await eventually('web pods all Ready on n1', async () => readyOn(await podsOf(`app=${PREFIX}-web`), [N1]).length === 3, 30_000);
-    await ok(KUBECTL_133, ['uncordon', N2]);
+    await ok(['uncordon', N2]);
   }, 120_000);
 
   it('kubectl 1.20 drain --ignore-daemonsets --force (policy eviction from discovery)', async () => {
-    const r = await kubectl(KUBECTL_120, ['drain', N1, '--ignore-daemonsets', '--force', '--timeout=60s']);
+    const r = await kubectl(['drain', N1, '--ignore-daemonsets', '--force', '--timeout=60s'], '1.20');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`node/${N1} cordoned`);
     expect(r.stdout).toMatch(/evicting pod "?default\/?/);
     // kubectl 1.20 ends with `node/x evicted` (later versions say drained)
     expect(r.stdout.trim().split('\n').at(-1)).toBe(`node/${N1} evicted`);
     await eventually('web pods all Ready on n2', async () => readyOn(await podsOf(`app=${PREFIX}-web`), [N2]).length === 3, 30_000);
-    await ok(KUBECTL_120, ['uncordon', N1]);
+    await ok(['uncordon', N1], '1.20');
   }, 120_000);
 
   it('flotctl drain and uncordon', async () => {
-    const r = await flotctl(ctl.kubeconfig, ['drain', N2, '--ignore-daemonsets', '--timeout', '60s']);
+    const r = await cluster.flotctl(['drain', N2, '--ignore-daemonsets', '--timeout', '60s']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe(`node/${N2} cordoned`);
@@ -299,7 +227,7 @@ spec:
     expect(lines.filter((l) => /^pod\/\S+ evicted$/.test(l))).toHaveLength(3);
     expect(lines.at(-1)).toBe(`node/${N2} drained`);
     await eventually('web pods all Ready on n1', async () => readyOn(await podsOf(`app=${PREFIX}-web`), [N1]).length === 3, 30_000);
-    const u = await flotctl(ctl.kubeconfig, ['uncordon', N2]);
+    const u = await cluster.flotctl(['uncordon', N2]);
     expect(u.stdout.trim()).toBe(`node/${N2} uncordoned`);
   }, 120_000);
 });

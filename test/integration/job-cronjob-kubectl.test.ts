@@ -3,50 +3,18 @@
 // the real join path, driven by real kubectl 1.33. Hollow pods finish by the
 // hollow runtime's convention (annotation hollow.flotilla.io/exit-code, see
 // node-agent/hollow-runtime.ts), added to the templates here and nowhere else.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeManifests, silentLogger, type CronJob, type Job, type Pod } from '../../api/index.js';
-import { Agent } from '../../node-agent/agent.js';
-import { ControllerClient } from '../../node-agent/controller-client.js';
-import { HollowRuntime } from '../../node-agent/hollow-runtime.js';
-import { joinCluster } from '../../node-agent/join/join.js';
-import { startController, type StartedController } from '../helpers/controller.js';
+import { decodeManifests, type CronJob, type Job, type Pod } from '../../api/index.js';
 import { eventually } from '../helpers/flotctl.js';
+import { HollowCluster } from '../helpers/hollow-cluster.js';
 import { REPO_ROOT } from '../helpers/lab.js';
-import { requireBinaries } from '../helpers/require.js';
 
-const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
 const NS = `jobs-${process.pid}`;
-const log = silentLogger();
-let ctl: StartedController;
-let work: string;
-let https: HttpsAgent;
-const agents: Agent[] = [];
+const cluster = new HollowCluster({ prefix: `jobnode-${process.pid}`, nodes: 2, kubectl: ['1.33'], agent: { relistMs: 250 } });
+const { api, kubectl } = cluster;
 let cronCreatedAt = 0;
-
-function kubectl(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(KUBECTL, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, KUBECONFIG: ctl.kubeconfig }, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0, stdout, stderr }),
-    );
-    if (stdin !== undefined) child.stdin!.end(stdin);
-  });
-}
-
-async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const r = await request(`${ctl.server}${path}`, {
-    method: method as 'GET',
-    dispatcher: https,
-    headers: { authorization: `Bearer ${ctl.token}`, 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await r.body.text();
-  return { status: r.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-}
 
 const podsOf = async (job: string) => (await api<{ items: Pod[] }>('GET', `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(`batch.kubernetes.io/job-name=${job}`)}`)).body.items;
 const getJob = async (name: string) => (await api<Job>('GET', `/apis/batch/v1/namespaces/${NS}/jobs/${name}`)).body;
@@ -77,39 +45,20 @@ function jobManifest(name: string, spec: Record<string, unknown>, exitCode: numb
 }
 
 beforeAll(async () => {
-  requireBinaries('job integration', 'etcd');
-  if (!existsSync(KUBECTL)) throw new Error(`job integration needs ${KUBECTL}`);
-  work = mkdtempSync(join(tmpdir(), 'flotilla-jobs-'));
-  ctl = await startController();
-  https = new HttpsAgent({ connect: { ca: readFileSync(ctl.caFile, 'utf8') } });
-  for (const [i, name] of [`jobnode-a-${process.pid}`, `jobnode-b-${process.pid}`].entries()) {
-    const cred = await joinCluster({ server: ctl.bootstrapAddress, token: ctl.joinToken, caHash: ctl.caHash, nodeName: name, stateDir: join(work, name), log });
-    const agent = new Agent({ client: new ControllerClient(cred), runtime: new HollowRuntime(`10.250.${20 + i}`), nodeIP: `10.201.20.${i + 1}`, log, heartbeatMs: 500, relistMs: 250 });
-    await agent.start();
-    agents.push(agent);
-  }
+  await cluster.start();
   expect((await api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } })).status).toBe(201);
-  await eventually('two Ready hollow nodes', async () => {
-    const nodes = (await api<{ items: any[] }>('GET', '/api/v1/nodes')).body.items;
-    return nodes.filter((n) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')).length === 2;
-  });
   // the documentation's CronJob, every minute: created first, looked at last (≤ 70 s)
-  const r = await kubectl(['apply', '-f', '-'], hollowManifest('cronjob.yaml', 0));
+  const r = await kubectl(['apply', '-f', '-'], { stdin: hollowManifest('cronjob.yaml', 0) });
   expect(r.stderr).toBe('');
   expect(r.stdout.trim()).toBe('cronjob.batch/hello created');
   cronCreatedAt = Date.now();
 }, 120_000);
 
-afterAll(async () => {
-  for (const a of agents) await a.stop().catch(() => undefined);
-  await https?.close();
-  await ctl?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(cluster.stop, 60_000);
 
 describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
   it('the documentation pi Job completes; kubectl wait --for=condition=complete returns; its pod is what Kubernetes makes', async () => {
-    const r = await kubectl(['apply', '-f', '-'], hollowManifest('job.yaml', 0));
+    const r = await kubectl(['apply', '-f', '-'], { stdin: hollowManifest('job.yaml', 0) });
     expect(r.stdout.trim()).toBe('job.batch/pi created');
     const w = await kubectl(['wait', '-n', NS, '--for=condition=complete', 'job/pi', '--timeout=60s']);
     expect(w.stderr).toBe('');
@@ -130,7 +79,7 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
   }, 90_000);
 
   it('completions 3, parallelism 2: never more than two at once, three succeed; kubectl get jobs shows it', async () => {
-    expect((await kubectl(['apply', '-f', '-'], jobManifest('three', { completions: 3, parallelism: 2 }, 0, 1500))).stdout.trim()).toBe('job.batch/three created');
+    expect((await kubectl(['apply', '-f', '-'], { stdin: jobManifest('three', { completions: 3, parallelism: 2 }, 0, 1500) })).stdout.trim()).toBe('job.batch/three created');
     let maxActive = 0;
     await eventually(
       'job three complete',
@@ -155,7 +104,7 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
 
   it('a podFailurePolicy FailJob on exit code 3 fails the Job at once (reason PodFailurePolicy), whatever the backoffLimit', async () => {
     const spec = { completions: 2, parallelism: 1, backoffLimit: 6, podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { containerName: 'main', operator: 'In', values: [3] } }] } };
-    expect((await kubectl(['apply', '-f', '-'], jobManifest('exit3', spec, 3))).stdout.trim()).toBe('job.batch/exit3 created');
+    expect((await kubectl(['apply', '-f', '-'], { stdin: jobManifest('exit3', spec, 3) })).stdout.trim()).toBe('job.batch/exit3 created');
     const w = await kubectl(['wait', '-n', NS, '--for=condition=failed', 'job/exit3', '--timeout=60s']);
     expect(w.stdout.trim()).toBe('job.batch/exit3 condition met');
     const job = await getJob('exit3');
@@ -169,7 +118,7 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
   }, 90_000);
 
   it('backoffLimit 1: a failed pod is replaced after the 10 s back-off, then the Job fails with BackoffLimitExceeded', async () => {
-    expect((await kubectl(['apply', '-f', '-'], jobManifest('retry', { backoffLimit: 1 }, 1, 100))).stdout.trim()).toBe('job.batch/retry created');
+    expect((await kubectl(['apply', '-f', '-'], { stdin: jobManifest('retry', { backoffLimit: 1 }, 1, 100) })).stdout.trim()).toBe('job.batch/retry created');
     const w = await kubectl(['wait', '-n', NS, '--for=condition=failed', 'job/retry', '--timeout=60s']);
     expect(w.stdout.trim()).toBe('job.batch/retry condition met');
     const pods = (await podsOf('retry')).sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
@@ -182,7 +131,7 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
   }, 90_000);
 
   it('Indexed: pods carry their index (annotation, label, hostname, JOB_COMPLETION_INDEX) and completedIndexes fills', async () => {
-    expect((await kubectl(['apply', '-f', '-'], jobManifest('idx', { completions: 3, parallelism: 3, completionMode: 'Indexed' }, 0))).code).toBe(0);
+    expect((await kubectl(['apply', '-f', '-'], { stdin: jobManifest('idx', { completions: 3, parallelism: 3, completionMode: 'Indexed' }, 0) })).code).toBe(0);
     const w = await kubectl(['wait', '-n', NS, '--for=condition=complete', 'job/idx', '--timeout=60s']);
     expect(w.stdout.trim()).toBe('job.batch/idx condition met');
     expect((await getJob('idx')).status).toMatchObject({ completedIndexes: '0-2', succeeded: 3 });
@@ -195,7 +144,7 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
   }, 90_000);
 
   it('suspend: a suspended Job runs nothing until resumed', async () => {
-    expect((await kubectl(['apply', '-f', '-'], jobManifest('later', { suspend: true }, 0))).code).toBe(0);
+    expect((await kubectl(['apply', '-f', '-'], { stdin: jobManifest('later', { suspend: true }, 0) })).code).toBe(0);
     const w = await kubectl(['wait', '-n', NS, '--for=condition=suspended', 'job/later', '--timeout=30s']);
     expect(w.stdout.trim()).toBe('job.batch/later condition met');
     expect(await podsOf('later')).toHaveLength(0);
@@ -206,13 +155,13 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
   }, 90_000);
 
   it('ttlSecondsAfterFinished: 1 deletes the finished Job and its pods', async () => {
-    expect((await kubectl(['apply', '-f', '-'], jobManifest('brief', { ttlSecondsAfterFinished: 1 }, 0))).code).toBe(0);
+    expect((await kubectl(['apply', '-f', '-'], { stdin: jobManifest('brief', { ttlSecondsAfterFinished: 1 }, 0) })).code).toBe(0);
     await eventually('job brief deleted', async () => (await api('GET', `/apis/batch/v1/namespaces/${NS}/jobs/brief`)).status === 404, 60_000);
     await eventually('its pod gone', async () => (await podsOf('brief')).length === 0, 60_000);
   }, 90_000);
 
   it('kubectl delete job removes a running Job and its pods (finalizers released)', async () => {
-    expect((await kubectl(['apply', '-f', '-'], jobManifest('forever', { parallelism: 2, completions: 2 }, 0, 3_600_000))).code).toBe(0);
+    expect((await kubectl(['apply', '-f', '-'], { stdin: jobManifest('forever', { parallelism: 2, completions: 2 }, 0, 3_600_000) })).code).toBe(0);
     await eventually('two pods running', async () => (await podsOf('forever')).filter((p) => p.status?.phase === 'Running').length === 2, 60_000);
     const d = await kubectl(['delete', 'job', '-n', NS, 'forever', '--timeout=60s']);
     expect(d.stdout.trim()).toBe('job.batch "forever" deleted');
@@ -222,7 +171,7 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
   it('bad input is refused with kube-apiserver wording', async () => {
     const bad = JSON.parse(jobManifest('bad', { completions: -1 }, 0));
     bad.spec.template.spec.restartPolicy = 'Always';
-    const r = await kubectl(['apply', '-f', '-'], JSON.stringify(bad));
+    const r = await kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(bad) });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('spec.completions: Invalid value: -1: must be greater than or equal to 0');
     expect(r.stderr).toContain('spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"');
@@ -230,7 +179,7 @@ describe('[job] Jobs with kubectl 1.33 on hollow nodes', () => {
     cj.metadata.name = 'badcron';
     cj.spec.schedule = '61 * * * *';
     cj.spec.timeZone = 'Mars/Olympus';
-    const c = await kubectl(['apply', '-f', '-'], JSON.stringify(cj));
+    const c = await kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(cj) });
     expect(c.stderr).toContain('spec.schedule: Invalid value: "61 * * * *": ');
     expect(c.stderr).toContain('spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus');
   });
