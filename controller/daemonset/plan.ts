@@ -207,7 +207,10 @@ export function computeStatus(ds: DaemonSet, nodes: readonly Node[], pods: reado
         s.numberReady++;
         if (isPodAvailable(p, minReady, nowMs)) s.numberAvailable++;
       }
-      if (here.some((x) => isUpdated(x, hash))) s.updatedNumberScheduled++;
+      // the oldest pod only, as Kubernetes: while a surge pod runs beside an old
+      // one the node is not updated yet, so a rollout is not reported complete
+      // before the old pod is gone
+      if (isUpdated(p, hash)) s.updatedNumberScheduled++;
     } else if (here && here.length > 0) {
       s.numberMisscheduled++;
     }

@@ -184,6 +184,17 @@ describe('[daemonset] status and history', () => {
     });
   });
 
+  it('a node with a surge pod beside its old one is not updated until the old pod is gone', () => {
+    const ds = daemonSet({}, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    const nodes = [node('n1'), node('n2')];
+    const old1 = pod(ds, 'n1', 'old', { ageS: 1000 });
+    const new1 = pod(ds, 'n1', 'new', { ageS: 10 });
+    const both = computeStatus(ds, nodes, [old1, new1, pod(ds, 'n2', 'new')], 'new', Date.now());
+    expect(both.updatedNumberScheduled).toBe(1);
+    expect(both.numberAvailable).toBe(2);
+    expect(computeStatus(ds, nodes, [new1, pod(ds, 'n2', 'new')], 'new', Date.now()).updatedNumberScheduled).toBe(2);
+  });
+
   it('hashes templates stably, in the safe alphabet, and differently for different templates', () => {
     const a = templateHash({ spec: { containers: [{ name: 'c', image: 'busybox' }] }, metadata: { labels: { a: 'b' } } });
     expect(a).toBe(templateHash({ metadata: { labels: { a: 'b' } }, spec: { containers: [{ image: 'busybox', name: 'c' }] } }));
