@@ -333,7 +333,19 @@ export class Agent {
       this.log.info({ pod: this.describe(uid), activeDeadlineSeconds: pod.spec.activeDeadlineSeconds }, 'pod is past its activeDeadlineSeconds; stopping it');
       await this.event(pod, 'Warning', DEADLINE_EXCEEDED_REASON, DEADLINE_EXCEEDED_MESSAGE);
     }
-    if (plan.killPod) await rt.killPod(pod, plan.createSandbox ? 0 : grace);
+    if (plan.killPod && !plan.createSandbox && plan.containersToKill.some((c) => c.reason === 'PodTerminal')) {
+      // Past activeDeadlineSeconds (or Failed/Succeeded with something still
+      // running): stopped as the kubelet stops a pod, preStop hooks and order
+      // included, inside the grace period; then the sandbox goes.
+      await stopInOrder(pod, plan.containersToKill, grace, {
+        clock: this.clock,
+        killing: (c) => this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`),
+        preStop: (cs, g) => this.lifecycle.preStop(pod, cs, status.sandbox?.ip, g),
+        stop: (c, g) => rt.stopContainer(pod, c.id, g),
+        failed: (c, e) => this.log.warn({ pod: this.describe(uid), container: c.name, err: toFlotillaError(e).message }, 'stopping a container failed; it is killed with the pod'),
+      });
+      await rt.killPod(pod, 0);
+    } else if (plan.killPod) await rt.killPod(pod, plan.createSandbox ? 0 : grace);
     else for (const c of plan.containersToKill) {
       await this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
       await rt.stopContainer(pod, c.id, await this.lifecycle.preStop(pod, [c], status.sandbox?.ip, grace));

@@ -491,8 +491,8 @@ export function processUser(input: Pick<OciSpecInput, 'user' | 'security' | 'pod
     if (sec?.runAsNonRoot && raw !== '' && !/^\d+$/.test(raw)) {
       throw new InvalidContainerConfigError(`container has runAsNonRoot and image has non-numeric user (${raw}), cannot verify user is non-root ${who}`);
     }
-    // A bare numeric image user the image does not list keeps gid = uid (Flotilla's rule before names were resolved).
-    user = resolveAgainstImage(image.User ?? '', input, (uid) => uid);
+    // A bare numeric image user the image does not list runs with gid 0, as containerd's WithUserID.
+    user = resolveAgainstImage(image.User ?? '', input, () => 0);
   }
   if (sec?.runAsGroup !== undefined) user = { ...user, gid: sec.runAsGroup };
   if (sec?.runAsNonRoot && user.uid === 0) {

@@ -163,8 +163,21 @@ describe('[agent] init containers, sidecars and activeDeadlineSeconds with the r
     expect(kubectlRow('sidecar').slice(0, 3)).toEqual(['sidecar', '0/2', 'Completed']);
   });
 
-  it('activeDeadlineSeconds: the pod is stopped and Failed with DeadlineExceeded', async () => {
-    await createPod('deadline', { activeDeadlineSeconds: 3, containers: [{ name: 'app', image: fx.image, command: SLEEP }] });
+  it('activeDeadlineSeconds: the pod is stopped (preStop, then SIGTERM) and Failed with DeadlineExceeded', async () => {
+    const dir = join(work, 'deadline');
+    await createPod('deadline', {
+      activeDeadlineSeconds: 3,
+      volumes: [{ name: 'out', hostPath: { path: dir, type: 'DirectoryOrCreate' } }],
+      containers: [
+        {
+          name: 'app',
+          image: fx.image,
+          command: ['sh', '-c', 'trap "echo term >> /out/log; exit 0" TERM; while true; do sleep 0.2; done'],
+          volumeMounts: [{ name: 'out', mountPath: '/out' }],
+          lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo prestop >> /out/log'] } } },
+        },
+      ],
+    });
     await waitFor('deadline Running', async () => (await getPod('deadline')).status?.phase === 'Running', 60_000);
     const failed = await waitFor('deadline Failed', async () => {
       const p = await getPod('deadline');
@@ -176,6 +189,7 @@ describe('[agent] init containers, sidecars and activeDeadlineSeconds with the r
     expect(ran).toBeGreaterThanOrEqual(3_000);
     expect(ran).toBeLessThan(10_000);
     expect(kubectlRow('deadline').slice(0, 2)).toEqual(['deadline', '0/1']);
+    expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('prestop\nterm\n');
     await waitFor('deadline sandbox torn down', async () => (await fx.runtime.podStatus(failed)).sandbox === undefined, 30_000);
   });
 
