@@ -69,10 +69,14 @@ export class DisruptionController {
     });
   }
 
-  /** The replicas the pods' controllers want (a ReplicaSet of a Deployment: the Deployment's); a pod without a controller counts 1. */
-  private async scaleOf(pods: Pod[]): Promise<number> {
+  /**
+   * The replicas the pods' controllers want (a ReplicaSet of a Deployment: the
+   * Deployment's), as Kubernetes' getExpectedScale: a pod without a controller,
+   * or whose controller has no scale (a DaemonSet, a Job), makes the count
+   * unknowable, an error naming the pod.
+   */
+  private async scaleOf(pods: Pod[]): Promise<number | { error: string }> {
     const seen = new Map<string, number>();
-    let bare = 0;
     const replicasOf = async (resource: string, ns: string, name: string): Promise<{ replicas: number; owner?: OwnerReference } | undefined> => {
       try {
         const o = await this.o.store.get<{ metadata: { ownerReferences?: OwnerReference[] }; spec?: { replicas?: number } } & Pod>({ resource, namespace: ns, name } as never);
@@ -85,27 +89,31 @@ export class DisruptionController {
     for (const p of pods) {
       const ref = p.metadata.ownerReferences?.find((r) => r.controller);
       const ns = p.metadata.namespace ?? '';
-      // no controller, or one without a scale (a DaemonSet, a Job): the pod counts itself
-      if (!ref || !['ReplicaSet', 'StatefulSet', 'ReplicationController'].includes(ref.kind)) {
-        bare++;
-        continue;
-      }
+      if (!ref) return { error: `found no controller ref for pod ${JSON.stringify(p.metadata.name ?? '')}` };
       const k = `${ref.kind}/${ns}/${ref.name}`;
       if (seen.has(k)) continue;
+      let found: { replicas: number; owner?: OwnerReference } | undefined;
       if (ref.kind === 'ReplicaSet') {
-        const rs = await replicasOf('replicasets', ns, ref.name);
-        if (rs?.owner?.kind === 'Deployment') {
-          const dk = `Deployment/${ns}/${rs.owner.name}`;
+        found = await replicasOf('replicasets', ns, ref.name);
+        if (found?.owner?.kind === 'Deployment') {
+          const dk = `Deployment/${ns}/${found.owner.name}`;
           seen.set(k, 0);
-          if (!seen.has(dk)) seen.set(dk, (await replicasOf('deployments', ns, rs.owner.name))?.replicas ?? rs.replicas);
+          if (!seen.has(dk)) seen.set(dk, (await replicasOf('deployments', ns, found.owner.name))?.replicas ?? found.replicas);
           continue;
         }
-        seen.set(k, rs?.replicas ?? 1);
-      } else {
-        seen.set(k, (await replicasOf(ref.kind === 'StatefulSet' ? 'statefulsets' : 'replicationcontrollers', ns, ref.name))?.replicas ?? 1);
+      } else if (ref.kind === 'StatefulSet' || ref.kind === 'ReplicationController') {
+        found = await replicasOf(ref.kind === 'StatefulSet' ? 'statefulsets' : 'replicationcontrollers', ns, ref.name);
       }
+      if (!found) return { error: `found no controllers for pod ${JSON.stringify(p.metadata.name ?? '')}` };
+      seen.set(k, found.replicas);
     }
-    return bare + [...seen.values()].reduce((a, b) => a + b, 0);
+    return [...seen.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** Whether SPEC needs the controllers' scale (maxUnavailable, or minAvailable as a percentage), as Kubernetes' getExpectedPodCount. */
+  private static needsScale(spec: PodDisruptionBudget['spec']): boolean {
+    if (spec?.maxUnavailable !== undefined && spec.maxUnavailable !== null) return true;
+    return typeof spec?.minAvailable === 'string';
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -129,15 +137,21 @@ export class DisruptionController {
     }
     const live = pods.filter((p) => !p.metadata.deletionTimestamp);
     const healthy = live.filter((p) => isReady(p) && !(p.metadata.name! in disrupted)).length;
-    const counts = budgetStatus(pdb.spec ?? {}, { pods: live.length, scale: await this.scaleOf(live), healthy });
+    const scale = DisruptionController.needsScale(pdb.spec) ? await this.scaleOf(live) : live.length;
+    // The expected count cannot be known: fail safe, as Kubernetes does — no
+    // disruption allowed, the other counts left as they were, SyncFailed naming why.
+    const failed = typeof scale === 'number' ? undefined : scale.error;
+    const counts = failed === undefined
+      ? budgetStatus(pdb.spec ?? {}, { pods: live.length, scale: scale as number, healthy })
+      : { expectedPods: pdb.status?.expectedPods ?? 0, desiredHealthy: pdb.status?.desiredHealthy ?? 0, currentHealthy: pdb.status?.currentHealthy ?? 0, disruptionsAllowed: 0 };
     const allowed = counts.disruptionsAllowed > 0;
     const prevCond = pdb.status?.conditions?.find((c) => c.type === 'DisruptionAllowed');
     const condStatus = allowed ? 'True' : 'False';
     const cond = {
       type: 'DisruptionAllowed',
       status: condStatus as 'True' | 'False',
-      reason: allowed ? 'SufficientPods' : 'InsufficientPods',
-      message: '',
+      reason: failed !== undefined ? 'SyncFailed' : allowed ? 'SufficientPods' : 'InsufficientPods',
+      message: failed ?? '',
       observedGeneration: pdb.metadata.generation ?? 1,
       lastTransitionTime: prevCond?.status === condStatus && prevCond.lastTransitionTime ? prevCond.lastTransitionTime : rfc3339(now),
     };

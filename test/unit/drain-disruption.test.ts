@@ -91,3 +91,35 @@ describe('[disruption] the controller keeps the budget\'s status', () => {
     expect(later?.conditions).toEqual([expect.objectContaining({ type: 'DisruptionAllowed', status: 'True', reason: 'SufficientPods' })]);
   });
 });
+
+describe('[disruption] budgets over pods whose count cannot be known', () => {
+  async function statusOf(spec: PodDisruptionBudget['spec'], pods: Pod[]): Promise<PodDisruptionBudget['status']> {
+    const clock = new FakeClock(T0);
+    const store = new MemoryStore(() => clock.now());
+    for (const p of pods) await store.create('pods', p);
+    await store.create('poddisruptionbudgets', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'b', namespace: 'default', generation: 1 }, spec } as PodDisruptionBudget);
+    const informers = new InformerFactory({ store, clock, log: silentLogger() });
+    const c = new DisruptionController({ store, informers, clock, log: silentLogger() });
+    const ac = new AbortController();
+    runs.push({ ac, done: c.run(ac.signal).finally(() => informers.stop()) });
+    const get = () => store.get<PodDisruptionBudget>({ resource: 'poddisruptionbudgets', namespace: 'default', name: 'b' });
+    return until('the status', async () => ((await get()).status?.observedGeneration === 1 ? (await get()).status : undefined));
+  }
+  const sel = { matchLabels: { app: 'd' } };
+
+  it('maxUnavailable over DaemonSet pods fails safe as Kubernetes: no disruption allowed, SyncFailed naming the pod', async () => {
+    const st = await statusOf({ maxUnavailable: 1, selector: sel }, [pod('d1', { owner: 'DaemonSet', labels: { app: 'd' } }), pod('d2', { owner: 'DaemonSet', labels: { app: 'd' } })]);
+    expect(st?.disruptionsAllowed).toBe(0);
+    expect(st?.conditions).toEqual([expect.objectContaining({ type: 'DisruptionAllowed', status: 'False', reason: 'SyncFailed', message: 'found no controllers for pod "d1"' })]);
+  });
+
+  it('a percentage over a pod without a controller: SyncFailed, "found no controller ref"', async () => {
+    const st = await statusOf({ minAvailable: '50%', selector: sel }, [pod('bare', { labels: { app: 'd' } })]);
+    expect(st).toMatchObject({ disruptionsAllowed: 0, conditions: [expect.objectContaining({ reason: 'SyncFailed', message: 'found no controller ref for pod "bare"' })] });
+  });
+
+  it('an integer minAvailable needs no controller: the pods themselves are counted', async () => {
+    const st = await statusOf({ minAvailable: 1, selector: sel }, [pod('bare', { labels: { app: 'd' } }), pod('d1', { owner: 'DaemonSet', labels: { app: 'd' } })]);
+    expect(st).toMatchObject({ expectedPods: 2, desiredHealthy: 1, currentHealthy: 2, disruptionsAllowed: 1, conditions: [expect.objectContaining({ reason: 'SufficientPods' })] });
+  });
+});
