@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Removes the lab cluster hack/up.sh made: the pods (deleted through the API so
 # agents stop them cleanly), the agents, the controller and its etcd, the
-# registry, whatever a killed agent left (container processes, cgroups, mounts,
-# pinned namespaces), the lab hosts and links, and the state directories.
+# registry (read-only) and its loopback writer, whatever a killed agent left
+# (container processes, cgroups, mounts, pinned namespaces), the lab hosts and
+# links, and the state directories.
 #
 # Usage: hack/down.sh            (with the same LAB_PREFIX/LAB_NET as up.sh)
 set -euo pipefail
@@ -54,7 +55,7 @@ if [ -d "$CLUSTER_DIR" ]; then
   awk -v p="$CLUSTER_DIR/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 fi
 
-# 4. The lab: recorded processes (controller, etcd, registry), namespaces, links, mounts under its state.
+# 4. The lab: recorded processes (controller, etcd, the registry and its writer), namespaces, links, mounts under its state.
 ./hack/lab.sh down
 
 rm -rf "$CLUSTER_DIR"

@@ -12,10 +12,14 @@
 //            adds /opaque/from-layer2
 //   config:  Entrypoint ["/bin/sh","-c"], Cmd [a shell line], Env, WorkingDir
 //
-// Usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar] [--push HOST:PORT/REPO:TAG]
+// Usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar] [--push HOST:PORT/REPO:TAG
+//          [--username USER --password-file FILE]]
 //   e.g. node hack/test-image.mjs /tmp/img --name localhost/flotilla/busybox:test
-//        node hack/test-image.mjs /tmp/img --push 10.200.0.1:5000/library/busybox:1.35
-// --push uploads it over plain HTTP with the compiled image store (dist/, from `npm run build`).
+//        node hack/test-image.mjs /tmp/img --push 127.0.0.1:6446/library/busybox:1.35 \
+//          --username flotilla-push --password-file /var/lib/flotilla-lab/flt/registry/push-password
+// --push uploads it over plain HTTP with the compiled image store (dist/, from `npm run build`),
+// as USER with the password in FILE when the registry asks (Basic, or a token server's Bearer);
+// the password comes from a file so that it never shows in `ps`.
 // Prints a JSON summary (digests, sizes, diffIDs) on stdout.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -165,18 +169,38 @@ export function buildTestImage(outDir, name = DEFAULT_NAME) {
   return { dir: outDir, name, manifestDigest, manifestSize: manifestBuf.length, configDigest: manifest.config.digest, layers };
 }
 
+/** Push credentials from --username and --password-file (both or neither; one trailing newline of the file is not part of the password). */
+function pushCredentials(username, passwordFile, fail) {
+  if (username === undefined && passwordFile === undefined) return undefined;
+  if (username === undefined || passwordFile === undefined) fail('--username and --password-file go together');
+  let password;
+  try {
+    password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    fail(`--password-file ${passwordFile}: ${e.message}`);
+  }
+  if (password === '') fail(`--password-file ${passwordFile} is empty`);
+  return { username, password };
+}
+
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   const args = process.argv.slice(2);
-  const out = args.find((a, i) => !a.startsWith('--') && !['--name', '--tar', '--push'].includes(args[i - 1] ?? ''));
-  if (!out) {
-    process.stderr.write('usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar] [--push HOST:PORT/REPO:TAG]\n');
+  const VALUED = ['--name', '--tar', '--push', '--username', '--password-file'];
+  const out = args.find((a, i) => !a.startsWith('--') && !VALUED.includes(args[i - 1] ?? ''));
+  const fail = (msg) => {
+    process.stderr.write(`test-image: ${msg}\n`);
     process.exit(2);
-  }
+  };
+  if (!out) fail('usage: node hack/test-image.mjs OUT_DIR [--name NAME] [--tar FILE.tar] [--push HOST:PORT/REPO:TAG [--username USER --password-file FILE]]');
   const opt = (k) => {
     const i = args.indexOf(k);
-    return i >= 0 ? args[i + 1] : undefined;
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) fail(`${k} needs a value`);
+    return v;
   };
+  const credentials = pushCredentials(opt('--username'), opt('--password-file'), fail);
   const summary = buildTestImage(out, opt('--name') ?? DEFAULT_NAME);
   const tarFile = opt('--tar');
   if (tarFile) {
@@ -191,8 +215,11 @@ if (isMain) {
       process.exit(1);
     });
     const host = pushRef.split('/')[0];
-    const client = new images.RegistryClient({ insecureRegistries: [host] });
-    const pushed = await images.pushImage(client, images.openLayout(out), undefined, pushRef);
+    const client = new images.RegistryClient({ insecureRegistries: [host], ...(credentials ? { credentials: (r) => (r === host ? credentials : undefined) } : {}) });
+    const pushed = await images.pushImage(client, images.openLayout(out), undefined, pushRef).catch((e) => {
+      process.stderr.write(`test-image: push to ${pushRef} failed: ${e.message}\n`);
+      process.exit(1);
+    });
     summary.pushed = { ref: pushRef, uploaded: pushed.uploaded.length, skipped: pushed.skipped.length };
   }
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running multi-host lab cluster with pods:
 # dependencies, build, the lab hosts, the controller (with its managed etcd), a
-# local OCI registry holding the test image, one agent per lab host joined with a
+# local OCI registry holding the test image (read-only to the lab; pushes go to a
+# loopback writer with credentials), one agent per lab host joined with a
 # bootstrap token, the demo pods Running, and the cross-host network check.
 # Running it again keeps what is up and starts what is missing.
 #
@@ -30,6 +31,10 @@ API_PORT=${API_PORT:-6443}
 BOOTSTRAP_PORT=${BOOTSTRAP_PORT:-$((API_PORT + 1))}
 NODE_PORT=${NODE_PORT:-$((API_PORT + 2))}
 REGISTRY_PORT=${REGISTRY_PORT:-$((API_PORT + 3))}
+# The registry's writer (pushes, with credentials) on 127.0.0.1 only: the same port
+# number on another address, so a lab needs no fifth port. User of its htpasswd.
+REGISTRY_WRITER_PORT=${REGISTRY_WRITER_PORT:-$REGISTRY_PORT}
+REGISTRY_PUSH_USER=${REGISTRY_PUSH_USER:-flotilla-push}
 # OCI runtime of the agents (crun or runc).
 RUNTIME=${RUNTIME:-crun}
 # Skip apt/npm/build (already done, e.g. by hack/test.sh).
@@ -46,7 +51,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) NODES=${2:?--nodes needs a number}; shift 2 ;;
     --nodes=*) NODES=${1#--nodes=}; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "up: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +60,7 @@ done
 
 GW="${LAB_NET}.1"
 REGISTRY="${GW}:${REGISTRY_PORT}"
+REGISTRY_WRITER="127.0.0.1:${REGISTRY_WRITER_PORT}"
 CTL_DIR="$CLUSTER_DIR/controller"
 KUBECONFIG_FILE="$CTL_DIR/admin.kubeconfig"
 BIN="$CLUSTER_DIR/bin"
@@ -104,32 +110,70 @@ else
   note "started (pid $(cat "$LAB_STATE/pids/controller.pid")), log $LAB_STATE/logs/controller.log"
 fi
 
-step "registry on http://$REGISTRY with the test image as busybox:1.35"
-if alive "$LAB_STATE/pids/registry.pid"; then
-  note "already running"
-else
-  mkdir -p "$CLUSTER_DIR/registry"
-  cat >"$CLUSTER_DIR/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $CLUSTER_DIR/registry/data
-http:
-  addr: $REGISTRY
-  secret: $(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-EOF
-  setsid /usr/bin/docker-registry serve "$CLUSTER_DIR/registry/config.yml" >"$LAB_STATE/logs/registry.log" 2>&1 </dev/null &
-  echo $! >"$LAB_STATE/pids/registry.pid"
-  for _ in $(seq 1 100); do curl -sf "http://$REGISTRY/v2/" >/dev/null && break; sleep 0.1; done
-  curl -sf "http://$REGISTRY/v2/" >/dev/null || die "the registry did not start; log: $LAB_STATE/logs/registry.log"
+step "registry: read-only on http://$REGISTRY for the nodes, pushes with credentials on http://$REGISTRY_WRITER"
+# Two docker-registry processes share one storage directory. The one the nodes
+# (and so any pod) can reach is read-only: every push gets 405 Method Not Allowed,
+# so no pod can replace busybox:1.35 for the cluster. The writer listens on
+# loopback only (unreachable from the lab's namespaces) and asks for the htpasswd
+# user whose random password only this machine's root can read.
+REG_DIR="$CLUSTER_DIR/registry"
+mkdir -p "$REG_DIR/data"
+chmod 0700 "$REG_DIR"
+if [ ! -s "$REG_DIR/push-password" ] || [ ! -s "$REG_DIR/htpasswd" ]; then
+  (umask 077
+   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$REG_DIR/push-password"
+   # The registry accepts only bcrypt; python3's crypt (libxcrypt) makes it, as the tests do.
+   python3 -W ignore -c 'import crypt,sys; print(sys.argv[1] + ":" + crypt.crypt(open(sys.argv[2]).read(), crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+     "$REGISTRY_PUSH_USER" "$REG_DIR/push-password" >"$REG_DIR/htpasswd")
+  grep -q ':\$2' "$REG_DIR/htpasswd" || die "python3 crypt made no bcrypt hash for $REG_DIR/htpasswd"
 fi
+registry_config() { # registry_config ADDR read-only|writer
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
+  printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$REG_DIR/data"
+  if [ "$2" = read-only ]; then
+    # Upload purging is the writer's business: a read-only registry must not delete anything.
+    printf '  maintenance:\n    readonly:\n      enabled: true\n    uploadpurging:\n      enabled: false\n'
+  fi
+  printf 'http:\n  addr: %s\n  secret: %s\n' "$1" "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  if [ "$2" = writer ]; then
+    printf 'auth:\n  htpasswd:\n    realm: flotilla-lab-registry\n    path: %s\n' "$REG_DIR/htpasswd"
+  fi
+}
+start_registry() { # start_registry NAME ADDR MODE
+  local name=$1 conf="$REG_DIR/$1.yml"
+  # A registry left by an older up.sh (writable on the lab address) is replaced.
+  if alive "$LAB_STATE/pids/$name.pid" && grep -q "addr: $2\$" "$conf" 2>/dev/null &&
+     { [ "$3" != read-only ] || grep -q readonly "$conf"; }; then
+    note "$name: already running (pid $(cat "$LAB_STATE/pids/$name.pid"))"
+    return
+  fi
+  if alive "$LAB_STATE/pids/$name.pid"; then
+    kill -TERM "$(cat "$LAB_STATE/pids/$name.pid")" 2>/dev/null || true
+    for _ in $(seq 1 50); do alive "$LAB_STATE/pids/$name.pid" || break; sleep 0.1; done
+  fi
+  rm -f "$REG_DIR/config.yml" # an older up.sh's (writable) configuration
+  (umask 077; registry_config "$2" "$3" >"$conf")
+  setsid /usr/bin/docker-registry serve "$conf" >"$LAB_STATE/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$LAB_STATE/pids/$name.pid"
+  STARTED+=("$name")
+}
+answers() { # answers URL STATUS
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = "$2" ]
+}
+STARTED=()
+start_registry registry "$REGISTRY" read-only
+start_registry registry-writer "$REGISTRY_WRITER" writer
+for _ in $(seq 1 100); do
+  answers "http://$REGISTRY/v2/" 200 && answers "http://$REGISTRY_WRITER/v2/" 401 && break
+  sleep 0.1
+done
+answers "http://$REGISTRY/v2/" 200 || die "the registry did not start; log: $LAB_STATE/logs/registry.log"
+answers "http://$REGISTRY_WRITER/v2/" 401 || die "the registry writer did not start (or does not ask for credentials); log: $LAB_STATE/logs/registry-writer.log"
+[ ${#STARTED[@]} -eq 0 ] || note "started: ${STARTED[*]}"
 if ! curl -sf -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REGISTRY/v2/library/busybox/manifests/1.35"; then
-  node hack/test-image.mjs "$CLUSTER_DIR/test-image" --push "$REGISTRY/library/busybox:1.35" >/dev/null
-  note "pushed $REGISTRY/library/busybox:1.35"
+  node hack/test-image.mjs "$CLUSTER_DIR/test-image" --push "$REGISTRY_WRITER/library/busybox:1.35" \
+    --username "$REGISTRY_PUSH_USER" --password-file "$REG_DIR/push-password" >/dev/null
+  note "pushed $REGISTRY_WRITER/library/busybox:1.35 (the nodes pull it as $REGISTRY/library/busybox:1.35)"
 fi
 
 step "agents: one per lab host, joined with a fresh bootstrap token"

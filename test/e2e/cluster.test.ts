@@ -2,7 +2,7 @@
 // (controller with its etcd, a registry, one agent per host, the demo pods), then
 // flotctl and kubectl drive it. Heartbeat periods are shortened so node failure
 // shows within seconds. Runs in file order; hack/down.sh ends it with a leak audit.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,34 @@ describe('[cluster] hack/up.sh', () => {
     const after = (await c.json<{ items: Pod[] }>(['get', 'pods', '-n', 'demo'])).items.map((p) => `${p.metadata.name}:${p.metadata.uid}`).sort();
     expect(after).toEqual(before);
   }, 300_000);
+
+  it('[hardening] a pod cannot push to the lab registry; pushes need the loopback writer and its credentials', async () => {
+    const upload = (host: string) => `http://${host}/v2/x/blobs/uploads/`;
+    // A pod reaches the registry the nodes mirror docker.io to, and may read it, never write it.
+    const push = await c.flotctl(['exec', '-n', 'demo', 'client', '--', 'wget', '-q', '-O-', '--post-data=', upload(c.registry)]);
+    expect(push.code).not.toBe(0);
+    expect(push.stderr + push.stdout).toContain('server returned error: HTTP/1.1 405 Method Not Allowed');
+    expect((await c.ok(['exec', '-n', 'demo', 'client', '--', 'wget', '-q', '-O-', `http://${c.registry}/v2/`])).trim()).toBe('{}');
+    // A lab host (where the agents pull) gets the image, cannot push, and has no way to the loopback writer.
+    const manifest = c.hostExec('h1', ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', `http://${c.registry}/v2/library/busybox/manifests/1.35`]);
+    expect(manifest.stdout).toBe('200');
+    const hostPush = c.hostExec('h1', ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', upload(c.registry)]);
+    expect(hostPush.stdout).toBe('405');
+    const writer = c.registryWriter;
+    const toWriter = c.hostExec('h1', ['curl', '-sS', '-m', '3', '-X', 'POST', upload(writer.host)]);
+    expect(toWriter.code).toBe(7); // curl: failed to connect
+    expect(toWriter.stderr).toMatch(/Connection refused|Couldn't connect/);
+    // On the machine itself the writer asks for credentials, and up.sh's are kept from other users.
+    const anonymous = await fetch(upload(writer.host), { method: 'POST' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect(await anonymous.text()).toContain('"code":"UNAUTHORIZED","message":"authentication required"');
+    const basic = `Basic ${Buffer.from(`${writer.username}:${writer.password}`).toString('base64')}`;
+    expect((await fetch(`http://${writer.host}/v2/`, { headers: { authorization: basic } })).status).toBe(200);
+    const wrong = `Basic ${Buffer.from(`${writer.username}:not-the-password`).toString('base64')}`;
+    expect((await fetch(upload(writer.host), { method: 'POST', headers: { authorization: wrong } })).status).toBe(401);
+    for (const f of ['push-password', 'htpasswd']) expect((statSync(join(c.clusterDir, 'registry', f)).mode & 0o777).toString(8)).toBe('600');
+  }, 60_000);
 });
 
 describe('[network] the VXLAN overlay', () => {

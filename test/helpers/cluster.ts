@@ -91,6 +91,17 @@ export class LabCluster {
     return `${this.net}.1`;
   }
 
+  /** The registry the nodes pull from (read-only), on the lab gateway. */
+  get registry(): string {
+    return `${this.gateway}:${this.apiPort + 3}`;
+  }
+
+  /** The registry's writer, on loopback only, with the push credentials up.sh made. */
+  get registryWriter(): { host: string; username: string; password: string } {
+    const password = readFileSync(join(this.clusterDir, 'registry', 'push-password'), 'utf8').trim();
+    return { host: `127.0.0.1:${this.apiPort + 3}`, username: 'flotilla-push', password };
+  }
+
   get kubeconfig(): string {
     return join(this.clusterDir, 'controller', 'admin.kubeconfig');
   }
