@@ -1,0 +1,5 @@
+// Service allocations: ClusterIPs from the service CIDR and NodePorts, stored
+// one object per value in etcd so that nothing is handed out twice.
+export * from './allocator.js';
+export * from './ranges.js';
+export * from './service-writes.js';
