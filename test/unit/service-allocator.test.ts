@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, silentLogger } from '../../api/index.js';
+import { FakeClock, silentLogger, type KubeObject } from '../../api/index.js';
 import { AllocationError, ServiceAllocator, type ServiceRef } from '../../controller/services/allocator.js';
 import { ServiceWrites } from '../../controller/services/service-writes.js';
 import { candidates, ipBand, ipOutOfRange, parsePortRange, parseServiceCidr, portBand } from '../../controller/services/ranges.js';
@@ -55,7 +55,7 @@ describe('[services] the allocator', () => {
     const { a, store } = allocator();
     const ip = await a.allocateIP(web, undefined);
     expect(ip).toBe('10.96.128.128');
-    const stored = await store.get<{ spec: unknown; kind: string }>({ resource: 'ipaddresses', name: ip });
+    const stored = await store.get<KubeObject & { spec: unknown }>({ resource: 'ipaddresses', name: ip });
     expect(stored.kind).toBe('IPAddress');
     expect(stored.spec).toEqual({ parentRef: { group: '', resource: 'services', namespace: 'default', name: 'web' } });
   });
