@@ -2,18 +2,11 @@
 // document YAML or JSON, each document with the line it starts on, errors as
 // `file.yaml:3:7: what is wrong`. Kind-agnostic: whether a kind is registered
 // is the caller's question (resourceForObject).
-import { createRequire } from 'node:module';
-import type { Document, Node as YamlNode } from 'yaml';
-
-type YamlModule = typeof import('yaml');
-let yamlModule: YamlModule | undefined;
-/** The YAML parser, loaded on first use: the node agent imports api/ but never parses YAML (it would cost the agent several MB). */
-function yaml(): YamlModule {
-  return (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
-}
+import type { Node as YamlNode } from 'yaml';
 import { BadRequestError } from './errors.js';
 import { isPlainObject } from './helpers.js';
 import type { KubeObject } from './meta.js';
+import { parseYamlStream, yamlLib, yamlToJson, YamlValueError } from './yaml11.js';
 
 export interface DecodedManifest {
   /** The decoded object; apiVersion and kind are non-empty strings. */
@@ -39,8 +32,6 @@ export class ManifestError extends BadRequestError {
   }
 }
 
-const YAML_OPTIONS = { prettyErrors: false, merge: true, uniqueKeys: true, maxAliasCount: 100 } as const;
-
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -55,16 +46,12 @@ function describeValue(v: unknown): string {
 export function decodeManifests(text: string, source: string): DecodedManifest[] {
   if (text.startsWith('\uFEFF')) text = text.slice(1);
   if (/^\s*[[{]/.test(text)) return decodeJson(text, source);
-  const { LineCounter, parseAllDocuments, isMap, isSeq } = yaml();
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter }) as unknown as Document.Parsed[] | { errors: unknown[] };
-  const lineOf = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
-  if (!Array.isArray(docs)) {
-    // an EmptyStream: nothing but comments and whitespace
-    return [];
-  }
+  // YAML as kubectl reads it (YAML 1.1 scalars, go-yaml v2 aliases and merges): see yaml11.ts
+  const { documents, position: lineOf } = parseYamlStream(text);
+  const { isMap, isSeq } = yamlLib();
   const out: DecodedManifest[] = [];
-  docs.forEach((doc, index) => {
+  // every document is decoded before any is returned: an error anywhere means nothing is applied
+  documents.forEach((doc, index) => {
     const err = doc.errors[0];
     if (err) {
       const { line, col } = lineOf(err.pos[0]);
@@ -75,9 +62,11 @@ export function decodeManifests(text: string, source: string): DecodedManifest[]
     const start = contents.range ? lineOf(contents.range[0]) : { line: 1, col: 1 };
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: 100 });
+      value = yamlToJson(doc);
     } catch (e) {
-      throw new ManifestError(source, start.line, start.col, e instanceof Error ? e.message : String(e));
+      if (!(e instanceof YamlValueError)) throw e;
+      const at = lineOf(e.offset);
+      throw new ManifestError(source, at.line, at.col, e.message);
     }
     if (value === null || value === undefined) return;
     const itemNodes = isMap(contents) ? contents.get('items', true) : undefined;

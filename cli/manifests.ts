@@ -1,5 +1,6 @@
 // Reading `-f` arguments: files, directories (recursively: .yaml, .yml, .json)
-// and `-` for stdin, each decoded as multi-document YAML by api's decodeManifests.
+// and `-` for stdin, each decoded as multi-document YAML by api's decodeManifests
+// (YAML 1.1 as kubectl reads it: `yes` is true, `010` is 8; see api/yaml11.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeManifests, type DecodedManifest } from '../api/index.js';

@@ -1,6 +1,6 @@
 // Request bodies: JSON or YAML objects, patch documents by media type.
-import { parseDocument } from 'yaml';
 import { BadRequestError } from '../../api/index.js';
+import { parseYamlStream, yamlToJson, YamlValueError } from '../../api/yaml11.js';
 import { MAX_BODY_BYTES, RequestEntityTooLargeError, UnsupportedMediaTypeError } from './media-errors.js';
 import type { PatchType } from './resource-api.js';
 import { PROTOBUF_MEDIA_TYPE, parseProtobufObject } from './protobuf.js';
@@ -21,17 +21,29 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * A YAML body read as kube-apiserver reads one (sigs.k8s.io/yaml on go-yaml
+ * v2: `yes` is true, `010` is 8), by the same decoding `flotctl apply` uses.
+ * One document only: a body is one object.
+ */
 function parseYaml(text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  const err = doc.errors[0];
-  if (err) {
-    const pos = err.linePos?.[0];
-    throw new BadRequestError(`the request body is not valid YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}: ${err.message.split('\n')[0]}`);
+  const { documents, position } = parseYamlStream(text);
+  const invalid = (offset: number | undefined, what: string): BadRequestError => {
+    const pos = offset === undefined ? undefined : position(offset);
+    return new BadRequestError(`the request body is not valid YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}: ${what}`);
+  };
+  for (const doc of documents) {
+    const err = doc.errors[0];
+    if (err) throw invalid(err.pos[0], err.message.split('\n')[0]!);
   }
+  const filled = documents.filter((d) => d.contents !== null);
+  if (filled.length > 1) throw invalid(filled[1]!.contents!.range?.[0], `expected one document, found ${filled.length}`);
+  if (filled.length === 0) return null;
   try {
-    return doc.toJS({ maxAliasCount: 100 });
+    return yamlToJson(filled[0]!);
   } catch (e) {
-    throw new BadRequestError(`the request body is not valid YAML: ${(e as Error).message}`);
+    if (e instanceof YamlValueError) throw invalid(e.offset, e.message);
+    throw e;
   }
 }
 
