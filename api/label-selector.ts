@@ -5,6 +5,7 @@
 import { BadRequestError } from './errors.js';
 import { isPlainObject } from './helpers.js';
 import { labelKeyErrors, labelValueErrors } from './validation-rules.js';
+import { cutValue, quoteValue } from './quote.js';
 
 // ---------------------------------------------------------------- label selectors
 
@@ -65,7 +66,7 @@ function lexLabels(s: string): Tok[] {
 }
 
 function labelSelectorError(s: string, what: string): BadRequestError {
-  return new BadRequestError(`unable to parse label selector "${s}": ${what}`);
+  return new BadRequestError(`unable to parse label selector "${cutValue(s)}": ${what}`);
 }
 
 function describeTok(t: Tok): string {
@@ -93,7 +94,7 @@ export function parseLabelSelector(s: string): ParsedLabelSelector {
     if (tok.t !== 'id') throw labelSelectorError(s, `found ${describeTok(tok)}, expected a label key`);
     const key = tok.v;
     const keyErr = labelKeyErrors(key)[0];
-    if (keyErr) throw labelSelectorError(s, `invalid label key "${key}": ${keyErr}`);
+    if (keyErr) throw labelSelectorError(s, `invalid label key "${cutValue(key)}": ${keyErr}`);
     const after = peek();
     if (negated) {
       requirements.push({ key, operator: 'DoesNotExist', values: [] });
@@ -153,7 +154,7 @@ export function parseLabelSelector(s: string): ParsedLabelSelector {
 
 function checkValue(s: string, value: string): void {
   const err = labelValueErrors(value)[0];
-  if (err) throw labelSelectorError(s, `invalid label value "${value}": ${err}`);
+  if (err) throw labelSelectorError(s, `invalid label value "${cutValue(value)}": ${err}`);
 }
 
 /**
@@ -179,7 +180,7 @@ export function labelSelectorFromObject(sel: LabelSelector | null | undefined): 
         if (values.length > 0) throw new BadRequestError(`values: Forbidden: may not be specified when \`operator\` is 'Exists' or 'DoesNotExist'`);
         break;
       default:
-        throw new BadRequestError(`"${String((e as { operator?: unknown }).operator)}" is not a valid label selector operator`);
+        throw new BadRequestError(`${quoteValue((e as { operator?: unknown }).operator)} is not a valid label selector operator`);
     }
     requirements.push({ key: e.key, operator: e.operator, values: [...values] });
   }

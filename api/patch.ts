@@ -1,6 +1,7 @@
 // Patches: JSON merge patch (RFC 7386), Kubernetes strategic merge patch, and
 // JSON patch (RFC 6902). All return new objects and never mutate their inputs.
 import { BadRequestError } from './errors.js';
+import { plainValue } from './quote.js';
 import { deepClone, isPlainObject } from './helpers.js';
 import { REGISTRY } from './kinds/index.js';
 
@@ -286,7 +287,7 @@ export function applyJsonPatch<T = unknown>(target: unknown, ops: unknown): T {
     if (typeof path !== 'string') throw new BadRequestError(`JSON patch operation ${i}: "path" is missing`);
     const needValue = op === 'add' || op === 'replace' || op === 'test';
     if (needValue && !Object.prototype.hasOwnProperty.call(raw, 'value')) {
-      throw new BadRequestError(`JSON patch operation ${i} (${String(op)}): "value" is missing`);
+      throw new BadRequestError(`JSON patch operation ${i} (${plainValue(op)}): "value" is missing`);
     }
     switch (op) {
       case 'add':

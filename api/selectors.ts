@@ -11,6 +11,7 @@ import { fieldPath, type FieldGetter } from './kind.js';
 
 export * from './label-selector.js';
 import { labelSelectorMatches, parseLabelSelector } from './label-selector.js';
+import { cutValue } from './quote.js';
 
 // ---------------------------------------------------------------- field selectors
 
@@ -67,12 +68,12 @@ function unescapeFieldValue(s: string, whole: string): string {
     if (c === '\\') {
       const n = s[i + 1];
       if (n === undefined || !['\\', ',', '=', '!'].includes(n)) {
-        throw new BadRequestError(`invalid field selector "${whole}": invalid escape sequence`);
+        throw new BadRequestError(`invalid field selector "${cutValue(whole)}": invalid escape sequence`);
       }
       out += n;
       i++;
     } else if (c === ',' || c === '=' || c === '!') {
-      throw new BadRequestError(`invalid field selector "${whole}": unescaped ${c} in value`);
+      throw new BadRequestError(`invalid field selector "${cutValue(whole)}": unescaped ${c} in value`);
     } else {
       out += c;
     }
@@ -90,11 +91,11 @@ export function parseFieldSelector(s: string, kind?: string): ParsedFieldSelecto
   if (s.trim() === '') return { requirements };
   for (const part of splitUnescaped(s, ',')) {
     const term = part.trim();
-    if (term === '') throw new BadRequestError(`invalid field selector "${s}": empty requirement`);
+    if (term === '') throw new BadRequestError(`invalid field selector "${cutValue(s)}": empty requirement`);
     const m = /^([^=!]*?)\s*(!=|==|=)\s*(.*)$/s.exec(term);
-    if (!m) throw new BadRequestError(`invalid selector: '${term}'; can't understand '${term}'`);
+    if (!m) throw new BadRequestError(`invalid selector: '${cutValue(term)}'; can't understand '${cutValue(term)}'`);
     const field = m[1]!.trim();
-    if (field === '') throw new BadRequestError(`invalid field selector "${s}": missing field name`);
+    if (field === '') throw new BadRequestError(`invalid field selector "${cutValue(s)}": missing field name`);
     const operator = m[2] === '!=' ? '!=' : '=';
     const value = unescapeFieldValue(m[3]!, s);
     requirements.push({ field, operator, value });
@@ -108,7 +109,7 @@ export function parseFieldSelector(s: string, kind?: string): ParsedFieldSelecto
 export function checkFieldSelector(sel: ParsedFieldSelector, kind: string): void {
   const labels = fieldLabelsOf(kind);
   for (const r of sel.requirements) {
-    if (!Object.prototype.hasOwnProperty.call(labels, r.field)) throw new BadRequestError(`field label not supported: ${r.field}`);
+    if (!Object.prototype.hasOwnProperty.call(labels, r.field)) throw new BadRequestError(`field label not supported: ${cutValue(r.field)}`);
   }
 }
 
@@ -122,7 +123,7 @@ export function fieldSelectorMatches(sel: ParsedFieldSelector, obj: KubeObject |
   const labels = fieldLabelsOf(k);
   for (const r of sel.requirements) {
     const getter = labels[r.field];
-    if (!getter) throw new BadRequestError(`field label not supported: ${r.field}`);
+    if (!getter) throw new BadRequestError(`field label not supported: ${cutValue(r.field)}`);
     const v = getter(o);
     if (r.operator === '=' ? v !== r.value : v === r.value) return false;
   }

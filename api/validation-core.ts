@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { BadRequestError, InvalidError, type FieldCause } from './errors.js';
 import { isPlainObject, jsonEqual } from './helpers.js';
+import { quoteValue } from './quote.js';
 import { QUANTITY_SYNTAX_MESSAGE, tryParseQuantity, type Quantity } from './quantity.js';
 import {
   dns1123LabelErrors,
@@ -34,18 +35,9 @@ const ERROR_TYPES = {
 } as const;
 export type FieldErrorReason = keyof typeof ERROR_TYPES;
 
-/** How a bad value is shown inside a message: strings quoted, numbers bare. */
+/** How a bad value is shown inside a message: strings quoted, numbers bare, all cut to a sane length (api/quote.ts). */
 export function formatFieldValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  return quoteValue(v);
 }
 
 export function typeName(v: unknown): string {
@@ -111,7 +103,7 @@ export function invalidError(kind: string, name: string, causes: FieldCause[], g
   const body = list.length === 1 ? list[0] : `[${list.join(', ')}]`;
   // kube-apiserver qualifies a kind of a named group: `DaemonSet.apps "x" is invalid`
   const qualified = group ? `${kind}.${group}` : kind;
-  return new InvalidError(`${qualified} ${JSON.stringify(name)} is invalid: ${body}`, causes, { kind, name, ...(group ? { group } : {}) });
+  return new InvalidError(`${qualified} ${quoteValue(name)} is invalid: ${body}`, causes, { kind, name, ...(group ? { group } : {}) });
 }
 
 // ---------------------------------------------------------------- typed accessors

@@ -4,6 +4,7 @@
 // like Kubernetes: `spec.containers[0].image: Required value`, gathered into
 // InvalidError `Pod "web" is invalid: …`.
 import { BadRequestError, type FieldCause } from './errors.js';
+import { plainValue } from './quote.js';
 import { isPlainObject } from './helpers.js';
 import { resourceForObject } from './resources.js';
 import { FieldErrors, invalidError, validateMetadata, validateMetadataUpdate } from './validation-core.js';
@@ -44,5 +45,5 @@ export function assertValid(obj: unknown, old?: unknown): void {
   const o = obj as Obj;
   const md = isPlainObject(o.metadata) ? o.metadata : {};
   const name = typeof md.name === 'string' ? md.name : typeof md.generateName === 'string' ? md.generateName : '';
-  throw invalidError(String(o.kind), name, causes, resourceForObject(obj).group);
+  throw invalidError(plainValue(o.kind), name, causes, resourceForObject(obj).group);
 }

@@ -10,6 +10,7 @@ import {
   compileSelectors,
   NotFoundError,
   UnauthorizedError,
+  UnavailableError,
   REGISTRY,
   podKind,
   realClock,
@@ -44,6 +45,8 @@ import { statusFromError, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import type { Admission } from './admission.js';
 import { evictPod } from './eviction.js';
+import { MAX_HEADER_BYTES, answerAndClose, makeClientErrorHandler, refuseConnect } from './edge.js';
+import { cutValue } from '../../api/quote.js';
 
 export interface ApiServerHealth {
   /** etcd answers (for /readyz and the etcd_up gauge). */
@@ -123,7 +126,7 @@ function boolParam(q: Query, name: string): boolean {
 
 /** A query value quoted in a message: cut to a sane length. */
 function cut(v: string): string {
-  return v.length > 64 ? `${v.slice(0, 61)}...` : v;
+  return cutValue(v, 64);
 }
 
 /** A query parameter with a fixed set of values; 400 naming the parameter and the values. */
@@ -189,6 +192,22 @@ function verbOf(method: string, t: Target, watch: boolean): string {
   }
 }
 
+/** Methods some route serves; any other is answered 405 MethodNotAllowed. */
+const SERVED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The error for what fastify's router refused before any route ran. */
+function frameworkError(err: Error & { code?: string }, req: FastifyRequest): FlotillaError {
+  const path = cutValue((req.raw.url ?? '').split('?')[0]!);
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      return new BadRequestError(`invalid URL escape in the path "${path}"`);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new BadRequestError(`a segment of the path "${path}" is too long`);
+    default:
+      return new BadRequestError(`the request could not be routed: ${cutValue(err.message)}`);
+  }
+}
+
 class MethodNotAllowedError extends FlotillaError {
   constructor(method: string, path: string) {
     super('MethodNotAllowed', `the server does not allow this method on the requested resource (${method} ${path})`);
@@ -211,15 +230,26 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   const maxWatchMs = (o.maxWatchSeconds ?? 1800) * 1000;
   const bookmarkMs = o.bookmarkIntervalMs ?? 60_000;
 
+  // Set once close() begins: new requests get a 503 Status and Connection: close.
+  let closing = false;
   const app = Fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
-    return503OnClosing: true,
+    // fastify's own 503 is not a Status: the onRequest hook answers instead
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // a long labelSelector or name is a long path segment: allowed up to the header limit
+    routerOptions: { maxParamLength: MAX_HEADER_BYTES },
+    // errors of the router (bad percent-encoding), answered as a Status
+    frameworkErrors: (err: Error & { code?: string }, req: FastifyRequest, reply: FastifyReply) => sendStatus(reply, frameworkError(err, req)),
+    // errors of node's HTTP parser (431, unknown methods, broken request lines)
+    clientErrorHandler: makeClientErrorHandler((st) => requests.inc({ verb: '', resource: '', code: st.code ?? 400 })),
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
     ...(o.https
       ? {
           https: {
+            maxHeaderSize: MAX_HEADER_BYTES,
             cert: o.https.cert,
             key: o.https.key,
             // Ask for a certificate, never require one: users and kubectl come with bearer tokens.
@@ -246,6 +276,8 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   // An exec's stdin is streamed as the command reads it, never buffered whole.
   app.addContentTypeParser(EXEC_STDIN_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
 
+  app.server.on('connect', refuseConnect);
+
   const sendStatus = (reply: FastifyReply, err: unknown) => {
     const st = statusFromError(err);
     if (st.code >= 500) log.error({ err }, 'request failed');
@@ -262,20 +294,35 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
         e = new RequestEntityTooLargeError();
         // read the rest of the body (up to a bound) before answering, so the client
         // gets the 413 instead of a broken pipe while it is still sending
-        await drainBody(req.raw, 8 * MAX_BODY_BYTES);
+        if (!(await drainBody(req.raw, 8 * MAX_BODY_BYTES))) {
+          // still more coming: answer, say Connection: close, and keep reading while the socket closes
+          reply.hijack();
+          record(req, 413);
+          answerAndClose(req.raw.socket, statusFromError(e));
+          req.raw.resume();
+          return;
+        }
       }
       else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) e = new UnsupportedMediaTypeError(err.message);
       else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) e = new BadRequestError(err.message);
     }
     return sendStatus(reply, e);
   });
-  app.setNotFoundHandler((req, reply) =>
-    sendStatus(reply, new NotFoundError(`the server could not find the requested resource (${req.method} ${req.url.split('?')[0]})`)),
-  );
+  app.setNotFoundHandler((req, reply) => {
+    const path = cutValue(req.url.split('?')[0]!);
+    // a method no route serves (OPTIONS, PROPFIND…) is a 405 wherever it is sent
+    if (!SERVED_METHODS.has(req.method)) return sendStatus(reply, new MethodNotAllowedError(req.method, path));
+    return sendStatus(reply, new NotFoundError(`the server could not find the requested resource (${req.method} ${path})`));
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     info.set(req, { verb: req.method.toLowerCase(), resource: '', start: process.hrtime.bigint() });
+    if (closing) {
+      reply.header('connection', 'close');
+      await sendStatus(reply, new UnavailableError('the apiserver is shutting down, please try again later', { retryAfterSeconds: 1 }));
+      return reply;
+    }
     if (PUBLIC_PATHS.has(path)) return;
     const user = o.auth.authenticate(req.headers.authorization);
     if (user) {
@@ -309,6 +356,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
     for (const x of execs) x.abort();
   };
   app.addHook('preClose', async () => {
+    closing = true;
     api.stop();
     endWatches();
     await Promise.allSettled([...streams]);
@@ -388,10 +436,10 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       try {
         segments = (where?.rest ?? '').split('/').map(decodeURIComponent);
       } catch {
-        throw new BadRequestError(`malformed path ${path}`);
+        throw new BadRequestError(`invalid URL escape in the path "${cutValue(path)}"`);
       }
       const t = where ? parseApiPath(segments, where) : undefined;
-      if (!t) throw new NotFoundError(`the server could not find the requested resource (${req.method} ${path})`);
+      if (!t) throw new NotFoundError(`the server could not find the requested resource (${req.method} ${cutValue(path)})`);
       const query = req.query as Query;
       const watch = t.watchPath || boolParam(query, 'watch');
       const verb = verbOf(req.method, t, watch);
@@ -427,7 +475,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
       const bookmarks = boolParam(query, 'allowWatchBookmarks');
       const timeoutSeconds = intParam(query, 'timeoutSeconds');
       if (timeoutSeconds !== undefined && timeoutSeconds < 0) throw new BadRequestError(`invalid timeoutSeconds ${timeoutSeconds}: must be a non-negative integer`);
-      const notAllowed = () => new MethodNotAllowedError(req.method, path);
+      const notAllowed = () => new MethodNotAllowedError(req.method, cutValue(path));
       const asTable = (objs: KubeObject[], rvOut?: string) =>
         toTable(t.res.kind, objs, { nowMs: clock.now(), includeObject, ...(rvOut ? { resourceVersion: rvOut } : {}) });
 
@@ -638,7 +686,7 @@ function deleteOptions(body: unknown, query: Query): DeleteOptions {
   if (o.gracePeriodSeconds === null) delete o.gracePeriodSeconds;
   const pp = q1(query, 'propagationPolicy');
   if (pp !== undefined) {
-    if (!['Orphan', 'Background', 'Foreground'].includes(pp)) throw new BadRequestError(`invalid propagationPolicy "${pp}"`);
+    if (!['Orphan', 'Background', 'Foreground'].includes(pp)) throw new BadRequestError(`invalid propagationPolicy "${cut(pp)}"`);
     o.propagationPolicy = pp as DeleteOptions['propagationPolicy'];
   }
   const dry = q1(query, 'dryRun');
@@ -646,23 +694,27 @@ function deleteOptions(body: unknown, query: Query): DeleteOptions {
   return o;
 }
 
-/** Reads and drops what is left of a request body, at most `maxBytes`, then resolves. */
-function drainBody(raw: import('node:http').IncomingMessage, maxBytes: number): Promise<void> {
-  if (raw.complete || raw.destroyed) return Promise.resolve();
+/**
+ * Reads and drops what is left of a request body, at most `maxBytes`; true
+ * once the body was read to its end (the connection can serve the next request).
+ */
+function drainBody(raw: import('node:http').IncomingMessage, maxBytes: number): Promise<boolean> {
+  if (raw.complete || raw.readableEnded) return Promise.resolve(true);
+  if (raw.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
     let seen = 0;
-    const done = () => {
+    const done = (ended: boolean) => {
       raw.off('data', onData);
-      resolve();
+      resolve(ended);
     };
     const onData = (chunk: Buffer) => {
       seen += chunk.length;
-      if (seen > maxBytes) done();
+      if (seen > maxBytes) done(false);
     };
     raw.on('data', onData);
-    raw.once('end', done);
-    raw.once('error', done);
-    raw.once('close', done);
+    raw.once('end', () => done(true));
+    raw.once('error', () => done(false));
+    raw.once('close', () => done(raw.complete));
     raw.resume();
   });
 }

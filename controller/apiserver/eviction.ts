@@ -23,6 +23,7 @@ import {
   type PodDisruptionBudget,
 } from '../../api/index.js';
 import type { Store } from '../storage/store.js';
+import { plainValue } from '../../api/quote.js';
 import type { ResourceApi, Target } from './resource-api.js';
 
 export const EVICTION_VERSIONS = ['policy/v1', 'policy/v1beta1'];
@@ -81,14 +82,14 @@ export function checkBudget(pdb: PodDisruptionBudget, pod: Pod, nowMs: number): 
 /** Checks the body of an eviction against the URL; returns its deleteOptions (still raw). */
 function parseEviction(t: Target, body: unknown): unknown {
   if (!isPlainObject(body)) throw new BadRequestError('the body of an eviction must be an Eviction object');
-  if (body.kind !== undefined && body.kind !== 'Eviction') throw new BadRequestError(`the body of an eviction must be an Eviction object, not ${String(body.kind)}`);
+  if (body.kind !== undefined && body.kind !== 'Eviction') throw new BadRequestError(`the body of an eviction must be an Eviction object, not ${plainValue(body.kind)}`);
   if (body.apiVersion !== undefined && !EVICTION_VERSIONS.includes(String(body.apiVersion))) {
-    throw new BadRequestError(`no kind "Eviction" is registered for version "${String(body.apiVersion)}"`);
+    throw new BadRequestError(`no kind "Eviction" is registered for version "${plainValue(body.apiVersion)}"`);
   }
   const md = isPlainObject(body.metadata) ? body.metadata : {};
   if (md.name !== undefined && md.name !== '' && md.name !== t.name) throw new BadRequestError('name in URL does not match name in Eviction object');
   if (md.namespace !== undefined && md.namespace !== '' && md.namespace !== t.namespace) {
-    throw new BadRequestError(`the namespace of the provided object (${String(md.namespace)}) does not match the namespace sent on the request (${t.namespace})`);
+    throw new BadRequestError(`the namespace of the provided object (${plainValue(md.namespace)}) does not match the namespace sent on the request (${plainValue(t.namespace)})`);
   }
   return body.deleteOptions === null ? undefined : body.deleteOptions;
 }

@@ -6,6 +6,7 @@
 // the JSON shape the rest of the server reads; any other kind is refused with
 // a 415 naming it (the client then retries in JSON). Answers are always JSON.
 import { BadRequestError, rfc3339 } from '../../api/index.js';
+import { plainValue } from '../../api/quote.js';
 import { UnsupportedMediaTypeError } from './media-errors.js';
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
@@ -289,7 +290,7 @@ export function parseProtobufObject(raw: Buffer): Record<string, unknown> {
   if (raw.length < 4 || !raw.subarray(0, 4).equals(MAGIC)) throw new BadRequestError('the protobuf body does not start with the Kubernetes magic "k8s\\x00"');
   const env = decodeMessage(raw.subarray(4), UNKNOWN);
   const tm = (env.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
-  if (env.contentEncoding) throw new BadRequestError(`the protobuf body has a content encoding this server does not read: ${String(env.contentEncoding)}`);
+  if (env.contentEncoding) throw new BadRequestError(`the protobuf body has a content encoding this server does not read: ${plainValue(env.contentEncoding)}`);
   const key = `${tm.apiVersion ?? ''}/${tm.kind ?? ''}`;
   const msg = MESSAGES[key];
   if (!msg) {

@@ -3,6 +3,7 @@
 // watches over a Store. Errors are typed with Kubernetes' wording; the HTTP
 // layer only maps them (status.ts).
 import { randomBytes } from 'node:crypto';
+import { cutValue, plainValue } from '../../api/quote.js';
 import {
   AlreadyExistsError,
   BadRequestError,
@@ -147,7 +148,7 @@ export type ExecProvider = (pod: Pod, opts: ExecOptions) => Promise<AsyncIterabl
 export { rfc3339 };
 
 function notFound(res: ResourceInfo, name: string): NotFoundError {
-  return new NotFoundError(`${res.plural} "${name}" not found`, { name, kind: res.plural });
+  return new NotFoundError(`${res.plural} "${cutValue(name)}" not found`, { name, kind: res.plural });
 }
 
 function conflict(res: ResourceInfo, name: string): ConflictError {
@@ -332,7 +333,7 @@ export class ResourceApi {
     if (apiVersion === undefined || apiVersion === '') o.apiVersion = t.res.apiVersion;
     // a kind the server does not know is named as such, before the mismatch
     if (!REGISTRY.forKind(String(o.apiVersion), String(o.kind))) {
-      throw new BadRequestError(`no kind "${String(o.kind)}" is registered for version "${String(o.apiVersion)}"`);
+      throw new BadRequestError(`no kind "${plainValue(o.kind)}" is registered for version "${plainValue(o.apiVersion)}"`);
     }
     if (o.kind !== t.res.kind || o.apiVersion !== t.res.apiVersion) {
       throw new BadRequestError(
@@ -344,7 +345,7 @@ export class ResourceApi {
     if (t.res.namespaced) {
       const ns = o.metadata.namespace;
       if (ns !== undefined && ns !== '' && ns !== t.namespace) {
-        throw new BadRequestError(`the namespace of the provided object (${String(ns)}) does not match the namespace sent on the request (${t.namespace})`);
+        throw new BadRequestError(`the namespace of the provided object (${plainValue(ns)}) does not match the namespace sent on the request (${plainValue(t.namespace)})`);
       }
       o.metadata.namespace = t.namespace;
     } else {
@@ -361,7 +362,7 @@ export class ResourceApi {
       try {
         ns = await this.store.get<Namespace>({ resource: 'namespaces', name: t.namespace ?? '' });
       } catch (e) {
-        if (isCode(e, 'NotFound')) throw new NotFoundError(`namespaces "${t.namespace}" not found`, { name: t.namespace, kind: 'namespaces' });
+        if (isCode(e, 'NotFound')) throw new NotFoundError(`namespaces "${cutValue(t.namespace ?? '')}" not found`, { name: t.namespace, kind: 'namespaces' });
         throw e;
       }
     }
@@ -397,13 +398,13 @@ export class ResourceApi {
         () => true,
         () => false,
       );
-      if (exists) throw new AlreadyExistsError(`${t.res.plural} "${name}" already exists`, { name, kind: t.res.plural });
+      if (exists) throw new AlreadyExistsError(`${t.res.plural} "${cutValue(name)}" already exists`, { name, kind: t.res.plural });
       return obj;
     }
     try {
       return await this.store.create(t.res.plural, obj);
     } catch (e) {
-      if (isCode(e, 'AlreadyExists')) throw new AlreadyExistsError(`${t.res.plural} "${name}" already exists`, { name, kind: t.res.plural });
+      if (isCode(e, 'AlreadyExists')) throw new AlreadyExistsError(`${t.res.plural} "${cutValue(name)}" already exists`, { name, kind: t.res.plural });
       throw e;
     }
   }
@@ -415,7 +416,7 @@ export class ResourceApi {
     const o = this.checkBody(t, deepClone(body));
     const md = o.metadata;
     if (md.name !== t.name) {
-      throw new BadRequestError(`the name of the object (${String(md.name ?? '')}) does not match the name on the URL (${t.name})`);
+      throw new BadRequestError(`the name of the object (${plainValue(md.name ?? '')}) does not match the name on the URL (${plainValue(t.name)})`);
     }
     const rv = md.resourceVersion;
     const oldObj = old as unknown as Record<string, unknown>;
@@ -551,7 +552,7 @@ export class ResourceApi {
   async delete(t: Target, o: DeleteOptions, opts: WriteOptions = {}): Promise<KubeObject | null> {
     const policy = o.propagationPolicy;
     if (policy !== undefined && policy !== 'Background' && policy !== 'Foreground' && policy !== 'Orphan') {
-      throw new BadRequestError(`invalid propagationPolicy "${String(policy)}": must be one of Background, Foreground, Orphan`);
+      throw new BadRequestError(`invalid propagationPolicy "${plainValue(policy)}": must be one of Background, Foreground, Orphan`);
     }
     if (o.gracePeriodSeconds !== undefined && o.gracePeriodSeconds < 0) {
       throw new BadRequestError(`gracePeriodSeconds must not be negative, got ${o.gracePeriodSeconds}`);
@@ -648,10 +649,10 @@ export class ResourceApi {
     }
     const md = isPlainObject(b.metadata) ? b.metadata : {};
     if (md.name !== undefined && md.name !== t.name) {
-      throw new BadRequestError(`the name of the binding (${String(md.name)}) does not match the pod on the URL (${t.name})`);
+      throw new BadRequestError(`the name of the binding (${plainValue(md.name)}) does not match the pod on the URL (${plainValue(t.name)})`);
     }
     if (md.namespace !== undefined && md.namespace !== '' && md.namespace !== t.namespace) {
-      throw new BadRequestError(`the namespace of the binding (${String(md.namespace)}) does not match the namespace sent on the request (${t.namespace})`);
+      throw new BadRequestError(`the namespace of the binding (${plainValue(md.namespace)}) does not match the namespace sent on the request (${plainValue(t.namespace)})`);
     }
     // A binding names a node that exists (kube-apiserver leaves that to the kubelet,
     // whose absence would leave the pod undeletable and unpatchable here).

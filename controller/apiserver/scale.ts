@@ -15,6 +15,7 @@ import {
   type KubeObject,
 } from '../../api/index.js';
 import type { PatchType, ResourceApi, Target, WriteOptions } from './resource-api.js';
+import { plainValue } from '../../api/quote.js';
 
 type Obj = Record<string, unknown>;
 
@@ -64,11 +65,11 @@ export async function updateScale(api: ResourceApi, t: Target, body: unknown, op
   if (!isPlainObject(body)) throw new BadRequestError('Object is not a JSON or YAML mapping');
   const kind = body.kind;
   if (kind !== undefined && kind !== '' && kind !== 'Scale') {
-    throw new BadRequestError(`the object's kind ${String(body.apiVersion ?? '')}, Kind=${String(kind)} does not match the kind autoscaling/v1, Kind=Scale of the resource "${t.res.plural}/scale" on the URL`);
+    throw new BadRequestError(`the object's kind ${plainValue(body.apiVersion ?? '')}, Kind=${plainValue(kind)} does not match the kind autoscaling/v1, Kind=Scale of the resource "${t.res.plural}/scale" on the URL`);
   }
   const md = isPlainObject(body.metadata) ? body.metadata : {};
   if (md.name !== undefined && md.name !== t.name) {
-    throw new BadRequestError(`the name of the object (${String(md.name)}) does not match the name on the URL (${t.name})`);
+    throw new BadRequestError(`the name of the object (${plainValue(md.name)}) does not match the name on the URL (${plainValue(t.name)})`);
   }
   const e = new FieldErrors();
   const spec = isPlainObject(body.spec) ? body.spec : {};

@@ -2,6 +2,7 @@
 // storage errors. Pure functions, unit-tested.
 import { keyFor, type ObjectKey } from './store.js';
 import { BadRequestError, type KubeObject } from '../../api/index.js';
+import { cutValue } from '../../api/quote.js';
 
 export const KEY_ROOT = '/flotilla/';
 
@@ -53,11 +54,11 @@ export function rangeEnd(prefix: string): Buffer {
 }
 
 export function alreadyExistsMessage(resource: string, name: string): string {
-  return `${resource} "${name}" already exists`;
+  return `${resource} "${cutValue(name)}" already exists`;
 }
 
 export function notFoundMessage(resource: string, name: string): string {
-  return `${resource} "${name}" not found`;
+  return `${resource} "${cutValue(name)}" not found`;
 }
 
 export function conflictMessage(resource: string, name: string): string {

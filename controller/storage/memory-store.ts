@@ -13,7 +13,7 @@ import {
   type KubeObject,
   type WatchEvent,
 } from '../../api/index.js';
-import { prefixFor } from './keys.js';
+import { alreadyExistsMessage, notFoundMessage, prefixFor } from './keys.js';
 import { keyFor, type GuaranteedUpdateOptions, type ListOptions, type ListResult, type ObjectKey, type Store, type WatchOptions } from './store.js';
 
 interface HistoryEntry {
@@ -59,7 +59,7 @@ export class MemoryStore implements Store {
 
   async create<T extends KubeObject>(resource: string, obj: T): Promise<T> {
     const key = keyFor(this.keyOf(resource, obj));
-    if (this.data.has(key)) throw new AlreadyExistsError(`${resource} "${obj.metadata.name}" already exists`);
+    if (this.data.has(key)) throw new AlreadyExistsError(alreadyExistsMessage(resource, obj.metadata.name ?? ''));
     const o = deepClone(obj);
     this.rev++;
     o.metadata.uid = typeof o.metadata.uid === 'string' && o.metadata.uid !== '' ? o.metadata.uid : randomUUID();
@@ -72,7 +72,7 @@ export class MemoryStore implements Store {
 
   async get<T extends KubeObject>(key: ObjectKey): Promise<T> {
     const o = this.data.get(keyFor(key));
-    if (!o) throw new NotFoundError(`${key.resource} "${key.name}" not found`);
+    if (!o) throw new NotFoundError(notFoundMessage(key.resource, key.name));
     return deepClone(o) as T;
   }
 
@@ -104,7 +104,7 @@ export class MemoryStore implements Store {
   async update<T extends KubeObject>(resource: string, obj: T): Promise<T> {
     const key = keyFor(this.keyOf(resource, obj));
     const cur = this.data.get(key);
-    if (!cur) throw new NotFoundError(`${resource} "${obj.metadata.name}" not found`);
+    if (!cur) throw new NotFoundError(notFoundMessage(resource, obj.metadata.name ?? ''));
     const want = obj.metadata.resourceVersion;
     if (want !== undefined && want !== '' && want !== cur.metadata.resourceVersion) {
       throw new ConflictError(`${resource} "${obj.metadata.name}": the object has been modified`);
@@ -137,7 +137,7 @@ export class MemoryStore implements Store {
   async delete<T extends KubeObject>(key: ObjectKey, opts: { resourceVersion?: string } = {}): Promise<T> {
     const k = keyFor(key);
     const cur = this.data.get(k);
-    if (!cur) throw new NotFoundError(`${key.resource} "${key.name}" not found`);
+    if (!cur) throw new NotFoundError(notFoundMessage(key.resource, key.name));
     if (opts.resourceVersion && opts.resourceVersion !== cur.metadata.resourceVersion) {
       throw new ConflictError(`${key.resource} "${key.name}": the object has been modified`);
     }
