@@ -14,6 +14,9 @@ import { podKind } from './pod.js';
 import { podDisruptionBudgetKind } from './poddisruptionbudget.js';
 import { replicaSetKind } from './replicaset.js';
 import { secretKind } from './secret.js';
+import { serviceKind } from './service.js';
+import { endpointsKind } from './endpoints.js';
+import { endpointSliceKind } from './endpointslice.js';
 
 export const REGISTRY = new KindRegistry()
   .register(podKind)
@@ -22,6 +25,8 @@ export const REGISTRY = new KindRegistry()
   .register(eventKind)
   .register(configMapKind)
   .register(secretKind)
+  .register(serviceKind)
+  .register(endpointsKind)
   .register(daemonSetKind)
   .register(replicaSetKind)
   .register(deploymentKind)
@@ -34,6 +39,7 @@ export const REGISTRY = new KindRegistry()
   .addGroupVersion('discovery.k8s.io', 'v1')
   .addGroupVersion('policy', 'v1')
   .register(podDisruptionBudgetKind)
+  .register(endpointSliceKind)
   .addGroupVersion('flotilla.io', 'v1', [
     { name: 'bootstraptokens', singularName: 'bootstraptoken', namespaced: false, kind: 'BootstrapToken', verbs: ['create', 'delete', 'list'] },
     { name: 'subnets', singularName: 'subnet', namespaced: false, kind: 'Subnet', verbs: ['list'] },
@@ -53,4 +59,7 @@ export * from './controllerrevision.js';
 export * from './poddisruptionbudget.js';
 export * from './job.js';
 export * from './cronjob.js';
+export * from './service.js';
+export * from './endpoints.js';
+export * from './endpointslice.js';
 export { configKeyErrors } from './config-keys.js';

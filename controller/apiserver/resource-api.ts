@@ -46,6 +46,12 @@ import { applyBinding } from '../scheduler/binder.js';
 import { NamespaceCache } from './namespace-cache.js';
 import type { InformerFactory } from '../informers/index.js';
 import type { Admission } from './admission.js';
+import { ServiceAllocator, ServiceWrites } from '../services/index.js';
+import { parseCidr } from '../../netplugin/cidr.js';
+
+/** The service CIDR and NodePort range when the cluster config names none (as kube-apiserver's defaults). */
+export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
+export const DEFAULT_NODE_PORT_RANGE = { min: 30000, max: 32767 };
 
 /** What a URL names: a collection, an object, or an object's subresource. */
 export interface Target {
@@ -176,6 +182,8 @@ export interface ResourceApiOptions {
   exec?: ExecProvider;
   /** Mutating admission on create (controller/apiserver/admission.ts); default none. */
   admission?: Admission;
+  /** ClusterIP and NodePort allocation of Services; default one over `store` with the default ranges. */
+  services?: ServiceWrites;
 }
 
 export class ResourceApi {
@@ -187,9 +195,13 @@ export class ResourceApi {
   logs: LogProvider | undefined;
   exec: ExecProvider | undefined;
   readonly admission: Admission | undefined;
+  readonly services: ServiceWrites;
 
   constructor(o: ResourceApiOptions) {
     this.admission = o.admission;
+    this.services =
+      o.services ??
+      new ServiceWrites(new ServiceAllocator({ store: o.store, serviceCidr: parseCidr(DEFAULT_SERVICE_CIDR), nodePorts: DEFAULT_NODE_PORT_RANGE, clock: o.clock, log: o.log }));
     this.store = o.store;
     this.clock = o.clock;
     this.log = o.log;
@@ -399,11 +411,17 @@ export class ResourceApi {
         () => false,
       );
       if (exists) throw new AlreadyExistsError(`${t.res.plural} "${cutValue(name)}" already exists`, { name, kind: t.res.plural });
+      if (isServices(t)) await this.services.create(obj as never, true);
       return obj;
     }
+    // a Service takes its ClusterIP and NodePorts before it is stored, and gives them back if that fails
+    const taken = isServices(t) ? await this.services.create(obj as never, false) : undefined;
     try {
-      return await this.store.create(t.res.plural, obj);
+      const stored = await this.store.create(t.res.plural, obj);
+      await taken?.commit();
+      return stored;
     } catch (e) {
+      await taken?.undo();
       if (isCode(e, 'AlreadyExists')) throw new AlreadyExistsError(`${t.res.plural} "${cutValue(name)}" already exists`, { name, kind: t.res.plural });
       throw e;
     }
@@ -491,16 +509,23 @@ export class ResourceApi {
       const want = next.metadata.resourceVersion;
       if (pinnedRv !== undefined && pinnedRv !== cur.metadata.resourceVersion) throw conflict(t.res, t.name ?? '');
       if (want !== cur.metadata.resourceVersion) throw conflict(t.res, t.name ?? '');
+      const removing = this.completesDeletion(t, next) && (cur.metadata.finalizers ?? []).length > 0;
+      // a Service's spec update takes new ClusterIP/NodePorts first and gives back the old ones after
+      const taken = isServices(t) && t.subresource !== 'status' && !removing ? await this.services.update(next as never, cur as never, opts.dryRun === true) : undefined;
       if (opts.dryRun) return next;
       try {
-        if (this.completesDeletion(t, next) && (cur.metadata.finalizers ?? []).length > 0) {
+        if (removing) {
           // the last finalizer is gone: the object goes, as a CAS on the revision just read
           await this.store.delete(objectKey(t), { resourceVersion: cur.metadata.resourceVersion ?? '' });
+          if (isServices(t)) await this.services.deleted(cur as never);
           this.log.debug({ resource: t.res.plural, namespace: t.namespace, name: t.name }, 'finalizers done: object removed');
           return next;
         }
-        return await this.store.update(t.res.plural, next);
+        const stored = await this.store.update(t.res.plural, next);
+        await taken?.commit();
+        return stored;
       } catch (e) {
+        await taken?.undo();
         if (isCode(e, 'NotFound')) throw notFound(t.res, t.name ?? '');
         if (!isCode(e, 'Conflict')) throw e;
         if (pinnedRv !== undefined || attempt >= MAX_CAS_RETRIES) throw conflict(t.res, t.name ?? '');
@@ -590,7 +615,9 @@ export class ResourceApi {
         if (nextFinalizers.length === 0 && !decision.mark) {
           // nothing holds it: it goes now (dependents are the garbage collector's, Background)
           if (opts.dryRun) return cur;
-          return await this.store.delete(objectKey(t), { resourceVersion: cur.metadata.resourceVersion ?? '' });
+          const removed = await this.store.delete(objectKey(t), { resourceVersion: cur.metadata.resourceVersion ?? '' });
+          if (isServices(t)) await this.services.deleted(removed as never);
+          return removed;
         }
         if (nextFinalizers.length > 0 && (changedFinalizers || !cur.metadata.deletionTimestamp || decision.mark)) {
           next = next === cur ? deepClone(cur) : next;
@@ -717,6 +744,11 @@ export class ResourceApi {
     }
     return this.exec(pod, opts);
   }
+}
+
+/** The core Services resource, whose writes allocate (see controller/services/). */
+function isServices(t: Target): boolean {
+  return t.res.plural === 'services' && t.res.group === '';
 }
 
 function randomSuffix(): string {

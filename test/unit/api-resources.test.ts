@@ -34,6 +34,8 @@ describe('[api] resource registry', () => {
       ['events', 'event', ['ev']],
       ['configmaps', 'configmap', ['cm']],
       ['secrets', 'secret', []],
+      ['services', 'service', ['svc']],
+      ['endpoints', 'endpoints', ['ep']],
       ['daemonsets', 'daemonset', ['ds']],
       ['replicasets', 'replicaset', ['rs']],
       ['deployments', 'deployment', ['deploy']],
@@ -41,6 +43,7 @@ describe('[api] resource registry', () => {
       ['jobs', 'job', []],
       ['cronjobs', 'cronjob', ['cj']],
       ['poddisruptionbudgets', 'poddisruptionbudget', ['pdb']],
+      ['endpointslices', 'endpointslice', []],
     ]);
   });
 
