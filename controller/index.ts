@@ -4,7 +4,7 @@ export const COMPONENT = 'controller';
 export * from './scheduler/index.js';
 export * from './events/index.js';
 // storage (etcd) and the managed etcd
-export { EtcdStore, EtcdHostSkippedError, createEtcdClient, type EtcdStoreOptions, type EtcdClientOptions } from './storage/etcd-store.js';
+export { EtcdStore, EtcdHostSkippedError, createEtcdClient, type EtcdStoreOptions, type EtcdClientOptions, type EtcdClientTls } from './storage/etcd-store.js';
 export { fromEtcdError, isRetryable as isRetryableEtcdError } from './storage/etcd-errors.js';
 // Secrets at rest: the AES-GCM transformer inside the store, the state dir's key file, rotation
 export { AesGcmTransformer, DecryptionError, AESGCM_PREFIX, type EncryptionKey } from './storage/encryption.js';
@@ -63,6 +63,11 @@ export {
   statePaths,
   renderKubeconfig,
   DEFAULT_API_PORT,
+  ensureEtcdPki,
+  etcdPkiPaths,
+  issueEcCert,
+  readEtcdClientCredentials,
+  type EtcdClientCredentials,
   type CertAndKey,
   type ClusterConfig,
   type ControllerState,

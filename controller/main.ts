@@ -3,12 +3,14 @@
 //   init  creates the cluster CA, serving certificate, admin token and kubeconfig
 //   run   serves the API (starting a managed etcd unless --etcd-endpoints is given)
 //   rotate-encryption-key  a new key for Secrets at rest, and every Secret re-written under it
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { createRootLogger, isFlotillaError } from '../api/index.js';
 import { parseTtl } from './join/bootstrap-token.js';
 import { initStateDir } from './pki/state-dir.js';
 import { rotateEncryptionKey } from './rotate-encryption-key.js';
 import { runController } from './server.js';
+import type { EtcdClientTls } from './storage/etcd-store.js';
 
 function fail(e: unknown): never {
   const msg = isFlotillaError(e) || e instanceof Error ? e.message : String(e);
@@ -30,6 +32,33 @@ function listenArg(v: string): { host: string; port: number } {
   const port = Number(m[3]);
   if (port > 65535) throw new InvalidArgumentError('port must be at most 65535');
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+interface EtcdTlsFlags {
+  etcdCafile?: string;
+  etcdCertfile?: string;
+  etcdKeyfile?: string;
+}
+
+/** The external etcd's TLS from the flags; undefined without them. */
+function etcdTlsFrom(o: EtcdTlsFlags, endpoints: string[]): EtcdClientTls | undefined {
+  if (!o.etcdCafile && !o.etcdCertfile && !o.etcdKeyfile) return undefined;
+  if (endpoints.length === 0) {
+    throw new InvalidArgumentError('--etcd-cafile, --etcd-certfile and --etcd-keyfile apply to --etcd-endpoints (the managed etcd uses the state dir\'s pki/etcd)');
+  }
+  if (!o.etcdCertfile !== !o.etcdKeyfile) throw new InvalidArgumentError('--etcd-certfile and --etcd-keyfile must be given together');
+  const read = (flag: string, f: string | undefined) => {
+    if (!f) return undefined;
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new InvalidArgumentError(`${flag}: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const caPem = read('--etcd-cafile', o.etcdCafile);
+  const certPem = read('--etcd-certfile', o.etcdCertfile);
+  const keyPem = read('--etcd-keyfile', o.etcdKeyfile);
+  return { ...(caPem ? { caPem } : {}), ...(certPem ? { certPem } : {}), ...(keyPem ? { keyPem } : {}) };
 }
 
 const program = new Command('flotilla-controller')
@@ -69,6 +98,7 @@ program
         `  admin token:         ${r.tokenFile}`,
         `  admin kubeconfig:    ${r.kubeconfigFile} (server ${r.server})`,
         `  encryption keys:     ${r.encryptionKeysFile} (Secrets in etcd; copy it to every controller replica)`,
+        `  etcd CA:             ${r.etcdCaFile} (the managed etcd takes only clients with ${r.etcdClientCertFile})`,
         `  pod network:         ${r.config.network.network}, /${r.config.network.subnetLen} per node, VXLAN VNI ${r.config.network.backend.vni} port ${r.config.network.backend.port}`,
         '',
         `Start the control plane:  flotilla-controller run --state-dir ${r.stateDir}`,
@@ -90,6 +120,9 @@ program
   .requiredOption('--state-dir <dir>', 'the directory init wrote')
   .option('--listen <host:port>', 'where to serve the HTTPS API (default 0.0.0.0 and the port init recorded)', listenArg)
   .option('--etcd-endpoints <urls>', 'external etcd client URLs, comma separated')
+  .option('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication (with --etcd-endpoints)')
+  .option('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication (with --etcd-endpoints)')
+  .option('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication (with --etcd-endpoints)')
   .option('--no-scheduler', 'do not run the scheduler even when leader')
   .option('--bootstrap-port <port>', 'port agents join at (default: what init recorded, 6444; 0 = any)', intArg('--bootstrap-port', 0, 65535))
   .option('--node-port <port>', 'port of the agents\' node service (default: what init recorded, 6445; 0 = any)', intArg('--node-port', 0, 65535))
@@ -98,7 +131,7 @@ program
   .option('--default-unreachable-toleration-seconds <seconds>', 'tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration every pod gets (default 300)', intArg('--default-unreachable-toleration-seconds', 0, 86400 * 30))
   .option('--pod-eviction-timeout <seconds>', 'deprecated: the default of both --default-*-toleration-seconds', intArg('--pod-eviction-timeout', 0, 86400 * 30))
   .option('--log-level <level>', 'pino log level', process.env.FLOTILLA_LOG_LEVEL ?? 'info')
-  .action(async (o: {
+  .action(async (o: EtcdTlsFlags & {
     stateDir: string;
     listen?: { host: string; port: number };
     etcdEndpoints?: string;
@@ -115,10 +148,12 @@ program
     let running: Awaited<ReturnType<typeof runController>>;
     try {
       const endpoints = (o.etcdEndpoints ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const etcdTls = etcdTlsFrom(o, endpoints);
       running = await runController({
         stateDir: o.stateDir,
         ...(o.listen ? { host: o.listen.host, port: o.listen.port } : {}),
         ...(endpoints.length > 0 ? { etcdEndpoints: endpoints } : {}),
+        ...(etcdTls ? { etcdTls } : {}),
         scheduler: o.scheduler,
         ...(o.bootstrapPort !== undefined ? { bootstrapPort: o.bootstrapPort } : {}),
         ...(o.nodePort !== undefined ? { nodePort: o.nodePort } : {}),
@@ -175,18 +210,23 @@ program
   .description('put a new encryption key first in the state dir\'s key file and re-write every Secret under it (old keys stay for reading)')
   .requiredOption('--state-dir <dir>', 'the directory init wrote')
   .option('--etcd-endpoints <urls>', 'external etcd client URLs, comma separated (default: the state dir\'s managed etcd, started for the rewrite when no controller runs)')
+  .option('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication (with --etcd-endpoints)')
+  .option('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication (with --etcd-endpoints)')
+  .option('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication (with --etcd-endpoints)')
   .option('--no-rewrite', 'only add the key; re-write later with --rewrite-only (after copying the key file to every replica)')
   .option('--rewrite-only', 'add no key: re-write every Secret under the key that encrypts now', false)
   .option('--prune', 'after a verified rewrite, drop the old keys from the file (etcd history and backups from before then no longer decrypt)', false)
   .option('--log-level <level>', 'pino log level', process.env.FLOTILLA_LOG_LEVEL ?? 'warn')
-  .action(async (o: { stateDir: string; etcdEndpoints?: string; rewrite: boolean; rewriteOnly: boolean; prune: boolean; logLevel: string }) => {
+  .action(async (o: EtcdTlsFlags & { stateDir: string; etcdEndpoints?: string; rewrite: boolean; rewriteOnly: boolean; prune: boolean; logLevel: string }) => {
     const log = createRootLogger({ level: o.logLevel });
     try {
       if (!o.rewrite && (o.rewriteOnly || o.prune)) throw new InvalidArgumentError('--no-rewrite cannot be combined with --rewrite-only or --prune');
       const endpoints = (o.etcdEndpoints ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const etcdTls = etcdTlsFrom(o, endpoints);
       const r = await rotateEncryptionKey({
         stateDir: o.stateDir,
         ...(endpoints.length > 0 ? { etcdEndpoints: endpoints } : {}),
+        ...(etcdTls ? { etcdTls } : {}),
         noRewrite: !o.rewrite,
         rewriteOnly: o.rewriteOnly,
         prune: o.prune,

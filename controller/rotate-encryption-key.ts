@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, UnavailableError, componentLogger, realClock, type Clock, type Logger } from '../api/index.js';
-import { ManagedEtcd } from './etcd/index.js';
+import { ManagedEtcd, etcdHealthy } from './etcd/index.js';
 import {
   ensureEncryptionKeyFile,
   generateEncryptionKey,
@@ -23,9 +23,10 @@ import {
   writeEncryptionKeyFile,
   type EncryptionKeyEntry,
 } from './pki/encryption-keys.js';
+import { readEtcdClientCredentials } from './pki/etcd-pki.js';
 import { statePaths } from './pki/state-dir.js';
 import { AesGcmTransformer } from './storage/encryption.js';
-import { EtcdStore } from './storage/etcd-store.js';
+import { EtcdStore, type EtcdClientTls } from './storage/etcd-store.js';
 import { prefixFor } from './storage/keys.js';
 import type { ObjectKey } from './storage/store.js';
 
@@ -33,6 +34,8 @@ export interface RotateEncryptionKeyOptions {
   stateDir: string;
   /** External etcd; default the state dir's managed etcd. */
   etcdEndpoints?: string[];
+  /** TLS towards the external etcd; the managed one's comes from the state dir. */
+  etcdTls?: EtcdClientTls;
   /** Add the new key and stop: copy the key file to the other replicas, then run with `rewriteOnly`. */
   noRewrite?: boolean;
   /** Add no key: re-write everything under the key that encrypts now. */
@@ -79,25 +82,18 @@ interface StaleValue {
   keyId: string | undefined;
 }
 
-async function healthy(endpoint: string): Promise<boolean> {
-  try {
-    const r = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-    return r.ok && ((await r.json()) as { health?: string }).health === 'true';
-  } catch {
-    return false;
-  }
-}
-
 /** The etcd to re-write in: external, the running managed member, or one started here. */
-async function connect(o: RotateEncryptionKeyOptions, log: Logger): Promise<{ endpoints: string[]; how: RotateEncryptionKeyResult['etcd']; stop(): Promise<void> }> {
+async function connect(o: RotateEncryptionKeyOptions, log: Logger): Promise<{ endpoints: string[]; tls?: EtcdClientTls; how: RotateEncryptionKeyResult['etcd']; stop(): Promise<void> }> {
   const none = async () => undefined;
-  if (o.etcdEndpoints && o.etcdEndpoints.length > 0) return { endpoints: o.etcdEndpoints, how: 'external', stop: none };
+  if (o.etcdEndpoints && o.etcdEndpoints.length > 0) return { endpoints: o.etcdEndpoints, ...(o.etcdTls ? { tls: o.etcdTls } : {}), how: 'external', stop: none };
   const portsFile = join(o.stateDir, 'etcd-ports.json');
+  // The running managed etcd takes only the controller's client certificate (pki/etcd-pki.ts).
+  const tls = readEtcdClientCredentials(o.stateDir);
   if (existsSync(portsFile)) {
     try {
       const { client } = JSON.parse(readFileSync(portsFile, 'utf8')) as { client: number };
-      const endpoint = `http://127.0.0.1:${client}`;
-      if (await healthy(endpoint)) return { endpoints: [endpoint], how: 'running', stop: none };
+      const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${client}`;
+      if (await etcdHealthy(endpoint, tls)) return { endpoints: [endpoint], ...(tls ? { tls } : {}), how: 'running', stop: none };
     } catch {
       /* not running: start it below */
     }
@@ -105,7 +101,7 @@ async function connect(o: RotateEncryptionKeyOptions, log: Logger): Promise<{ en
   if (!existsSync(join(o.stateDir, 'etcd', 'member'))) return { endpoints: [], how: 'none', stop: none };
   const etcd = new ManagedEtcd({ stateDir: o.stateDir, log: componentLogger('etcd', log) });
   await etcd.start();
-  return { endpoints: etcd.endpoints, how: 'started', stop: () => etcd.stop() };
+  return { endpoints: etcd.endpoints, ...(etcd.clientTls ? { tls: etcd.clientTls } : {}), how: 'started', stop: () => etcd.stop() };
 }
 
 function objectKeyOf(resource: string, key: string): ObjectKey {
@@ -156,7 +152,7 @@ export async function rotateEncryptionKey(o: RotateEncryptionKeyOptions): Promis
     result.etcd = etcd.how;
     if (etcd.how === 'none') return result; // never run: nothing is stored yet
     const transformer = new AesGcmTransformer(toEncryptionKeys(entries), { source: keyFile });
-    const store = new EtcdStore({ endpoints: etcd.endpoints, encryption: transformer, encryptedResources: resources, sharedWatches: false, clock, log: componentLogger('store', log) });
+    const store = new EtcdStore({ endpoints: etcd.endpoints, tls: etcd.tls, encryption: transformer, encryptedResources: resources, sharedWatches: false, clock, log: componentLogger('store', log) });
     try {
       const maxPasses = o.maxPasses ?? 5;
       const settleMs = o.settleMs ?? 1500;

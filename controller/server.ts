@@ -32,7 +32,7 @@ import { TokenAuthenticator } from './pki/tokens.js';
 import { Scheduler } from './scheduler/index.js';
 import { createNodeStreams } from './streams/index.js';
 import { AesGcmTransformer } from './storage/encryption.js';
-import { EtcdStore, createEtcdClient } from './storage/etcd-store.js';
+import { EtcdStore, createEtcdClient, type EtcdClientTls } from './storage/etcd-store.js';
 
 export interface RunControllerOptions {
   stateDir: string;
@@ -42,6 +42,8 @@ export interface RunControllerOptions {
   port?: number;
   /** External etcd client URLs; without them a managed etcd child is started. */
   etcdEndpoints?: string[];
+  /** TLS towards the external etcd (--etcd-cafile/--etcd-certfile/--etcd-keyfile); the managed one brings its own. */
+  etcdTls?: EtcdClientTls;
   /** Run the scheduler when this replica leads; default true. */
   scheduler?: boolean;
   /** Leader lease TTL in seconds; default the elector's (15). */
@@ -102,11 +104,13 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
   };
   try {
     let endpoints = o.etcdEndpoints ?? [];
+    let etcdTls = o.etcdTls;
     if (endpoints.length === 0) {
       const etcd = new ManagedEtcd({ stateDir: o.stateDir, log: componentLogger('etcd', root), clock });
       await etcd.start();
       cleanups.push({ name: 'stop etcd', run: () => etcd.stop() });
       endpoints = etcd.endpoints;
+      etcdTls = etcd.clientTls;
     }
     // Secrets are encrypted in etcd under the state dir's keys (a state dir from before them gets one now).
     const keyFile = statePaths(o.stateDir).encryptionKeys;
@@ -119,7 +123,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     cleanups.push({ name: 'stop watching the encryption keys', run: async () => keyWatch.stop() });
     log.info({ file: keyFile, encryptingWith: encryption.primaryKeyId, keys: encryption.keyIds() }, 'Secrets are encrypted at rest');
     const metrics = new MetricsRegistry().withProcessMetrics();
-    const store = new EtcdStore({ endpoints, log: componentLogger('store', root), clock, metrics, encryption });
+    const store = new EtcdStore({ endpoints, tls: etcdTls, log: componentLogger('store', root), clock, metrics, encryption });
     cleanups.push({ name: 'close the store', run: () => store.close() });
 
     // One list+watch and one cache per resource for the whole process: the agents' pod feed and
@@ -206,7 +210,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     log.info({ address: `https://${host.includes(':') ? `[${host}]` : host}:${port}` }, 'API server listening');
 
     // Its own connection, without the host breaker, so API traffic never starves the lease renewal.
-    const electionClient = createEtcdClient({ endpoints, hostBreaker: false });
+    const electionClient = createEtcdClient({ endpoints, tls: etcdTls, hostBreaker: false });
     cleanups.push({ name: 'close the election etcd client', run: async () => electionClient.close() });
     const elector = new LeaderElector({
       client: electionClient,

@@ -1,5 +1,9 @@
 // The controller's own etcd: one member as a child process, data under the
 // controller's state dir, listening on loopback only, tuned to start fast.
+// Its client and peer URLs are https with client-certificate auth, against
+// its own CA in `<stateDir>/pki/etcd` (made at the first start, see
+// pki/etcd-pki.ts): a local process without the controller's client
+// certificate cannot read or rewrite the cluster.
 // It is supervised (restarted with back-off if it dies unexpectedly) and
 // stopped with SIGTERM, then SIGKILL; the child is also killed when this
 // process exits, so it never outlives the controller.
@@ -9,6 +13,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { realClock, UnavailableError, type Clock, type Logger } from '../../api/index.js';
 import { componentLogger } from '../../api/index.js';
+import { ensureEtcdPki, type EtcdClientCredentials, type EtcdPkiPaths } from '../pki/etcd-pki.js';
+import { etcdHealthy } from './health.js';
 
 export interface ManagedEtcdOptions {
   /** The controller's state dir; etcd keeps its data in `<stateDir>/etcd`. */
@@ -29,6 +35,11 @@ export interface ManagedEtcdOptions {
   quotaBackendBytes?: number;
   /** Largest request etcd accepts; default 4 MiB (the API accepts bodies up to 3 MiB). */
   maxRequestBytes?: number;
+  /**
+   * TLS with client-certificate auth on the client and peer URLs; default true.
+   * false serves plain HTTP to anyone local: only for throw-away test fixtures.
+   */
+  tls?: boolean;
   /** Extra etcd flags, appended last. */
   extraArgs?: string[];
   /** First and largest restart back-off; default 200 ms and 10 s. */
@@ -76,10 +87,13 @@ export function etcdArgs(o: {
   autoCompactionRetention: string;
   quotaBackendBytes: number;
   maxRequestBytes: number;
+  /** The etcd PKI's files: https URLs and client-certificate auth; absent = plain http. */
+  tls?: EtcdPkiPaths;
   extraArgs?: string[];
 }): string[] {
-  const client = `http://${o.host}:${o.ports.client}`;
-  const peer = `http://${o.host}:${o.ports.peer}`;
+  const scheme = o.tls ? 'https' : 'http';
+  const client = `${scheme}://${urlHost(o.host)}:${o.ports.client}`;
+  const peer = `${scheme}://${urlHost(o.host)}:${o.ports.peer}`;
   return [
     '--name', o.name,
     '--data-dir', o.dataDir,
@@ -100,8 +114,27 @@ export function etcdArgs(o: {
     '--logger', 'zap',
     '--log-outputs', 'stderr',
     '--log-level', 'warn',
+    ...(o.tls ? tlsArgs(o.tls) : []),
     ...(o.extraArgs ?? []),
   ];
+}
+
+/** As kubeadm runs etcd: every client and peer must present a cert the etcd CA signed. */
+function tlsArgs(p: EtcdPkiPaths): string[] {
+  return [
+    '--client-cert-auth',
+    '--trusted-ca-file', p.caCert,
+    '--cert-file', p.serverCert,
+    '--key-file', p.serverKey,
+    '--peer-client-cert-auth',
+    '--peer-trusted-ca-file', p.caCert,
+    '--peer-cert-file', p.peerCert,
+    '--peer-key-file', p.peerKey,
+  ];
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 export class ManagedEtcd {
@@ -119,6 +152,7 @@ export class ManagedEtcd {
   private restartTimer: { cancel(): void } | undefined;
   private healthyTimer: { cancel(): void } | undefined;
   private tail: string[] = [];
+  private pki: { paths: EtcdPkiPaths; client: EtcdClientCredentials } | undefined;
   private readonly onProcessExit = () => {
     // Last resort when the controller exits without stop(): never leave etcd behind.
     if (this.child?.pid && this.child.exitCode === null) {
@@ -153,10 +187,17 @@ export class ManagedEtcd {
     return this.child?.exitCode === null ? this.child.pid : undefined;
   }
 
-  /** Client URLs, e.g. `['http://127.0.0.1:40123']`; stable across restarts. */
+  /** Client URLs, e.g. `['https://127.0.0.1:40123']`; stable across restarts. */
   get endpoints(): string[] {
     if (!this.ports) throw new UnavailableError('managed etcd is not started');
-    return [`http://${this.host}:${this.ports.client}`];
+    return [`${this.o.tls === false ? 'http' : 'https'}://${urlHost(this.host)}:${this.ports.client}`];
+  }
+
+  /** What a client presents and trusts (the controller's apiserver-etcd-client cert); undefined without TLS. */
+  get clientTls(): EtcdClientCredentials | undefined {
+    if (this.o.tls === false) return undefined;
+    if (!this.pki) throw new UnavailableError('managed etcd is not started');
+    return this.pki.client;
   }
 
   /** Starts etcd and resolves once it answers /health. */
@@ -164,6 +205,7 @@ export class ManagedEtcd {
     if (this._state !== 'stopped') throw new Error(`managed etcd is ${this._state}`);
     this._state = 'starting';
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    if (this.o.tls !== false) this.ensurePki();
     process.on('exit', this.onProcessExit);
     let lastError: unknown;
     // Free ports can be taken between our probe and etcd's bind: pick new ones and retry.
@@ -197,6 +239,18 @@ export class ManagedEtcd {
     this._state = 'stopped';
     process.off('exit', this.onProcessExit);
     this.log.info('etcd stopped');
+  }
+
+  /** The etcd PKI; a state dir from before etcd had TLS gets it now. */
+  private ensurePki(): void {
+    try {
+      const pki = ensureEtcdPki(this.o.stateDir, { nowMs: this.clock.now(), hosts: [this.host] });
+      this.pki = pki;
+      if (pki.written.length > 0) this.log.info({ dir: pki.paths.dir, written: pki.written }, 'issued etcd certificates');
+    } catch (e) {
+      this._state = 'stopped';
+      throw e;
+    }
   }
 
   private portsFile(): string {
@@ -238,6 +292,7 @@ export class ManagedEtcd {
       autoCompactionRetention: this.o.autoCompactionRetention ?? '10m',
       quotaBackendBytes: this.o.quotaBackendBytes ?? 2 * 1024 ** 3,
       maxRequestBytes: this.o.maxRequestBytes ?? 4 * 1024 * 1024,
+      ...(this.pki ? { tls: this.pki.paths } : {}),
       extraArgs: this.o.extraArgs,
     });
     this.tail = [];
@@ -283,18 +338,12 @@ export class ManagedEtcd {
 
   private async waitHealthy(child: ChildProcess): Promise<void> {
     const deadline = this.clock.now() + (this.o.startTimeoutMs ?? 20_000);
-    const url = `${this.endpoints[0]}/health`;
+    const endpoint = this.endpoints[0]!;
     while (this.clock.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new UnavailableError(`etcd exited during start (${child.exitCode ?? child.signalCode}): ${this.tail.slice(-3).join(' | ')}`);
       }
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { health?: string };
-        if (res.ok && body.health === 'true') return;
-      } catch {
-        /* not up yet */
-      }
+      if (await etcdHealthy(endpoint, this.pki?.client)) return;
       await this.clock.sleep(20);
     }
     throw new UnavailableError(`etcd did not become healthy within ${this.o.startTimeoutMs ?? 20_000} ms: ${this.tail.slice(-3).join(' | ')}`);

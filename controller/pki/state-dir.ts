@@ -7,6 +7,7 @@
 //   cluster.json                        advertise addresses, API/agent ports, network config
 //   bootstrap-token.json                the first join token (0600), put into etcd by `run`
 //   encryption-keys.json                keys Secrets are encrypted with in etcd (0600; encryption-keys.ts)
+//   pki/etcd/… pki/apiserver-etcd-client.* the managed etcd's own CA and certs (etcd-pki.ts)
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
@@ -18,6 +19,7 @@ import { validateNetworkConfig, type NetworkConfig } from '../../netplugin/index
 import { generateToken } from '../join/bootstrap-token.js';
 import { generateCa, issueServingCert, type CertAndKey } from './certs.js';
 import { createEncryptionKeyFile } from './encryption-keys.js';
+import { ensureEtcdPki } from './etcd-pki.js';
 import { generateAdminToken } from './tokens.js';
 
 export const DEFAULT_API_PORT = 6443;
@@ -76,6 +78,9 @@ export interface InitResult {
   tokenFile: string;
   /** The encryption key file (kept as it was when it existed, also with --force). */
   encryptionKeysFile: string;
+  /** The managed etcd's CA and the controller's client cert for it (kept when they existed, also with --force). */
+  etcdCaFile: string;
+  etcdClientCertFile: string;
   server: string;
   config: ClusterConfig;
   /** `flotilla-agent join …` with the first token and the CA pin. */
@@ -203,6 +208,8 @@ export function initStateDir(o: InitOptions): InitResult {
   writeFile(p.bootstrapToken, `${JSON.stringify(bootstrapToken)}\n`, 0o600);
   // Never replaced: Secrets in etcd stay readable after `init --force`.
   const keysWritten = createEncryptionKeyFile(p.encryptionKeys, now);
+  // Made here so that the first `run` need not; a state dir from before gets it at its next run.
+  const etcdPki = ensureEtcdPki(o.stateDir, { nowMs: now });
   return {
     stateDir: o.stateDir,
     caFile: p.caCert,
@@ -210,11 +217,13 @@ export function initStateDir(o: InitOptions): InitResult {
     kubeconfigFile: p.kubeconfig,
     tokenFile: p.token,
     encryptionKeysFile: p.encryptionKeys,
+    etcdCaFile: etcdPki.paths.caCert,
+    etcdClientCertFile: etcdPki.paths.clientCert,
     server,
     config,
     joinCommand: joinCommandFor({ address: advertise[0]!, bootstrapPort, token: bootstrapToken.token, caPem: ca.certPem }),
     bootstrapToken,
-    written: [p.caCert, p.caKey, p.servingCert, p.servingKey, p.token, p.kubeconfig, p.cluster, p.bootstrapToken, ...(keysWritten ? [p.encryptionKeys] : [])],
+    written: [p.caCert, p.caKey, p.servingCert, p.servingKey, p.token, p.kubeconfig, p.cluster, p.bootstrapToken, ...(keysWritten ? [p.encryptionKeys] : []), ...etcdPki.written],
   };
 }
 

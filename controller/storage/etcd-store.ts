@@ -62,6 +62,31 @@ export interface EtcdClientOptions {
    * traffic tripped the breaker.
    */
   hostBreaker?: boolean;
+  /** TLS towards https:// endpoints: the CA to trust and the client certificate to present. */
+  tls?: EtcdClientTls;
+}
+
+/**
+ * What a client presents to and trusts in an etcd with TLS (PEM text). Without
+ * `caPem` the system's roots are trusted; `certPem` and `keyPem` go together.
+ */
+export interface EtcdClientTls {
+  caPem?: string | Buffer;
+  certPem?: string | Buffer;
+  keyPem?: string | Buffer;
+  /**
+   * The name to check the server's certificate against instead of the endpoint's
+   * host; for an etcd reached by IP (the managed one: `localhost`), since TLS
+   * sends no IP address as server name (Node warns with DEP0123 when asked to).
+   */
+  serverName?: string;
+}
+
+function grpcCredentials(tls: EtcdClientTls | undefined): IOptions['credentials'] {
+  if (!tls) return undefined;
+  const buf = (v: string | Buffer | undefined) => (v === undefined ? undefined : Buffer.from(v));
+  // grpc's createSsl takes a missing root certificate as "the system's roots".
+  return { rootCertificate: buf(tls.caPem) as Buffer, privateKey: buf(tls.keyPem), certChain: buf(tls.certPem) };
 }
 
 /**
@@ -78,6 +103,8 @@ export interface EtcdStoreOptions {
   endpoints?: string[];
   /** …or use this client (the caller closes it). */
   client?: Etcd3;
+  /** TLS of the client the store makes (see EtcdClientTls). */
+  tls?: EtcdClientTls;
   /** Deadline of one etcd call when the store makes the client; default 3 s. */
   requestTimeoutMs?: number;
   /** How long transient failures (no leader, member down) are retried; default 10 s. */
@@ -209,9 +236,14 @@ export function createEtcdClient(o: EtcdClientOptions): Etcd3 {
   const timeout = o.requestTimeoutMs ?? 3000;
   return new Etcd3({
     hosts: o.endpoints,
+    ...(o.tls ? { credentials: grpcCredentials(o.tls) } : {}),
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     // A list can be far larger than gRPC's default 4 MiB reply limit.
-    grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
+    grpcOptions: {
+      'grpc.max_receive_message_length': -1,
+      'grpc.max_send_message_length': -1,
+      ...(o.tls?.serverName ? { 'grpc.ssl_target_name_override': o.tls.serverName } : {}),
+    },
     // Retries happen in the store, which knows when a write may have landed; the
     // library's own blind retry of writes is switched off.
     faultHandling: { host: o.hostBreaker === false ? () => passThrough() : hostBreaker(1000), global: passThrough() },
@@ -271,7 +303,7 @@ export class EtcdStore implements Store {
       this.ownsClient = false;
     } else {
       if (!o.endpoints || o.endpoints.length === 0) throw new Error('EtcdStore needs endpoints or a client');
-      this.client = createEtcdClient({ endpoints: o.endpoints, requestTimeoutMs: o.requestTimeoutMs });
+      this.client = createEtcdClient({ endpoints: o.endpoints, requestTimeoutMs: o.requestTimeoutMs, tls: o.tls });
       this.ownsClient = true;
     }
     this.clock = o.clock ?? realClock;

@@ -121,7 +121,12 @@ export async function run(ctx) {
     const token = readFileSync(join(ctl.stateDir, 'admin.token'), 'utf8').trim();
     const ca = readFileSync(join(ctl.stateDir, 'pki', 'ca.crt'), 'utf8');
     const { client } = JSON.parse(readFileSync(join(ctl.stateDir, 'etcd-ports.json'), 'utf8'));
-    etcd = new Etcd3({ hosts: [`http://127.0.0.1:${client}`] });
+    // the managed etcd takes only the controller's client certificate
+    const pki = (f) => readFileSync(join(ctl.stateDir, 'pki', f));
+    etcd = new Etcd3({
+      hosts: [`https://127.0.0.1:${client}`],
+      credentials: { rootCertificate: pki('etcd/ca.crt'), certChain: pki('apiserver-etcd-client.crt'), privateKey: pki('apiserver-etcd-client.key') },
+    });
     pool = new Pool(`https://127.0.0.1:${ctl.port}`, { connections: CONCURRENCY, pipelining: 1, keepAliveTimeout: 60_000, connect: { ca } });
 
     const create = async (name) => {

@@ -334,7 +334,10 @@ const readyCount = async (ctl) => {
 async function etcdWatchStats(ctl) {
   try {
     const { client } = JSON.parse(readFileSync(join(ctl.stateDir, 'etcd-ports.json'), 'utf8'));
-    const text = await (await fetch(`http://127.0.0.1:${client}/metrics`)).text();
+    // the managed etcd takes only the controller's client certificate
+    const pki = (f) => readFileSync(join(ctl.stateDir, 'pki', f));
+    const tls = new Client(`https://127.0.0.1:${client}`, { connect: { ca: pki('etcd/ca.crt'), cert: pki('apiserver-etcd-client.crt'), key: pki('apiserver-etcd-client.key') } });
+    const text = await tls.request({ method: 'GET', path: '/metrics' }).then((r) => r.body.text()).finally(() => tls.close());
     const v = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
     return {
       watchers: v('etcd_debugging_mvcc_watcher_total'),

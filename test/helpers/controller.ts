@@ -1,7 +1,8 @@
 // Starts the real, compiled controller (`node dist/controller/main.js init` then
 // `run`) as a child process with its managed etcd on loopback and a free port.
 // Build first: `npx tsc -p tsconfig.json`. stop() sends SIGTERM (the controller
-// stops its etcd child), waits, and removes the state directory.
+// stops its etcd child), waits, and removes the state directory. The managed
+// etcd is https with client-certificate auth: managedEtcdAccess() has the certs.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -196,6 +197,34 @@ export async function startController(opts: StartControllerOptions = {}): Promis
     cleanupDir();
     throw e;
   }
+}
+
+/** How a test reaches a controller's managed etcd: https, the etcd CA and the controller's client certificate. */
+export interface ManagedEtcdAccess {
+  endpoint: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** For `new Etcd3({ hosts: [endpoint], credentials })`. */
+  credentials: { rootCertificate: Buffer; certChain: Buffer; privateKey: Buffer };
+  /** `etcdctl` flags for this etcd with the client certificate. */
+  etcdctlArgs: string[];
+}
+
+export function managedEtcdAccess(stateDir: string): ManagedEtcdAccess {
+  const { client } = JSON.parse(readFileSync(join(stateDir, 'etcd-ports.json'), 'utf8')) as { client: number };
+  const endpoint = `https://127.0.0.1:${client}`;
+  const caFile = join(stateDir, 'pki', 'etcd', 'ca.crt');
+  const certFile = join(stateDir, 'pki', 'apiserver-etcd-client.crt');
+  const keyFile = join(stateDir, 'pki', 'apiserver-etcd-client.key');
+  return {
+    endpoint,
+    caFile,
+    certFile,
+    keyFile,
+    credentials: { rootCertificate: readFileSync(caFile), certChain: readFileSync(certFile), privateKey: readFileSync(keyFile) },
+    etcdctlArgs: ['--endpoints', endpoint, '--cacert', caFile, '--cert', certFile, '--key', keyFile],
+  };
 }
 
 /**

@@ -22,6 +22,8 @@ export async function startEtcd(opts: { autoCompactionRetention?: string } = {})
     log: silentLogger(),
     autoCompactionRetention: opts.autoCompactionRetention,
     stopTimeoutMs: 3000,
+    // A fixture for store tests: plain HTTP (the controller's own etcd has TLS, see etcd-tls.test.ts).
+    tls: false,
   });
   try {
     await etcd.start();

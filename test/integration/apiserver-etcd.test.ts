@@ -3,11 +3,10 @@
 // leaves etcd untouched, watches over real etcd (410 after compaction), and a
 // clean shutdown that ends open watches and stops etcd.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startController, type StartedController } from '../helpers/controller.js';
+import { managedEtcdAccess, startController, type StartedController } from '../helpers/controller.js';
 import { requireBinaries } from '../helpers/require.js';
 
 let ctl: StartedController;
@@ -54,8 +53,8 @@ beforeAll(async () => {
   // no scheduler: these tests watch pods and must see only their own writes
   ctl = await startController({ runArgs: ['--no-scheduler'] });
   agent = new Agent({ connect: { ca: readFileSync(ctl.caFile, 'utf8') } });
-  const ports = JSON.parse(readFileSync(join(ctl.stateDir, 'etcd-ports.json'), 'utf8')) as { client: number };
-  etcd = new Etcd3({ hosts: [`http://127.0.0.1:${ports.client}`] });
+  const access = managedEtcdAccess(ctl.stateDir);
+  etcd = new Etcd3({ hosts: [access.endpoint], credentials: access.credentials });
   const r = await call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
   expect(r.status).toBe(201);
 });

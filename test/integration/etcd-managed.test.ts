@@ -1,11 +1,13 @@
-// The controller's managed etcd: a supervised child process on loopback.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+// The controller's managed etcd: a supervised child process on loopback,
+// https with client-certificate auth (etcd-tls.test.ts tries it from outside).
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../api/index.js';
-import { EtcdStore, ManagedEtcd } from '../../controller/index.js';
+import { EtcdStore, ManagedEtcd, etcdPkiPaths } from '../../controller/index.js';
+import { etcdHealthy } from '../../controller/etcd/index.js';
 import { requireBinaries, requireRoot } from '../helpers/require.js';
 
 const dirs: string[] = [];
@@ -17,8 +19,8 @@ function stateDir(): string {
   return d;
 }
 
-function managed(dir: string): ManagedEtcd {
-  const m = new ManagedEtcd({ stateDir: dir, log: silentLogger(), stopTimeoutMs: 3000, restartBackoffMs: { initial: 50, max: 500 } });
+function managed(dir: string, tls = true): ManagedEtcd {
+  const m = new ManagedEtcd({ stateDir: dir, log: silentLogger(), stopTimeoutMs: 3000, restartBackoffMs: { initial: 50, max: 500 }, tls });
   running.push(m);
   return m;
 }
@@ -40,13 +42,13 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 15_000): Promi
   }
 }
 
-async function health(endpoint: string): Promise<boolean> {
-  try {
-    const r = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-    return r.ok && ((await r.json()) as { health: string }).health === 'true';
-  } catch {
-    return false;
-  }
+/** /health with the controller's client certificate. */
+function health(m: ManagedEtcd, endpoint = m.endpoints[0]!): Promise<boolean> {
+  return etcdHealthy(endpoint, m.clientTls);
+}
+
+function storeOf(m: ManagedEtcd): EtcdStore {
+  return new EtcdStore({ endpoints: m.endpoints, tls: m.clientTls, log: silentLogger() });
 }
 
 describe('managed etcd', () => {
@@ -69,8 +71,8 @@ describe('managed etcd', () => {
     await m.start();
     expect(m.state).toBe('running');
     expect(m.endpoints).toHaveLength(1);
-    expect(m.endpoints[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(await health(m.endpoints[0]!)).toBe(true);
+    expect(m.endpoints[0]).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(await health(m)).toBe(true);
     expect(m.dataDir).toBe(join(dir, 'etcd'));
     expect(statSync(join(dir, 'etcd', 'member')).isDirectory()).toBe(true);
     expect(statSync(join(dir, 'etcd')).mode & 0o777).toBe(0o700);
@@ -90,7 +92,7 @@ describe('managed etcd', () => {
     const m = managed(stateDir());
     await m.start();
     const endpoint = m.endpoints[0]!;
-    const store = new EtcdStore({ endpoints: m.endpoints, log: silentLogger() });
+    const store = storeOf(m);
     try {
       await store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'survivor' } });
       const first = m.pid!;
@@ -98,7 +100,7 @@ describe('managed etcd', () => {
       await until(() => m.restarts === 1 && m.state === 'running');
       expect(m.pid).not.toBe(first);
       expect(m.endpoints[0]).toBe(endpoint);
-      expect(await health(endpoint)).toBe(true);
+      expect(await health(m, endpoint)).toBe(true);
       // the store's client reconnects by itself
       const n = await store.get({ resource: 'nodes', name: 'survivor' });
       expect(n.metadata.name).toBe('survivor');
@@ -110,7 +112,7 @@ describe('managed etcd', () => {
   it('a watch resumes after etcd restarts and misses nothing', async () => {
     const m = managed(stateDir());
     await m.start();
-    const store = new EtcdStore({ endpoints: m.endpoints, log: silentLogger() });
+    const store = storeOf(m);
     const ac = new AbortController();
     const seen: string[] = [];
     try {
@@ -138,7 +140,7 @@ describe('managed etcd', () => {
     const a = managed(dir);
     await a.start();
     const endpoint = a.endpoints[0]!;
-    const s1 = new EtcdStore({ endpoints: a.endpoints, log: silentLogger() });
+    const s1 = storeOf(a);
     await s1.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'kept' } });
     await s1.close();
     await a.stop();
@@ -146,7 +148,7 @@ describe('managed etcd', () => {
     const b = managed(dir);
     await b.start();
     expect(b.endpoints[0]).toBe(endpoint);
-    const s2 = new EtcdStore({ endpoints: b.endpoints, log: silentLogger() });
+    const s2 = storeOf(b);
     try {
       expect((await s2.get({ resource: 'nodes', name: 'kept' })).metadata.name).toBe('kept');
     } finally {
@@ -166,7 +168,7 @@ describe('managed etcd', () => {
       const b = managed(dir);
       await b.start();
       expect(Number(new URL(b.endpoints[0]!).port)).not.toBe(port);
-      expect(await health(b.endpoints[0]!)).toBe(true);
+      expect(await health(b)).toBe(true);
     } finally {
       await new Promise((r) => blocker.close(r));
     }
@@ -178,10 +180,36 @@ describe('managed etcd', () => {
     try {
       const m = managed(stateDir());
       await m.start();
-      expect(await health(m.endpoints[0]!)).toBe(true);
+      expect(await health(m)).toBe(true);
     } finally {
       delete process.env.ETCD_NAME;
       delete process.env.ETCD_INITIAL_CLUSTER;
+    }
+  });
+
+  it('a state dir from before etcd had TLS gets the etcd PKI at its next start and keeps its data', async () => {
+    const dir = stateDir();
+    const old = managed(dir, false);
+    await old.start();
+    expect(old.endpoints[0]).toMatch(/^http:/);
+    const s1 = storeOf(old);
+    await s1.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'from-before' } });
+    await s1.close();
+    await old.stop();
+    expect(existsSync(etcdPkiPaths(dir).caCert)).toBe(false);
+
+    const upgraded = managed(dir);
+    await upgraded.start();
+    expect(upgraded.endpoints[0]).toMatch(/^https:/);
+    for (const f of Object.values(etcdPkiPaths(dir))) expect(existsSync(f)).toBe(true);
+    // plain http on the same port is gone, and https without the client cert is refused
+    expect(await etcdHealthy(upgraded.endpoints[0]!.replace('https:', 'http:'))).toBe(false);
+    expect(await etcdHealthy(upgraded.endpoints[0]!, { caPem: upgraded.clientTls!.caPem })).toBe(false);
+    const s2 = storeOf(upgraded);
+    try {
+      expect((await s2.get({ resource: 'nodes', name: 'from-before' })).metadata.name).toBe('from-before');
+    } finally {
+      await s2.close();
     }
   });
 

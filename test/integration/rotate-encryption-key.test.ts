@@ -15,6 +15,7 @@ import {
   AesGcmTransformer,
   DecryptionError,
   EtcdStore,
+  type EtcdClientTls,
   ManagedEtcd,
   initStateDir,
   readEncryptionKeyFile,
@@ -52,11 +53,11 @@ function stateDir(): string {
 }
 
 /** A store as `run` builds it: the state dir's keys, followed as the file changes. */
-function controllerStore(dir: string, endpoints = etcd.endpoints): { store: EtcdStore; transformer: AesGcmTransformer } {
+function controllerStore(dir: string, endpoints = etcd.endpoints, tls?: EtcdClientTls): { store: EtcdStore; transformer: AesGcmTransformer } {
   const file = statePaths(dir).encryptionKeys;
   const transformer = new AesGcmTransformer(toEncryptionKeys(readEncryptionKeyFile(file)), { source: file });
   const w = watchEncryptionKeyFile(file, transformer, silentLogger(), 50);
-  const store = new EtcdStore({ endpoints, encryption: transformer, log: silentLogger() });
+  const store = new EtcdStore({ endpoints, tls, encryption: transformer, log: silentLogger() });
   closers.push(() => w.stop(), () => store.close());
   return { store, transformer };
 }
@@ -258,7 +259,7 @@ describe('rotate-encryption-key', () => {
     const m = new ManagedEtcd({ stateDir: dir, log: silentLogger(), stopTimeoutMs: 3000 });
     await m.start();
     try {
-      const { store } = controllerStore(dir, m.endpoints);
+      const { store } = controllerStore(dir, m.endpoints, m.clientTls);
       await store.create('secrets', secret('s', 'default', 'v'));
       const running = await rotateEncryptionKey({ stateDir: dir, settleMs: 0, log: silentLogger() });
       expect(running).toMatchObject({ etcd: 'running', rewritten: 1 });
@@ -272,7 +273,8 @@ describe('rotate-encryption-key', () => {
     const again = new ManagedEtcd({ stateDir: dir, log: silentLogger(), stopTimeoutMs: 3000 });
     await again.start();
     try {
-      const c = new Etcd3({ hosts: again.endpoints });
+      const tls = again.clientTls!;
+      const c = new Etcd3({ hosts: again.endpoints, credentials: { rootCertificate: Buffer.from(tls.caPem), certChain: Buffer.from(tls.certPem), privateKey: Buffer.from(tls.keyPem) } });
       const v = (await c.get('/flotilla/secrets/default/s').buffer())!;
       c.close();
       expect(v.subarray(0, AESGCM_PREFIX.length + 9).toString()).toBe(`${AESGCM_PREFIX}${stopped.added}:`);
