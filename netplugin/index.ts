@@ -19,3 +19,4 @@ export * from './backend/vxlan/reconcile.js';
 export * from './backend/vxlan/network.js';
 export * from './cni/plugin.js';
 export * from './portmap/index.js';
+export * from './proxy/index.js';
