@@ -9,6 +9,7 @@ import { DeploymentController } from './deployment/index.js';
 import { ReplicaSetController } from './replicaset/index.js';
 import { JobController } from './job/index.js';
 import { EndpointsController } from './endpoints/index.js';
+import { ServiceRepair } from './services/index.js';
 
 import type { LeaderContext, LeaderController } from './leader-context.js';
 
@@ -27,5 +28,6 @@ export const LEADER_CONTROLLERS: LeaderControllerEntry[] = [
   { name: 'deployment', start: (ctx) => DeploymentController.fromContext(ctx) },
   { name: 'job', start: (ctx) => new JobController({ api: ctx.api, informers: ctx.informers, clock: ctx.clock, metrics: ctx.metrics, log: ctx.log('job-controller'), recorder: ctx.recorder('job-controller'), ...(typeof ctx.flags['job-backoff-base-ms'] === 'number' ? { backoff: { baseMs: ctx.flags['job-backoff-base-ms'] } } : {}) }) },
   { name: 'cronjob', start: (ctx) => new CronJobController({ api: ctx.api, informers: ctx.informers, clock: ctx.clock, metrics: ctx.metrics, log: ctx.log('cronjob-controller'), recorder: ctx.recorder('cronjob-controller') }) },
+  { name: 'service-repair', start: (ctx) => new ServiceRepair({ store: ctx.store, allocator: ctx.api.services.allocator, clock: ctx.clock, log: ctx.log('service-repair'), recorder: ctx.recorder('ipallocator-repair-controller') }) },
   { name: 'endpoints', start: (ctx) => new EndpointsController({ api: ctx.api, informers: ctx.informers, clock: ctx.clock, metrics: ctx.metrics, log: ctx.log('endpoints-controller'), recorder: ctx.recorder('endpoints-controller') }) },
 ];

@@ -78,8 +78,10 @@ program
   .option('--subnet-len <len>', 'prefix length of each node subnet', intArg('--subnet-len', 1, 30), 24)
   .option('--vni <vni>', 'VXLAN network identifier', intArg('--vni', 1, 16777215), 1)
   .option('--vxlan-port <port>', 'VXLAN UDP port', intArg('--vxlan-port', 1, 65535), 8472)
+  .option('--service-cidr <cidr>', 'where Service ClusterIPs come from (must not overlap the pod network)', '10.96.0.0/16')
+  .option('--service-node-port-range <min-max>', 'the range of NodePorts', '30000-32767')
   .option('--force', 'replace an existing CA (agents must join again)', false)
-  .action((o: { stateDir: string; advertiseAddress?: string[]; apiPort: number; bootstrapPort: number; nodePort: number; tokenTtl: string; clusterCidr: string; subnetLen: number; vni: number; vxlanPort: number; force: boolean }) => {
+  .action((o: { stateDir: string; advertiseAddress?: string[]; apiPort: number; bootstrapPort: number; nodePort: number; tokenTtl: string; clusterCidr: string; subnetLen: number; vni: number; vxlanPort: number; serviceCidr: string; serviceNodePortRange: string; force: boolean }) => {
     try {
       const r = initStateDir({
         stateDir: o.stateDir,
@@ -89,6 +91,8 @@ program
         nodePort: o.nodePort,
         tokenTtlMs: parseTtl(o.tokenTtl),
         network: { network: o.clusterCidr, subnetLen: o.subnetLen, vni: o.vni, vxlanPort: o.vxlanPort },
+        serviceCIDR: o.serviceCidr,
+        serviceNodePortRange: o.serviceNodePortRange,
         force: o.force,
       });
       const lines = [
@@ -100,6 +104,7 @@ program
         `  encryption keys:     ${r.encryptionKeysFile} (Secrets in etcd; copy it to every controller replica)`,
         `  etcd CA:             ${r.etcdCaFile} (the managed etcd takes only clients with ${r.etcdClientCertFile})`,
         `  pod network:         ${r.config.network.network}, /${r.config.network.subnetLen} per node, VXLAN VNI ${r.config.network.backend.vni} port ${r.config.network.backend.port}`,
+        `  services:            ClusterIPs from ${r.config.serviceCIDR}, NodePorts ${r.config.serviceNodePortRange}`,
         '',
         `Start the control plane:  flotilla-controller run --state-dir ${r.stateDir}`,
         `Use it:                   export KUBECONFIG=${r.kubeconfigFile}`,

@@ -30,6 +30,7 @@ import { ensureEncryptionKeyFile, toEncryptionKeys, watchEncryptionKeyFile } fro
 import { bootstrapPortOf, loadStateDir, markInitialTokenSeeded, nodePortOf, statePaths, type ControllerState } from './pki/state-dir.js';
 import { TokenAuthenticator } from './pki/tokens.js';
 import { Scheduler } from './scheduler/index.js';
+import { DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, KubernetesServiceReconciler, ServiceAllocator, ServiceWrites, ensureServicesConfig, parseServicesConfig } from './services/index.js';
 import { createNodeStreams } from './streams/index.js';
 import { AesGcmTransformer } from './storage/encryption.js';
 import { EtcdStore, createEtcdClient, type EtcdClientTls } from './storage/etcd-store.js';
@@ -133,6 +134,14 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     const registry = new SubnetRegistry({ store, etcd: store.client, log: componentLogger('network', root), informers });
     const network = await registry.ensureConfig(state.config.network);
     log.info({ network }, 'network config in force');
+    // ClusterIPs and NodePorts: the ranges init chose, stored once in etcd for every replica
+    const servicesConfig = await ensureServicesConfig(store.client, {
+      serviceCIDR: state.config.serviceCIDR ?? DEFAULT_SERVICE_CIDR,
+      nodePortRange: state.config.serviceNodePortRange ?? DEFAULT_NODE_PORT_RANGE,
+    });
+    const serviceRanges = parseServicesConfig(servicesConfig);
+    const serviceWrites = new ServiceWrites(new ServiceAllocator({ store, serviceCidr: serviceRanges.cidr, nodePorts: serviceRanges.nodePorts, clock, log: componentLogger('services', root) }));
+    log.info({ services: servicesConfig }, 'services config in force');
 
     const tokens = new BootstrapTokenStore(store, clock);
     await seedInitialToken(state, tokens, clock, log);
@@ -193,6 +202,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       https: { cert: `${state.serving.certPem.trim()}\n${state.ca.certPem.trim()}\n`, key: state.serving.keyPem, clientCa: state.ca.certPem },
       logs: o.logs ?? nodeStreams.logs,
       exec: nodeStreams.exec,
+      services: serviceWrites,
       extraRoutes: (app) => {
         registerFlotillaApi(app, {
           tokens,
@@ -207,6 +217,18 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
     const address = await api.app.listen({ host, port: o.port ?? state.config.apiPort });
     const port = Number(new URL(address).port);
     cleanups.push({ name: 'close the API server', run: () => api.app.close() });
+    // default/kubernetes: this replica's advertised address among its endpoints while it lives
+    const kubernetesService = new KubernetesServiceReconciler({
+      api: api.api,
+      store,
+      address: state.config.advertiseAddresses[0] ?? '127.0.0.1',
+      port,
+      clusterIP: serviceRanges.kubernetesIP,
+      clock,
+      log: componentLogger('kubernetes-service', root),
+    });
+    await kubernetesService.start();
+    cleanups.push({ name: 'leave the kubernetes Service endpoints', run: () => kubernetesService.stop() });
     log.info({ address: `https://${host.includes(':') ? `[${host}]` : host}:${port}` }, 'API server listening');
 
     // Its own connection, without the host breaker, so API traffic never starves the lease renewal.

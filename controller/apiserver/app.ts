@@ -2,6 +2,7 @@
 // inject(); listen.ts serves it over HTTPS. Kubernetes paths and shapes:
 // discovery, /api/v1 resources with subresources, watches as JSON lines,
 // Tables for kubectl, Status objects for every error.
+import type { ServiceWrites } from '../services/index.js';
 import { stringify as stringifyYaml } from 'yaml';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
@@ -85,6 +86,8 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** More routes behind the same authentication (Flotilla's own /apis/flotilla.io/v1). */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** ClusterIP and NodePort allocation from the cluster's ranges; default the default ranges. */
+  services?: ServiceWrites;
 }
 
 export interface ApiServer {
@@ -225,7 +228,7 @@ export function buildApiServer(o: ApiServerOptions): ApiServer {
   metrics.gauge('apiserver_watch_streams', 'Watch streams open now.', () => watches.size);
   metrics.gauge('flotilla_etcd_up', '1 when etcd answers.', () => (o.health?.etcdUp?.() ?? true ? 1 : 0));
   metrics.gauge('flotilla_leader', '1 when this replica holds the leader lease.', () => (o.health?.leader?.() ? 1 : 0));
-  const api = new ResourceApi({ store: o.store, clock, log, ...(o.admission ? { admission: o.admission } : {}), ...(o.informers ? { informers: o.informers } : {}), ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}) });
+  const api = new ResourceApi({ store: o.store, clock, log, ...(o.admission ? { admission: o.admission } : {}), ...(o.informers ? { informers: o.informers } : {}), ...(o.logs ? { logs: o.logs } : {}), ...(o.exec ? { exec: o.exec } : {}), ...(o.services ? { services: o.services } : {}) });
   const execs = new Set<AbortController>();
   const maxWatchMs = (o.maxWatchSeconds ?? 1800) * 1000;
   const bookmarkMs = o.bookmarkIntervalMs ?? 60_000;

@@ -8,6 +8,7 @@
 //   bootstrap-token.json                the first join token (0600), put into etcd by `run`
 //   encryption-keys.json                keys Secrets are encrypted with in etcd (0600; encryption-keys.ts)
 //   pki/etcd/… pki/apiserver-etcd-client.* the managed etcd's own CA and certs (etcd-pki.ts)
+import { DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, parseServicesConfig } from '../services/config.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
@@ -39,6 +40,10 @@ export interface ClusterConfig {
   /** Default 6445. */
   nodePort?: number;
   network: NetworkConfig;
+  /** Where ClusterIPs come from; default 10.96.0.0/16 (state dirs written before Services lack it). */
+  serviceCIDR?: string;
+  /** NodePorts; default 30000-32767. */
+  serviceNodePortRange?: string;
 }
 
 /** The join token init made; `run` stores it (hashed) in etcd. */
@@ -65,6 +70,10 @@ export interface InitOptions {
   /** TTL of the first bootstrap token; 0 = never expires. Default 24 h. */
   tokenTtlMs?: number;
   network?: Partial<Omit<NetworkConfig, 'backend'>> & { vni?: number; vxlanPort?: number };
+  /** Default 10.96.0.0/16; must not overlap the pod network. */
+  serviceCIDR?: string;
+  /** Default 30000-32767. */
+  serviceNodePortRange?: string;
   /** Replace an existing CA (and everything signed by it). */
   force?: boolean;
   nowMs?: number;
@@ -187,7 +196,10 @@ export function initStateDir(o: InitOptions): InitResult {
       throw new BadRequestError(`invalid advertise address "${a}": expected an IP address or a DNS name`);
     }
   }
-  const config: ClusterConfig = { advertiseAddresses: advertise, apiPort, bootstrapPort, nodePort, network };
+  const serviceCIDR = o.serviceCIDR ?? DEFAULT_SERVICE_CIDR;
+  const serviceNodePortRange = o.serviceNodePortRange ?? DEFAULT_NODE_PORT_RANGE;
+  parseServicesConfig({ serviceCIDR, nodePortRange: serviceNodePortRange }, network.network);
+  const config: ClusterConfig = { advertiseAddresses: advertise, apiPort, bootstrapPort, nodePort, network, serviceCIDR, serviceNodePortRange };
 
   mkdirSync(p.pki, { recursive: true, mode: 0o700 });
   const ca = generateCa({ nowMs: now });

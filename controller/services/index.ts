@@ -3,3 +3,6 @@
 export * from './allocator.js';
 export * from './ranges.js';
 export * from './service-writes.js';
+export * from './config.js';
+export * from './repair.js';
+export * from './kubernetes-service.js';

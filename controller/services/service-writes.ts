@@ -55,6 +55,11 @@ const invalid = (o: Obj, cause: FieldCause) => invalidError('Service', refOf(o).
 export class ServiceWrites {
   constructor(private readonly alloc: ServiceAllocator) {}
 
+  /** The allocator behind these writes (the leader's repair loop uses the same ranges). */
+  get allocator(): ServiceAllocator {
+    return this.alloc;
+  }
+
   /**
    * A create: takes the requested or a free ClusterIP and NodePorts and writes
    * them (and the single-stack IPv4 family fields) into OBJ, a private copy.

@@ -132,11 +132,21 @@ describe('[services] ClusterIP and NodePort allocation through the API', () => {
     expect(ext.stderr).toContain('spec.externalIPs: Forbidden: not supported by Flotilla');
   });
 
+  it('the API server keeps default/kubernetes: 10.96.0.1, https 443 to the API port; a loopback advertise address publishes no endpoint', async () => {
+    const k = await getSvc('kubernetes');
+    expect(k.metadata.labels).toEqual({ component: 'apiserver', provider: 'kubernetes' });
+    expect(k.spec).toMatchObject({ type: 'ClusterIP', clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: Number(new URL(ctl.server).port) }] });
+    const ep = (await api<{ subsets?: unknown[] }>('/api/v1/namespaces/default/endpoints/kubernetes')).body;
+    expect(ep.subsets ?? []).toEqual([]);
+  });
+
   it('kubectl cluster-info works now that services are served (it lists kube-system\'s cluster services)', async () => {
     for (const bin of [KUBECTL_133, KUBECTL_120]) {
       // eslint-disable-next-line no-control-regex
       const out = (await ok(['cluster-info'], undefined, bin)).replace(/\u001b\[[0-9;]*m/g, '');
       expect(out).toContain(`Kubernetes control plane is running at ${ctl.server}`);
+      // the controller makes kube-system/kube-dns at start; every node's agent answers its IP
+      expect(out).toContain(`Flotilla-DNS is running at ${ctl.server}/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy`);
     }
   });
 
@@ -154,7 +164,8 @@ describe('[services] ClusterIP and NodePort allocation through the API', () => {
     expect(new Set(ips).size).toBe(ips.length);
     await ok(['delete', 'svc', '--all']);
     const left = (await api<{ items: Service[] }>('/api/v1/namespaces/default/services')).body.items;
-    expect(left.map((s) => s.metadata.name)).toEqual([]);
+    // only `kubernetes` may come back: the API server keeps it, as kube-apiserver does
+    expect(left.map((s) => s.metadata.name).filter((n) => n !== 'kubernetes')).toEqual([]);
     // a fresh Service may take the requested port and address of a deleted one
     await ok(['apply', '-f', '-'], svcYaml('again', '  type: NodePort\n  clusterIP: 10.96.0.42\n  ports:\n  - port: 80\n    nodePort: 30081\n'));
     expect((await getSvc('again')).spec).toMatchObject({ clusterIP: '10.96.0.42', ports: [expect.objectContaining({ nodePort: 30081 })] });
