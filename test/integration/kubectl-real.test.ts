@@ -80,7 +80,9 @@ beforeAll(async () => {
   }
   home = mkdtempSync(join(tmpdir(), 'flotilla-kubectl-home-'));
   // No scheduler: pods stay unbound, so deletes are immediate and nothing else writes.
-  ctl = await startController({ runArgs: ['--no-scheduler'] });
+  // The node below is written once and never heartbeats: a long grace period keeps it
+  // Ready however long the three kubectl runs take on a loaded machine.
+  ctl = await startController({ runArgs: ['--no-scheduler', '--node-monitor-grace-period', '3600'] });
   agent = new Agent({ connect: { ca: readFileSync(ctl.caFile, 'utf8') } });
   const node = {
     apiVersion: 'v1',
