@@ -2,13 +2,15 @@
 // range, chosen at `init` (state dir) and stored once in etcd, so every
 // controller replica allocates from the same ranges whatever its own state
 // dir says: the first replica to start writes it, the others read it.
-//   /flotilla/services/config    {config: {serviceCIDR, nodePortRange}}
+//   /flotilla/network/service-config    {config: {serviceCIDR, nodePortRange}}
+// (beside the pod network's config: never under /flotilla/services/, where a
+// list of Services across namespaces would read it as one)
 import type { Etcd3 } from 'etcd3';
 import { BadRequestError, UnavailableError } from '../../api/index.js';
 import { cidrOverlaps, formatIPv4, parseCidr, type Cidr } from '../../netplugin/cidr.js';
 import { parsePortRange, parseServiceCidr } from './ranges.js';
 
-export const SERVICES_CONFIG_KEY = '/flotilla/services/config';
+export const SERVICES_CONFIG_KEY = '/flotilla/network/service-config';
 export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
 export const DEFAULT_NODE_PORT_RANGE = '30000-32767';
 
