@@ -125,6 +125,11 @@ export function formatError(e: unknown): string {
     // kubectl prints validation failures as they are; everything else with the reason in front.
     if (e.reason === 'Invalid') {
       const d = e.status.details;
+      // kubectl lists several causes one a line, from the Status causes, instead of the server's `[a, b]`
+      const causes = d?.causes ?? [];
+      if (d?.kind && d.name && causes.length > 1) {
+        return `The ${d.kind} "${d.name}" is invalid: \n${causes.map((c) => `* ${c.field ? `${c.field}: ` : ''}${c.message ?? ''}`).join('\n')}`;
+      }
       if (d?.kind && d.name && e.message.startsWith(`${d.kind} "${d.name}" is invalid`)) return `The ${e.message}`;
       return e.message.startsWith('error') || e.message.startsWith('The ') ? e.message : `error: ${e.message}`;
     }

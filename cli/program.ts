@@ -10,6 +10,7 @@ import * as del from './commands/delete.js';
 import * as describe from './commands/describe.js';
 import * as drain from './commands/drain.js';
 import * as exec from './commands/exec.js';
+import * as expose from './commands/expose.js';
 import * as get from './commands/get.js';
 import * as image from './commands/image.js';
 import * as logs from './commands/logs.js';
@@ -21,7 +22,7 @@ import * as version from './commands/version.js';
 import { formatError } from './errors.js';
 import { addGlobalFlags, processIo } from './session.js';
 
-const COMMANDS: { register(program: Command, env: CliEnv): void }[] = [apply, get, describe, del, logs, exec, image, net, token, version, clusterInfo, drain, scale, rollout];
+const COMMANDS: { register(program: Command, env: CliEnv): void }[] = [apply, get, describe, del, logs, exec, image, net, token, version, clusterInfo, drain, scale, rollout, expose];
 
 export function buildProgram(env: CliEnv): Command {
   const program = new Command('flotctl')

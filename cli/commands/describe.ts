@@ -1,10 +1,11 @@
 // flotctl describe TYPE [NAME...] | TYPE/NAME: the object in kubectl's layout,
 // with its Events (found by an involvedObject field selector).
 import type { Command } from 'commander';
-import { workloadSelectorText, type ConfigMap, type CronJob, type DaemonSet, type Deployment, type Event, type Job, type KubeList, type KubeObject, type Namespace, type Node, type Pod, type ReplicaSet, type Secret } from '../../api/index.js';
+import { workloadSelectorText, type ConfigMap, type CronJob, type DaemonSet, type Deployment, type EndpointSlice, type Endpoints, type Event, type Job, type KubeList, type KubeObject, type Namespace, type Node, type Pod, type ReplicaSet, type Secret, type Service } from '../../api/index.js';
 import { action, reportError, type CliEnv } from '../command.js';
 import { ApiStatusError } from '../errors.js';
 import { describeConfigMap, describeGeneric, describeNamespace, describeNode, describePod, describeSecret } from '../printers/describe.js';
+import { describeEndpointSlice, describeEndpoints, describeService } from '../printers/describe-services.js';
 import { describeCronJob, describeDaemonSet, describeDeployment, describeJob, describeReplicaSet, isControlledBy } from '../printers/describe-workloads.js';
 import { resourcePath, type ResourceRef } from '../resources.js';
 import { addGlobalFlags, type Session } from '../session.js';
@@ -51,6 +52,21 @@ async function controlledObjects<T extends KubeObject>(session: Session, resourc
   }
 }
 
+/** A Service's EndpointSlices (labelled with its name), as kubectl 1.33 reads them; none when listing fails. */
+async function serviceSlices(session: Session, svc: KubeObject): Promise<EndpointSlice[]> {
+  try {
+    const ref = await session.resources.forKind('discovery.k8s.io/v1', 'EndpointSlice');
+    if (!ref) return [];
+    const list = await session.client.requestJson<KubeList<EndpointSlice>>('GET', resourcePath(ref, svc.metadata.namespace), {
+      query: { labelSelector: `kubernetes.io/service-name=${svc.metadata.name}` },
+    });
+    return list.items ?? [];
+  } catch (e) {
+    if (e instanceof ApiStatusError) return [];
+    throw e;
+  }
+}
+
 async function describeOne(session: Session, ref: ResourceRef, obj: KubeObject): Promise<string> {
   const now = session.now();
   switch (ref.kind) {
@@ -82,6 +98,12 @@ async function describeOne(session: Session, ref: ResourceRef, obj: KubeObject):
       return describeJob(obj as Job, await eventsFor(session, obj, 'Job'), now);
     case 'CronJob':
       return describeCronJob(obj as CronJob, await eventsFor(session, obj, 'CronJob'), now);
+    case 'Service':
+      return describeService(obj as Service, await serviceSlices(session, obj), await eventsFor(session, obj, 'Service'), now);
+    case 'Endpoints':
+      return describeEndpoints(obj as Endpoints, await eventsFor(session, obj, 'Endpoints'), now);
+    case 'EndpointSlice':
+      return describeEndpointSlice(obj as EndpointSlice, await eventsFor(session, obj, 'EndpointSlice'), now);
     default:
       return describeGeneric(obj, await eventsFor(session, obj, ref.kind), now);
   }
