@@ -213,6 +213,7 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   activeDeadlineSeconds?: number;
   dnsPolicy?: DNSPolicy;
+  dnsConfig?: import('./kinds/pod-dns.js').PodDNSConfig;
   nodeName?: string;
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];

@@ -8,6 +8,7 @@ import { DisruptionController } from './disruption/index.js';
 import { DeploymentController } from './deployment/index.js';
 import { ReplicaSetController } from './replicaset/index.js';
 import { JobController } from './job/index.js';
+import { LoadBalancerController } from './services/loadbalancer.js';
 import { EndpointsController } from './endpoints/index.js';
 import { ServiceRepair } from './services/index.js';
 
@@ -30,4 +31,5 @@ export const LEADER_CONTROLLERS: LeaderControllerEntry[] = [
   { name: 'cronjob', start: (ctx) => new CronJobController({ api: ctx.api, informers: ctx.informers, clock: ctx.clock, metrics: ctx.metrics, log: ctx.log('cronjob-controller'), recorder: ctx.recorder('cronjob-controller') }) },
   { name: 'service-repair', start: (ctx) => new ServiceRepair({ store: ctx.store, allocator: ctx.api.services.allocator, clock: ctx.clock, log: ctx.log('service-repair'), recorder: ctx.recorder('ipallocator-repair-controller') }) },
   { name: 'endpoints', start: (ctx) => new EndpointsController({ api: ctx.api, informers: ctx.informers, clock: ctx.clock, metrics: ctx.metrics, log: ctx.log('endpoints-controller'), recorder: ctx.recorder('endpoints-controller') }) },
+  { name: 'loadbalancer', start: (ctx) => new LoadBalancerController({ api: ctx.api, informers: ctx.informers, clock: ctx.clock, metrics: ctx.metrics, log: ctx.log('loadbalancer-controller') }) },
 ];

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { componentLogger, realClock, type Clock, type Logger } from '../api/index.js';
 import { MetricsRegistry } from '../api/metrics.js';
 import { NodePodFeed } from './agentapi/pod-feed.js';
+import { NodeServiceFeed } from './agentapi/service-feed.js';
 import { startAgentServers } from './agentapi/server.js';
 import { buildApiServer, type ApiServer } from './apiserver/app.js';
 import { controllerAdmission } from './apiserver/admission.js';
@@ -30,7 +31,7 @@ import { ensureEncryptionKeyFile, toEncryptionKeys, watchEncryptionKeyFile } fro
 import { bootstrapPortOf, loadStateDir, markInitialTokenSeeded, nodePortOf, statePaths, type ControllerState } from './pki/state-dir.js';
 import { TokenAuthenticator } from './pki/tokens.js';
 import { Scheduler } from './scheduler/index.js';
-import { DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, KubernetesServiceReconciler, ServiceAllocator, ServiceWrites, ensureServicesConfig, parseServicesConfig } from './services/index.js';
+import { DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, KubernetesServiceReconciler, ensureKubeDnsService, ServiceAllocator, ServiceWrites, ensureServicesConfig, parseServicesConfig } from './services/index.js';
 import { createNodeStreams } from './streams/index.js';
 import { AesGcmTransformer } from './storage/encryption.js';
 import { EtcdStore, createEtcdClient, type EtcdClientTls } from './storage/etcd-store.js';
@@ -179,6 +180,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       leaseDurationSeconds: Math.max(1, Math.round(lifecycle.gracePeriodMs / 1000)),
       extraNodeHandlers: subnetHandlers(registry, store, agentLog),
       podFeed: new NodePodFeed(informers, agentLog),
+      serviceFeed: new NodeServiceFeed(informers, agentLog),
     });
     cleanups.push({ name: 'close the agent ports', run: () => agents.stop() });
     // Logs and exec: the API server dials the pod's agent (its stream port) with a client cert of the CA.
@@ -228,6 +230,7 @@ export async function runController(o: RunControllerOptions): Promise<RunningCon
       log: componentLogger('kubernetes-service', root),
     });
     await kubernetesService.start();
+    await ensureKubeDnsService(api.api, serviceRanges.dnsIP, componentLogger('kube-dns', root));
     cleanups.push({ name: 'leave the kubernetes Service endpoints', run: () => kubernetesService.stop() });
     log.info({ address: `https://${host.includes(':') ? `[${host}]` : host}:${port}` }, 'API server listening');
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 # Debian packages the project uses at run time and in tests.
-PACKAGES=${PACKAGES:-"crun runc conmon etcd-server etcd-client busybox-static iproute2 iputils-ping procps iptables nftables conntrack docker-registry iperf3 build-essential python3 curl ca-certificates kmod"}
+PACKAGES=${PACKAGES:-"crun runc conmon etcd-server etcd-client busybox-static iproute2 iputils-ping procps iptables nftables conntrack docker-registry iperf3 build-essential python3 curl ca-certificates kmod dnsperf dnsmasq"}
 # Where the real kubectl 1.20 (Debian kubernetes-client) is unpacked, beside any newer kubectl.
 KUBECTL_DIR=${KUBECTL_DIR:-/opt/flotilla/kubernetes-client}
 DEPS_SKIP_APT=${DEPS_SKIP_APT:-0}

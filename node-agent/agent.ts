@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import os from 'node:os';
 import {
+  componentLogger,
   isTerminalPhase,
   realClock,
   toFlotillaError,
@@ -27,6 +28,9 @@ import { computePodStatus } from './sync/status.js';
 import { stopInOrder } from './sync/termination.js';
 import { LifecycleRunner, ProbeManager, type ProbeKind } from './probes/index.js';
 import type { ContainerWaitReason } from './sync/types.js';
+import { NodeDns, type NodeDnsOptions } from './dns/index.js';
+import { MemoryServiceCatalog } from './services/catalog.js';
+import { runServiceFeed } from './services/feed.js';
 
 export interface AgentOptions {
   client: ControllerClient;
@@ -45,6 +49,14 @@ export interface AgentOptions {
   streamPort?: number;
   /** Where pods' ConfigMaps and Secrets are read (default: the controller, behind a TTL cache). */
   configSource?: ConfigObjectSource;
+  /**
+   * Keep `serviceCatalog` current from the controller's WatchServices stream
+   * (every Service and EndpointSlice, for the service proxy and the node DNS
+   * server); default true.
+   */
+  watchServices?: boolean;
+  /** Cluster DNS served on this node (node-agent/dns) from serviceCatalog; absent: none. */
+  nodeDns?: Omit<NodeDnsOptions, 'catalog'>;
 }
 
 /** How soon a container whose ConfigMap/Secret (or key) is missing is tried again. */
@@ -85,7 +97,10 @@ export class Agent {
   private readonly loops: Promise<void>[] = [];
   private lastHeartbeatOk = 0;
   private synced = false;
+  private nodeDns: NodeDns | undefined;
   readonly nodeName: string;
+  /** Every Service and EndpointSlice of the cluster, as the controller's feed has them (the proxy and DNS read it). */
+  readonly serviceCatalog = new MemoryServiceCatalog();
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? realClock;
@@ -174,7 +189,28 @@ export class Agent {
     await this.opts.client.heartbeat(this.nodeStatus());
     this.lastHeartbeatOk = this.clock.now();
     this.loops.push(this.heartbeatLoop(), this.watchLoop(), this.relistLoop());
+    if (this.opts.watchServices ?? true) {
+      const feedLog = componentLogger('service-feed', this.log);
+      this.loops.push(runServiceFeed({ source: this.opts.client, catalog: this.serviceCatalog, log: feedLog, clock: this.clock }, this.ac.signal));
+    }
+    await this.startNodeDns();
     this.log.info({ node: this.nodeName }, 'agent started');
+  }
+
+  // ---------------------------------------------------------------- node DNS
+  // The node's name server (node-agent/dns): the kube-dns IP on this node,
+  // answered from serviceCatalog. A failure to start is the agent's to
+  // report: pods here would resolve nothing.
+  private async startNodeDns(): Promise<void> {
+    if (!this.opts.nodeDns) return;
+    const dns = new NodeDns({ ...this.opts.nodeDns, catalog: this.serviceCatalog, log: componentLogger('dns', this.log) });
+    await dns.start();
+    this.nodeDns = dns;
+  }
+
+  private async stopNodeDns(): Promise<void> {
+    await this.nodeDns?.stop();
+    this.nodeDns = undefined;
   }
 
   get healthy(): boolean {
@@ -287,6 +323,13 @@ export class Agent {
         message,
         type,
       })
+      .catch((e) => this.log.debug({ err: toFlotillaError(e).message }, 'event not recorded'));
+  }
+
+  /** Records an Event about this Node (the service proxy's drift and failures). */
+  async nodeEvent(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    await this.opts.client
+      .recordEvent({ involvedObject: { kind: 'Node', name: this.nodeName, uid: this.nodeName, apiVersion: 'v1' }, reason, message, type })
       .catch((e) => this.log.debug({ err: toFlotillaError(e).message }, 'event not recorded'));
   }
 
@@ -518,6 +561,7 @@ export class Agent {
     for (const t of this.requeueTimers.values()) t.cancel();
     await Promise.allSettled(this.loops);
     await this.workers.idle();
+    await this.stopNodeDns();
     this.opts.client.close();
   }
 }

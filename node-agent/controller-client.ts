@@ -1,7 +1,7 @@
 // The agent's connection to the controller: gRPC with mutual TLS (the node
 // credential from joining), typed promise wrappers over the NodeService calls.
 import * as grpc from '@grpc/grpc-js';
-import { FlotillaError, type ErrorCode, type Event, type KubeObject, type Node, type NodeStatus, type Pod, type PodStatus } from '../api/index.js';
+import { FlotillaError, type EndpointSlice, type ErrorCode, type Event, type KubeObject, type Node, type NodeStatus, type Pod, type PodStatus, type Service } from '../api/index.js';
 import { bootstrapServiceDefinition, fromJsonBytes, nodeServiceDefinition, toJsonBytes, type ConfigResource } from '../api/agent-protocol.js';
 import { normalizeLeaseBackend, vxlanData, type LeaseAttrs, type LeaseWatchResult, type NetworkConfig, type SubnetLease } from '../netplugin/index.js';
 import type { NodeCredential } from './join/credentials.js';
@@ -32,6 +32,12 @@ export interface PodWatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNC';
   pod: Pod;
 }
+
+/** A Service or EndpointSlice change from WatchServices, or SYNC (the snapshot is complete). */
+export type ServiceWatchEvent =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; resource: 'services'; object: Service }
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; resource: 'endpointslices'; object: EndpointSlice }
+  | { type: 'SYNC'; resourceVersion: string };
 
 export class ControllerClient {
   private readonly client: AnyClient;
@@ -108,6 +114,30 @@ export class ControllerClient {
     try {
       for await (const msg of stream as AsyncIterable<{ type: string; podJson: Buffer }>) {
         yield { type: msg.type as PodWatchEvent['type'], pod: fromJsonBytes<Pod>(msg.podJson)! };
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw fromGrpc(e as grpc.ServiceError);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Every Service and EndpointSlice: a snapshot (ADDED…, then SYNC), then changes. Ends on error, abort, or when the controller starts over. */
+  async *watchServices(signal: AbortSignal): AsyncIterable<ServiceWatchEvent> {
+    type Msg = { type: string; resource: string; objectJson: Buffer };
+    const stream = (this.client.WatchServices as unknown as (req: unknown) => grpc.ClientReadableStream<Msg>)({});
+    const onAbort = () => stream.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const m of stream as AsyncIterable<Msg>) {
+        if (m.type === 'SYNC') {
+          yield { type: 'SYNC', resourceVersion: fromJsonBytes<{ metadata?: { resourceVersion?: string } }>(m.objectJson)?.metadata?.resourceVersion ?? '' };
+          continue;
+        }
+        if (m.type !== 'ADDED' && m.type !== 'MODIFIED' && m.type !== 'DELETED') continue; // a newer controller's event kind
+        if (m.resource === 'services') yield { type: m.type, resource: 'services', object: fromJsonBytes<Service>(m.objectJson)! };
+        else if (m.resource === 'endpointslices') yield { type: m.type, resource: 'endpointslices', object: fromJsonBytes<EndpointSlice>(m.objectJson)! };
       }
     } catch (e) {
       if (signal.aborted) return;

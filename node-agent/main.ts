@@ -10,8 +10,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
-import { componentLogger, createRootLogger, InvalidError, toFlotillaError, type Logger } from '../api/index.js';
+import { componentLogger, createRootLogger, dns1123SubdomainErrors, InvalidError, toFlotillaError, type Logger } from '../api/index.js';
 import { MetricsRegistry } from '../api/metrics.js';
 import { startDaemonHttp } from '../api/daemon-http.js';
 import { DEFAULT_STREAM_PORT } from '../api/streams-protocol.js';
@@ -22,6 +23,8 @@ import { HollowRuntime } from './hollow-runtime.js';
 import { createNodeCsr } from './join/credentials.js';
 import { credentialFor } from './join/join.js';
 import { createNodeRuntime } from './runtime-factory.js';
+import { DEFAULT_CLUSTER_DNS, DEFAULT_CLUSTER_DOMAIN } from './dns/index.js';
+import { parseResyncPeriod, startServiceProxy } from './services/proxy-start.js';
 
 interface Flags {
   server?: string;
@@ -42,6 +45,13 @@ interface Flags {
   heartbeatSeconds: string;
   streamPort: string;
   logLevel?: string;
+  /** The kubelet's --cluster-dns (comma-separated IPs) and --cluster-domain; false with --no-node-dns. */
+  clusterDns: string;
+  clusterDomain: string;
+  nodeDns: boolean;
+  /** false with --no-service-proxy. */
+  serviceProxy: boolean;
+  proxyResyncPeriod: string;
 }
 
 function firstIPv4(): string {
@@ -58,6 +68,22 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** `--cluster-dns 10.96.0.10[,IP…]` as a list (the kubelet's flag takes several). */
+function parseClusterDns(flag: string): string[] {
+  const ips = flag.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = ips.find((ip) => !isIPv4(ip));
+  if (ips.length === 0 || bad !== undefined) throw new InvalidError(`--cluster-dns must be one or more IPv4 addresses separated by commas, got "${flag}"`);
+  return ips;
+}
+
+/** `--cluster-domain cluster.local`: a DNS subdomain (a trailing dot allowed). */
+function parseClusterDomain(flag: string): string {
+  const d = flag.endsWith('.') ? flag.slice(0, -1) : flag;
+  const errs = dns1123SubdomainErrors(d);
+  if (errs.length > 0) throw new InvalidError(`--cluster-domain must be a DNS subdomain such as cluster.local, got "${flag}": ${errs[0]}`);
+  return d;
+}
+
 /** `--registry-mirror docker.io=10.200.0.1:5000` (repeatable) as a registry → endpoint map. */
 function parseMirrors(flags: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -71,10 +97,11 @@ function parseMirrors(flags: string[]): Record<string, string> {
 
 async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<Agent[]> {
   const nodeName = (f.nodeName ?? os.hostname()).toLowerCase();
+  if (f.serviceProxy) parseResyncPeriod(f.proxyResyncPeriod); // a bad flag fails before anything starts
   const cred = await credentialFor({ server: f.server, token: f.token, caHash: f.caHash, nodeName, stateDir: f.stateDir, log });
   const client = new ControllerClient(cred);
   const nodeIP = f.nodeIp ?? firstIPv4();
-  const { runtime, podCIDR, close } = await createNodeRuntime({
+  const { runtime, podCIDR, clusterCIDR, close } = await createNodeRuntime({
     client,
     nodeName: cred.nodeName,
     nodeIP,
@@ -85,6 +112,7 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
     registryMirrors: parseMirrors(f.registryMirror),
     cgroupParent: f.cgroupParent,
     startPodNetwork: f.podNetwork,
+    dns: { clusterDNS: parseClusterDns(f.clusterDns), clusterDomain: parseClusterDomain(f.clusterDomain) },
     log,
   });
   onShutdown.push(close);
@@ -114,9 +142,16 @@ async function runOne(f: Flags, log: Logger, metrics: MetricsRegistry): Promise<
     heartbeatMs: Number(f.heartbeatSeconds) * 1000,
     ...(podCIDR ? { podCIDR } : {}),
     ...(streams ? { streamPort: streams.port } : {}),
+    // Pods reach the node's name server through the pod network; without one there is nobody to serve.
+    ...(f.nodeDns && f.podNetwork ? { nodeDns: { clusterDNS: parseClusterDns(f.clusterDns)[0], clusterDomain: f.clusterDomain, metrics } } : {}),
   });
   agentRef = agent;
   await agent.start();
+  // The service proxy needs the pod network (its subnets decide masquerading and Local traffic).
+  if (f.serviceProxy && podCIDR && clusterCIDR) {
+    const proxy = await startServiceProxy({ agent, clusterCIDR, podSubnet: podCIDR, resyncPeriod: f.proxyResyncPeriod, metrics, log });
+    onShutdown.unshift(() => proxy.stop());
+  }
   return [agent];
 }
 
@@ -186,9 +221,14 @@ async function main(argv: string[]): Promise<void> {
       .option('--no-pod-network', 'do not start the pod network (subnet lease, VXLAN, bridge): pods get loopback only')
       .option('--hollow <n>', 'simulate N nodes in this process (control-plane scale tests)')
       .option('--health-port <port>', 'port of /healthz and /metrics on 127.0.0.1 (0 = any)', '10248')
+      .option('--cluster-dns <ips>', 'the cluster DNS IP(s) pods are given (comma-separated; the kube-dns Service IP, served on this node)', DEFAULT_CLUSTER_DNS)
+      .option('--cluster-domain <domain>', 'the cluster\'s DNS domain', DEFAULT_CLUSTER_DOMAIN)
+      .option('--no-node-dns', 'do not serve cluster DNS on this node (pods are still pointed at --cluster-dns)')
       .option('--heartbeat-seconds <s>', 'node lease renewal period', '10')
       .option('--stream-port <port>', 'port of the logs/exec server the controller dials (0 = off)', String(DEFAULT_STREAM_PORT))
-      .option('--log-level <level>', 'log level');
+      .option('--log-level <level>', 'log level')
+      .option('--no-service-proxy', 'do not program Services (ClusterIP, NodePort) into this node\'s nftables table')
+      .option('--proxy-resync-period <duration>', 'how often the service proxy re-reads its nftables table and repairs drift (e.g. 30s, 500ms)', '30s');
   const start = async (f: Flags) => {
     const root = createRootLogger({ level: f.logLevel });
     const log = componentLogger('agent', root);

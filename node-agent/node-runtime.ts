@@ -65,6 +65,10 @@ export interface NodeRuntimeOptions {
   /** A container's log file is truncated by its monitor beyond this size (the kubelet's containerLogMaxSize; default 10 MiB). */
   containerLogMaxBytes?: number;
   pauseBinary?: string;
+  /** Pods' DNS (the kubelet's --cluster-dns, --cluster-domain); absent: pods get the node's resolv.conf. */
+  dns?: { clusterDNS: string[]; clusterDomain: string };
+  /** The node's resolv.conf (default /etc/resolv.conf). */
+  resolvConf?: string;
   /** Pod events of the runtime (image pulls: Pulling, progress, Pulled); absent: none. */
   events?: PodEventSink;
   clock?: Clock;
@@ -117,6 +121,8 @@ export class NodeRuntime implements PodRuntime {
       podNetwork: opts.podNetwork,
       hostPorts: opts.hostPorts,
       pauseBinary: opts.pauseBinary ?? pausePath(),
+      ...(opts.dns ? { dns: opts.dns } : {}),
+      ...(opts.resolvConf ? { resolvConf: opts.resolvConf } : {}),
       clock: this.clock,
       log: componentLogger('sandbox', this.log),
     });

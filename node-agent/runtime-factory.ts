@@ -36,6 +36,8 @@ export interface NodeRuntimeFactoryOptions {
   podNetwork?: PodNetwork;
   /** With `podNetwork`: the host port mapper to use (tests); otherwise the node network's. */
   hostPorts?: HostPortMapper;
+  /** Pods' DNS: the kubelet's --cluster-dns and --cluster-domain (node-agent/sandbox/resolv-conf.ts). */
+  dns?: { clusterDNS: string[]; clusterDomain: string };
   log: Logger;
 }
 
@@ -43,6 +45,8 @@ export interface NodeRuntimeHandle {
   runtime: NodeRuntime;
   /** The node's pod subnet (its lease), when the pod network was started. */
   podCIDR?: string;
+  /** The cluster's pod network (every node's subnet is in it), when the pod network was started. */
+  clusterCIDR?: string;
   /** Stops what the factory started for the runtime (lease renewal, route watch); pods and their network are left running. */
   close(): Promise<void>;
 }
@@ -75,6 +79,7 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
       podNetwork,
       hostPorts,
       events: controllerEventSink(o.client, o.log),
+      ...(o.dns ? { dns: o.dns } : {}),
       log: o.log,
     });
     o.log.info(
@@ -83,7 +88,7 @@ export async function createNodeRuntime(o: NodeRuntimeFactoryOptions): Promise<N
     );
     return {
       runtime,
-      ...(network ? { podCIDR: network.lease.subnet } : {}),
+      ...(network ? { podCIDR: network.lease.subnet, clusterCIDR: network.config.network } : {}),
       close: async () => {
         await network?.stop();
       },

@@ -62,4 +62,5 @@ export * from './cronjob.js';
 export * from './service.js';
 export * from './endpoints.js';
 export * from './endpointslice.js';
+export * from './pod-dns.js';
 export { configKeyErrors } from './config-keys.js';

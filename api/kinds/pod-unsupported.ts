@@ -18,7 +18,6 @@ export const UNSUPPORTED_CONTAINER_FIELDS: readonly string[] = [
 export const UNSUPPORTED_POD_SPEC_FIELDS: readonly string[] = [
   'ephemeralContainers',
   'topologySpreadConstraints',
-  'dnsConfig',
   'hostPID',
   'hostIPC',
   'hostUsers',

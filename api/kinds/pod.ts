@@ -38,6 +38,7 @@ import {
 } from '../validation-core.js';
 import { FALLBACK } from './common.js';
 import { refuseUnsupportedPodFields } from './pod-unsupported.js';
+import { validatePodDNS } from './pod-dns.js';
 import { validatePodSecurity } from './pod-security.js';
 import { validateAffinity } from './pod-affinity.js';
 import { defaultContainerProbes, validateContainerProbes } from './pod-probes.js';
@@ -364,6 +365,7 @@ function validatePodSpec(e: FieldErrors, spec: Obj): void {
 
   oneOf(e, spec, 'restartPolicy', 'spec.restartPolicy', RESTART_POLICIES);
   oneOf(e, spec, 'dnsPolicy', 'spec.dnsPolicy', DNS_POLICIES);
+  validatePodDNS(e, spec);
   nonNegative(e, spec, 'terminationGracePeriodSeconds', 'spec.terminationGracePeriodSeconds');
   const ads = int(e, spec, 'activeDeadlineSeconds', 'spec.activeDeadlineSeconds');
   if (ads !== undefined && (ads < 1 || ads > 2147483647)) {

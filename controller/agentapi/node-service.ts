@@ -1,6 +1,7 @@
 // The controller's side of the agent protocol (api/proto/agent.proto). Every
 // NodeService call is made with a node certificate; the node it names may read
 // its own pods and the ConfigMaps and Secrets they reference (node-restriction.ts),
+// watch every Service and EndpointSlice (read-only: its proxy and DNS need all),
 // and write only its own Node, lease, pod statuses and events.
 // Join lives on the TLS-only Bootstrap service.
 import * as grpc from '@grpc/grpc-js';
@@ -30,6 +31,7 @@ import { nodeNameFromSubjectCN, signNodeCsr, validateNodeName, type CaMaterial }
 import { verifyToken, type BootstrapTokenRecord } from '../join/bootstrap-token.js';
 import { configReadDecision, describeConfigRef, type ConfigObjectRef, type ReadDecision } from './node-restriction.js';
 import { NodePodFeed, type PodSubscription } from './pod-feed.js';
+import { NodeServiceFeed, type ServiceSubscription } from './service-feed.js';
 
 /** How often an unchanged Node status is written anyway (its conditions' lastHeartbeatTime). */
 export const NODE_STATUS_REFRESH_MS = 5 * 60_000;
@@ -59,6 +61,8 @@ export interface NodeServiceDeps {
   nodePort?: number;
   /** The shared pod watch the agents' WatchPods streams are fed from (made here when absent). */
   podFeed?: NodePodFeed;
+  /** The shared Service/EndpointSlice watch the agents' WatchServices streams are fed from (made here when absent). */
+  serviceFeed?: NodeServiceFeed;
 }
 
 /** Typed errors as gRPC statuses: the one mapping, shared with the agents' stream service. */
@@ -156,6 +160,7 @@ export function bootstrapHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImp
 export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceImplementation {
   const { store, log } = deps;
   const podFeed = deps.podFeed ?? new NodePodFeed(store, log);
+  const serviceFeed = deps.serviceFeed ?? new NodeServiceFeed(store, log);
   /** Per node, this replica's last heartbeat: the lease's resourceVersion and the status last made sure of. */
   const beats = new Map<string, { leaseRv?: string; statusKey?: string; checkedAt: number; lastBeatAt: number }>();
   const clock = deps.clock ?? realClock;
@@ -303,6 +308,49 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
           (e) => {
             if (done) return;
             log.warn({ err: toFlotillaError(e).message, node }, 'pod watch for node failed');
+            call.emit('error', toGrpcError(e));
+          },
+        );
+    },
+
+    // Read-only and the same for every node: any node credential may watch these two kinds (nothing else).
+    WatchServices: (call: grpc.ServerWritableStream<Record<string, never>, { type: string; resource: string; objectJson: Buffer }>) => {
+      let node: string;
+      try {
+        node = callerNode(call);
+      } catch (e) {
+        call.emit('error', toGrpcError(e));
+        return;
+      }
+      let sub: ServiceSubscription | undefined;
+      let done = false;
+      const finish = () => {
+        done = true;
+        sub?.close();
+      };
+      call.on('cancelled', finish);
+      call.on('close', finish);
+      serviceFeed
+        .subscribe(
+          (ev) => {
+            if (done) return;
+            if (ev.type === 'SYNC') call.write({ type: 'SYNC', resource: '', objectJson: toJsonBytes({ metadata: { resourceVersion: ev.resourceVersion } }) });
+            else call.write({ type: ev.type, resource: ev.resource, objectJson: toJsonBytes(ev.object) });
+          },
+          () => {
+            // The feed starts over (a relist): the agent reconnects and gets a fresh snapshot.
+            if (!done) call.end();
+            finish();
+          },
+        )
+        .then(
+          (s) => {
+            sub = s;
+            if (done) s.close();
+          },
+          (e) => {
+            if (done) return;
+            log.warn({ err: toFlotillaError(e).message, node }, 'service watch for node failed');
             call.emit('error', toGrpcError(e));
           },
         );

@@ -6,6 +6,7 @@ import { UnavailableError } from '../../api/index.js';
 import { bootstrapServiceDefinition, nodeServiceDefinition } from '../../api/agent-protocol.js';
 import { bootstrapHandlers, nodeServiceHandlers, type NodeServiceDeps } from './node-service.js';
 import { NodePodFeed } from './pod-feed.js';
+import { NodeServiceFeed } from './service-feed.js';
 
 export interface AgentServerOptions extends NodeServiceDeps {
   host: string;
@@ -37,7 +38,8 @@ export async function startAgentServers(o: AgentServerOptions): Promise<AgentSer
 
   const node = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_permit_without_calls': 1 });
   const podFeed = o.podFeed ?? new NodePodFeed(o.store, o.log);
-  node.addService(nodeServiceDefinition().service, { ...nodeServiceHandlers({ ...o, podFeed }), ...o.extraNodeHandlers });
+  const serviceFeed = o.serviceFeed ?? new NodeServiceFeed(o.store, o.log);
+  node.addService(nodeServiceDefinition().service, { ...nodeServiceHandlers({ ...o, podFeed, serviceFeed }), ...o.extraNodeHandlers });
   const nodePort = await bind(
     node,
     `${host}:${o.nodePort}`,
@@ -71,6 +73,7 @@ export async function startAgentServers(o: AgentServerOptions): Promise<AgentSer
     async stop() {
       // Streams (pod watches) never end on their own: end them, then force after a short grace.
       podFeed.stop();
+      serviceFeed.stop();
       await Promise.all([shutdown(boot), shutdown(node)]);
     },
   };

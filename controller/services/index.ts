@@ -6,3 +6,4 @@ export * from './service-writes.js';
 export * from './config.js';
 export * from './repair.js';
 export * from './kubernetes-service.js';
+export * from './kube-dns.js';

@@ -78,6 +78,8 @@ export interface LinkChange {
   /** Move to another namespace (the link keeps its name unless `name` is also given). */
   netns?: NetnsRef;
   txqlen?: number;
+  /** Hairpin mode of a bridge port (the link must already have a bridge master), as `ip link set … type bridge_slave hairpin on`. */
+  hairpin?: boolean;
 }
 
 export interface AddressSpec {
@@ -271,6 +273,10 @@ export class RtnetlinkClient {
         const ns = netnsAttr(change.netns);
         closers.push(ns.close);
         attrs.push(ns.attr);
+      }
+      if (change.hairpin !== undefined) {
+        const port = [attr.u8(C.IFLA_BRPORT_MODE, change.hairpin ? 1 : 0)];
+        attrs.push(attr.nest(C.IFLA_LINKINFO, [attr.str(C.IFLA_INFO_SLAVE_KIND, 'bridge'), attr.nest(C.IFLA_INFO_SLAVE_DATA, port)]));
       }
       const flags = change.up ? C.IFF_UP : 0;
       const mask = change.up === undefined ? 0 : C.IFF_UP;

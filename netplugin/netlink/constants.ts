@@ -88,6 +88,9 @@ export const IFLA_MAX_MTU = 51;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const IFLA_INFO_SLAVE_KIND = 4;
+export const IFLA_INFO_SLAVE_DATA = 5;
+/** IFLA_BRPORT_MODE: a bridge port's hairpin mode (frames may leave by the port they came in by). */
+export const IFLA_BRPORT_MODE = 4;
 export const VETH_INFO_PEER = 1;
 
 export const IFLA_VXLAN_ID = 1;

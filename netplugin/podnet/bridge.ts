@@ -139,7 +139,10 @@ export class BridgePodNetwork implements PodNetwork {
       const existing = await host.linkFind(hostIf);
       if (existing) {
         const same = await this.attachedAsExpected(host, pod, a, hostIf, address).catch(() => false);
-        if (same) return await this.result(pod, a, hostIf, alloc.ip);
+        if (same) {
+          await host.linkSet(hostIf, { hairpin: true }); // a pair made before hairpin mode was set here
+          return await this.result(pod, a, hostIf, alloc.ip);
+        }
         // Half-made by a crashed ADD: start over (deleting one end removes both).
         await host.linkDel(hostIf).catch((e) => {
           if (!isCode(e, 'NotFound')) throw e;
@@ -159,6 +162,10 @@ export class BridgePodNetwork implements PodNetwork {
       }
       undo.push('delete veth', () => host.linkDel(hostIf));
       await host.linkSet(hostIf, { master: this.bridge, up: true });
+      // A pod reaching itself through its Service (or its host port) is DNATed back
+      // to itself: with br_netfilter that frame leaves by the port it came in by,
+      // which a bridge allows only in hairpin mode (kubelet's hairpin-veth mode).
+      await host.linkSet(hostIf, { hairpin: true });
       await pod.linkSetUp('lo');
       await pod.addrAdd({ link: a.ifName, address });
       await pod.linkSetUp(a.ifName);

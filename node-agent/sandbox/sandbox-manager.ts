@@ -19,6 +19,7 @@ import { formatLabels, LABELS, SANDBOX_CONTAINER_NAME, type PodRef } from './lab
 import type { NodeLayout } from './layout.js';
 import { createPodNetns, deletePodNetns, podNetnsAlive } from './pod-netns.js';
 import { UndoStack } from './undo.js';
+import { podResolvConfText } from './resolv-conf.js';
 import { applyFsGroup, podVolumes, type PodVolume } from './volumes.js';
 
 /** What a sandbox is, on disk under the pod's run dir. */
@@ -49,8 +50,10 @@ export interface SandboxManagerOptions {
   /** Forwards pods' host ports (nftables DNAT); absent: a pod asking for one fails to start. */
   hostPorts?: HostPortMapper;
   pauseBinary: string;
-  /** The host's resolv.conf, copied into every pod. */
+  /** The host's resolv.conf (default /etc/resolv.conf): what pods with dnsPolicy Default get, and the search domains ClusterFirst adds. */
   resolvConf?: string;
+  /** The kubelet's --cluster-dns and --cluster-domain; no clusterDNS: ClusterFirst pods get the node's resolv.conf, as the kubelet does. */
+  dns?: { clusterDNS: string[]; clusterDomain: string };
   clock?: Clock;
   log?: Logger;
 }
@@ -174,7 +177,7 @@ export class SandboxManager {
       fs.writeFileSync(etc.hostname, `${hostNetwork ? osHostname() : rec.hostname}\n`);
       const hostsExtras = podHostsExtras(pod);
       fs.writeFileSync(etc.hosts, hostNetwork ? withHostAliases(readOr('/etc/hosts', podHostsFile(shortName)), hostsExtras) : podHostsFile(shortName, undefined, hostsExtras));
-      fs.writeFileSync(etc.resolvConf, readOr(this.opts.resolvConf ?? '/etc/resolv.conf', ''));
+      fs.writeFileSync(etc.resolvConf, podResolvConfText(pod, { clusterDNS: [], clusterDomain: 'cluster.local', ...this.opts.dns, hostResolvConf: readOr(this.opts.resolvConf ?? '/etc/resolv.conf', '') }));
       // One /dev/shm for the pod: its containers share an IPC namespace, so POSIX shared memory must be shared too.
       const shm = this.layout.shmDir(uid);
       fs.mkdirSync(shm, { recursive: true, mode: 0o1777 });

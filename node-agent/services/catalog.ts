@@ -26,6 +26,8 @@ export interface ServiceCatalog {
 export class MemoryServiceCatalog implements ServiceCatalog {
   private readonly svcs = new Map<string, Service>();
   private readonly slices = new Map<string, EndpointSlice>();
+  /** Slice keys by `namespace/service` (label kubernetes.io/service-name): the proxy asks for every Service's slices on each sync. */
+  private readonly slicesBySvc = new Map<string, Set<string>>();
   private readonly listeners = new Set<() => void>();
   private isSynced = false;
 
@@ -42,7 +44,8 @@ export class MemoryServiceCatalog implements ServiceCatalog {
   }
 
   slicesFor(namespace: string, name: string): readonly EndpointSlice[] {
-    return [...this.slices.values()].filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.['kubernetes.io/service-name'] === name);
+    const keys = this.slicesBySvc.get(`${namespace}/${name}`);
+    return keys ? [...keys].map((k) => this.slices.get(k)!) : [];
   }
 
   onChange(cb: () => void): () => void {
@@ -54,8 +57,9 @@ export class MemoryServiceCatalog implements ServiceCatalog {
   replace(services: readonly Service[], slices: readonly EndpointSlice[]): void {
     this.svcs.clear();
     this.slices.clear();
+    this.slicesBySvc.clear();
     for (const s of services) this.svcs.set(key(s), s);
-    for (const s of slices) this.slices.set(key(s), s);
+    for (const s of slices) this.putSlice(s);
     this.isSynced = true;
     this.changed();
   }
@@ -70,12 +74,36 @@ export class MemoryServiceCatalog implements ServiceCatalog {
   }
 
   upsertSlice(s: EndpointSlice): void {
-    this.slices.set(key(s), s);
+    this.dropSlice(key(s));
+    this.putSlice(s);
     this.changed();
   }
 
   deleteSlice(namespace: string, name: string): void {
-    if (this.slices.delete(`${namespace}/${name}`)) this.changed();
+    if (this.dropSlice(`${namespace}/${name}`)) this.changed();
+  }
+
+  private putSlice(s: EndpointSlice): void {
+    const k = key(s);
+    this.slices.set(k, s);
+    const svc = sliceService(s);
+    if (svc === undefined) return;
+    let set = this.slicesBySvc.get(svc);
+    if (!set) this.slicesBySvc.set(svc, (set = new Set()));
+    set.add(k);
+  }
+
+  private dropSlice(k: string): boolean {
+    const old = this.slices.get(k);
+    if (!old) return false;
+    this.slices.delete(k);
+    const svc = sliceService(old);
+    const set = svc === undefined ? undefined : this.slicesBySvc.get(svc);
+    if (set) {
+      set.delete(k);
+      if (set.size === 0) this.slicesBySvc.delete(svc!);
+    }
+    return true;
   }
 
   private changed(): void {
@@ -90,3 +118,8 @@ export class MemoryServiceCatalog implements ServiceCatalog {
 }
 
 const key = (o: { metadata: { namespace?: string; name?: string } }) => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+/** `namespace/service` a slice belongs to, or undefined without the label. */
+function sliceService(s: EndpointSlice): string | undefined {
+  const name = s.metadata.labels?.['kubernetes.io/service-name'];
+  return name === undefined ? undefined : `${s.metadata.namespace ?? ''}/${name}`;
+}

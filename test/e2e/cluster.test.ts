@@ -4,7 +4,7 @@
 // shows within seconds. Runs in file order; hack/down.sh ends it with a leak audit.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, Pod } from '../../api/index.js';
 import { LabCluster } from '../helpers/cluster.js';
@@ -68,7 +68,8 @@ beforeAll(async () => {
   c = await LabCluster.up({
     nodes: 3,
     controllerArgs: ['--node-monitor-grace-period', '5', '--pod-eviction-timeout', '5'],
-    agentArgs: ['--heartbeat-seconds', '1'],
+    // A short proxy re-check so the [services] drift test sees a repair within seconds.
+    agentArgs: ['--heartbeat-seconds', '1', '--proxy-resync-period', '2s'],
   });
 }, 480_000);
 
@@ -420,6 +421,202 @@ spec:
       await eventually('the roll pods to be gone', async () => (await podsOf('app=roll')).length === 0, 90_000, 500);
     }
   }, 400_000);
+});
+
+describe('[services] ClusterIP and NodePort through every node\'s service proxy', () => {
+  const NS = 'svc-e2e';
+  const HOSTS = ['h1', 'h2', 'h3'];
+  let clusterIP = '';
+  let nodePort = 0;
+
+  const backendsYaml = `apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo, namespace: ${NS}}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - labelSelector: {matchLabels: {app: echo}}
+            topologyKey: kubernetes.io/hostname
+      containers:
+      - name: httpd
+        image: busybox:1.35
+        command: [/bin/sh, -c, 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www']
+        ports: [{containerPort: 8080, name: http}]
+        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: ${NS}}
+spec:
+  selector: {app: echo}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-np, namespace: ${NS}}
+spec:
+  type: NodePort
+  selector: {app: echo}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+${HOSTS.map((h) => `---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-${h}, namespace: ${NS}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: ${h}}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: 'busybox:1.35', command: [sleep, '86400']}
+`).join('')}`;
+
+  /** A shell loop of N requests to URL, one connection each, printing the answer (a hostname) or FAIL. (busybox 1.35's wget -T crashes: timeout instead.) */
+  const requestLoop = (url: string, n: number, pauseSec = 0) => `for i in $(seq ${n}); do timeout 3 wget -qO- ${url} || echo FAIL; ${pauseSec > 0 ? `sleep ${pauseSec};` : ''} done`;
+  /** N requests to URL from a pod: the answers. */
+  async function requests(from: string, url: string, n: number, pauseSec = 0): Promise<string[]> {
+    const loop = requestLoop(url, n, pauseSec);
+    const out = await c.ok(['exec', '-n', NS, from, '--', 'sh', '-c', loop], { timeoutMs: 120_000 });
+    return out.split('\n').map((l) => l.trim()).filter(Boolean);
+  }
+  const backends = async () => (await podsOf('app=echo', NS)).filter((p) => !p.metadata.deletionTimestamp && isReady(p));
+  const table = (h: string) => c.hostExec(h, ['nft', 'list', 'table', 'ip', 'flotilla-proxy']);
+  /** The same without blocking the event loop (the propagation timing runs beside a watch). */
+  const tableText = (h: string) =>
+    new Promise<string>((resolve) => execFile('ip', ['netns', 'exec', `${c.prefix}-${h}`, 'nft', 'list', 'table', 'ip', 'flotilla-proxy'], (_e, out) => resolve(out ?? '')));
+
+  it('a 3-replica Deployment behind a ClusterIP answers from a pod on every node, spread over all 3 backends', async () => {
+    await apply(backendsYaml);
+    const ready = await eventually('3 backends on 3 nodes Ready and 3 clients Running', async () => {
+      const b = await backends();
+      const clients = await Promise.all(HOSTS.map((h) => pod(`client-${h}`, NS)));
+      return b.length === 3 && new Set(b.map((p) => p.spec.nodeName)).size === 3 && clients.every(running) ? b : undefined;
+    }, 180_000, 1000);
+    const svc = await c.json<{ spec: { clusterIP: string; ports: { nodePort?: number }[] } }>(['get', 'service', 'echo', '-n', NS]);
+    clusterIP = svc.spec.clusterIP;
+    nodePort = (await c.json<{ spec: { ports: { nodePort: number }[] } }>(['get', 'service', 'echo-np', '-n', NS])).spec.ports[0]!.nodePort;
+    const names = ready.map((p) => p.metadata.name!).sort();
+    // every node's table holds the three endpoints
+    for (const h of HOSTS) {
+      await eventually(`${h}'s rules with every backend`, async () => {
+        const t = table(h).stdout;
+        return ready.every((p) => t.includes(p.status!.podIP!)) && t.includes(clusterIP);
+      }, 20_000, 200);
+    }
+    for (const h of HOSTS) {
+      const got = await requests(`client-${h}`, `http://${clusterIP}/`, 30);
+      expect(got, `from client-${h}`).toHaveLength(30);
+      expect(got.filter((l) => l === 'FAIL'), `from client-${h}`).toEqual([]);
+      expect([...new Set(got)].sort(), `backends reached from client-${h}`).toEqual(names);
+    }
+  }, 300_000);
+
+  it('a pod reaching itself through its Service is answered (hairpin)', async () => {
+    const self = (await backends())[0]!;
+    // 30 requests: with 3 backends some go back to the pod itself, which needs its bridge port in hairpin mode.
+    const got = await requests(self.metadata.name!, `http://${clusterIP}/`, 30);
+    expect(got.filter((l) => l === 'FAIL')).toEqual([]);
+    expect(got).toContain(self.metadata.name);
+  }, 60_000);
+
+  it('a NodePort answers from the lab gateway on every node\'s IP', async () => {
+    const names = (await backends()).map((p) => p.metadata.name!);
+    for (const h of HOSTS) {
+      const seen = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const res = await fetch(`http://${c.hostIp(h)}:${nodePort}/`, { signal: AbortSignal.timeout(5000) });
+        expect(res.status).toBe(200);
+        seen.add((await res.text()).trim());
+      }
+      for (const n of seen) expect(names).toContain(n);
+      expect(seen.size, `backends reached through ${h}:${nodePort}`).toBeGreaterThan(1);
+    }
+  }, 120_000);
+
+  it('a deleted backend leaves every node\'s rules within 2 s, and no request to the Service fails meanwhile', async () => {
+    const victim = (await backends()).find((p) => p.spec.nodeName === 'h3')!;
+    const ip = victim.status!.podIP!;
+    // 60 requests, one every 0.1 s, from h1 while the backend goes
+    const sampling = requests('client-h1', `http://${clusterIP}/`, 60, 0.1);
+    // The clock starts when the API says the pod is terminating (its watch event), as a user's watch would see it.
+    let t0 = 0;
+    const w = await c.watch(`/api/v1/namespaces/${NS}/pods`, (type, o) => {
+      if (t0 === 0 && o?.metadata?.name === victim.metadata.name && (type === 'DELETED' || o?.metadata?.deletionTimestamp)) t0 = Date.now();
+    });
+    const gone: Record<string, number> = {};
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await c.ok(['delete', 'pod', victim.metadata.name!, '-n', NS, '--wait=false']);
+      const mentions = new RegExp(`${ip.replace(/\./g, '\\.')}(?!\\d)`);
+      await eventually('the deleted backend out of every node\'s rules', async () => {
+        const texts = await Promise.all(HOSTS.map(tableText));
+        HOSTS.forEach((h, i) => {
+          if (t0 > 0 && gone[h] === undefined && !mentions.test(texts[i]!)) gone[h] = Date.now() - t0;
+        });
+        return Object.keys(gone).length === HOSTS.length;
+      }, 20_000, 20);
+    } finally {
+      w.stop();
+    }
+    for (const h of HOSTS) expect(gone[h], `ms until ${h} dropped ${ip}`).toBeLessThan(2000);
+    const got = await sampling;
+    expect(got).toHaveLength(60);
+    // at most the one request that was in flight to the deleted pod as it went
+    expect(got.filter((l) => l === 'FAIL').length, got.join(' ')).toBeLessThanOrEqual(1);
+    // the ReplicaSet's replacement joins the rules again
+    await eventually('3 backends again', async () => (await backends()).length === 3, 120_000, 1000);
+  }, 240_000);
+
+  it('a hand-deleted rule is restored by the next re-check, with a ProxyRulesDrifted Warning on the Node', async () => {
+    const del = c.hostExec('h2', ['nft', 'delete', 'element', 'ip', 'flotilla-proxy', 'service-ips', `{ ${clusterIP} . tcp . 80 }`]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(table('h2').stdout).not.toContain(`${clusterIP} . tcp . 80`);
+    // re-check period 2 s (agentArgs): restored within a few seconds
+    await eventually('the element back in h2\'s table', async () => table('h2').stdout.includes(`${clusterIP} . tcp . 80`), 15_000, 200);
+    const got = await requests('client-h2', `http://${clusterIP}/`, 5);
+    expect(got.filter((l) => l === 'FAIL')).toEqual([]);
+    const ev = await eventually('a ProxyRulesDrifted event on node h2', async () => {
+      const list = await c.json<{ items: { reason: string; type: string; message: string; involvedObject: { kind: string; name: string } }[] }>(['get', 'events', '-n', 'default']);
+      return list.items.find((e) => e.reason === 'ProxyRulesDrifted' && e.involvedObject.kind === 'Node' && e.involvedObject.name === 'h2');
+    }, 20_000, 500);
+    expect(ev.type).toBe('Warning');
+    expect(ev.message).toContain('rewritten');
+  }, 60_000);
+
+  it('an agent restart leaves the node\'s Service rules in place: a pod on it reaches the ClusterIP throughout', async () => {
+    // The requests run as the pod's own command and are read from its log afterwards:
+    // an exec stream would go through the very agent being restarted.
+    await apply(podYaml('sampler', `nodeSelector: {kubernetes.io/hostname: h2}
+terminationGracePeriodSeconds: 1
+restartPolicy: Never
+containers:
+- name: c
+  image: busybox:1.35
+  command: [sh, -c, 'sleep 2; ${requestLoop(`http://${clusterIP}/`, 100, 0.1)}; echo DONE']`).replace('name: sampler', `name: sampler\n  namespace: ${NS}`));
+    await podWhen('sampler', 'Running', (p) => p.status?.phase === 'Running' || p.status?.phase === 'Succeeded', NS);
+    await new Promise((r) => setTimeout(r, 3000));
+    const cmd = await c.stop('h2-agent');
+    await new Promise((r) => setTimeout(r, 2000));
+    c.start('h2-agent', cmd);
+    await eventually('h2 to heartbeat again', async () => /^h2\s+Ready\s/m.test(await c.ok(['get', 'nodes'])), 60_000, 500);
+    const log = await eventually('the sampler to finish', async () => {
+      const out = await c.ok(['logs', 'sampler', '-n', NS]);
+      return out.includes('DONE') ? out : undefined;
+    }, 90_000, 1000);
+    const got = log.split('\n').map((l) => l.trim()).filter((l) => l && l !== 'DONE');
+    expect(got).toHaveLength(100);
+    expect(got.filter((l) => l === 'FAIL'), got.join(' ')).toEqual([]);
+    await c.ok(['delete', 'namespace', NS, '--wait=false']);
+  }, 180_000);
 });
 
 describe('[resilience] agent and controller restarts, node failure', () => {

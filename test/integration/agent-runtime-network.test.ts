@@ -4,7 +4,8 @@
 // right after acquire). The network here is a minimal veth one of the test's
 // own (the real bridge + VXLAN one has its own suite).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pod } from '../../api/index.js';
 import type { PodNetwork, PodNetworkAttachment, PodNetworkResult } from '../../netplugin/index.js';
@@ -95,6 +96,28 @@ describe('[node runtime] sandboxes on a pod network', () => {
     await rt.killPod(pod, 0);
     expect(net.calls.at(-1)).toBe(`del ${sandbox.id.slice(0, 12)}`);
     expect(existsSync(`/sys/class/net/${net.hostIf({ containerId: sandbox.id } as PodNetworkAttachment)}`)).toBe(false);
+  });
+
+  it('each pod\'s /etc/resolv.conf follows its dnsPolicy and dnsConfig, as the kubelet writes it', async () => {
+    const hostResolv = join(fx.tmp, 'host-resolv.conf');
+    writeFileSync(hostResolv, 'nameserver 192.0.2.53\nsearch corp.example\noptions timeout:2\n');
+    const dnsRt = await fx.reopen({ podNetwork: net, dns: { clusterDNS: ['10.96.0.10'], clusterDomain: 'cluster.local' }, resolvConf: hostResolv });
+    const cases: [string, Partial<Pod['spec']>, string][] = [
+      ['cf', {}, 'search default.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 10.96.0.10\noptions ndots:5\n'],
+      ['def', { dnsPolicy: 'Default' }, 'search corp.example\nnameserver 192.0.2.53\noptions timeout:2\n'],
+      ['none', { dnsPolicy: 'None', dnsConfig: { nameservers: ['1.1.1.1'], searches: ['a.example'], options: [{ name: 'ndots', value: '2' }] } }, 'search a.example\nnameserver 1.1.1.1\noptions ndots:2\n'],
+      ['merged', { dnsConfig: { nameservers: ['1.1.1.1'], options: [{ name: 'ndots', value: '1' }, { name: 'edns0' }] } }, 'search default.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 10.96.0.10\nnameserver 1.1.1.1\noptions ndots:1 edns0\n'],
+      ['hostnet', { hostNetwork: true }, 'search corp.example\nnameserver 192.0.2.53\noptions timeout:2\n'],
+      ['hostnet-cf', { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }, 'search default.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 10.96.0.10\noptions ndots:5\n'],
+    ];
+    for (const [name, spec, want] of cases) {
+      const pod = fx.pod(`dns-${name}`, [{ name: 'c', command: SLEEP }], spec);
+      const sandbox = await dnsRt.createSandbox(pod);
+      await dnsRt.startContainer(pod, sandbox, pod.spec.containers[0]!, 0);
+      // what the container reads at /etc/resolv.conf (the pod's file bind-mounted over it)
+      expect({ name, file: (await execIn(dnsRt, pod, 'c', ['cat', '/etc/resolv.conf'])).out }).toEqual({ name, file: want });
+      await dnsRt.killPod(pod, 0);
+    }
   });
 
   it('a network that fails to attach leaves no namespace pin, record, cgroup or pause behind', async () => {

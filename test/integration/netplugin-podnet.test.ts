@@ -74,6 +74,20 @@ describe('[network] bridge pod network', () => {
     await net.check(att('pod-a', ns));
   });
 
+  it('every pod\'s bridge port is in hairpin mode (a pod reaching itself through its Service), also after a repeated ADD', async () => {
+    const ns = `${prefix}-hp`;
+    netnsAdd(ns);
+    const res = await net.add(att('pod-hp', ns));
+    const mode = () => JSON.parse(inNs(hostNs, ['ip', '-d', '-j', 'link', 'show', 'dev', res.hostIfName]).out)[0].linkinfo.info_slave_data.hairpin;
+    expect(mode()).toBe(true);
+    // A pair made without it (an older agent): the next ADD of the same container turns it on.
+    expect(inNs(hostNs, ['ip', 'link', 'set', 'dev', res.hostIfName, 'type', 'bridge_slave', 'hairpin', 'off']).code).toBe(0);
+    expect(mode()).toBe(false);
+    await net.add(att('pod-hp', ns));
+    expect(mode()).toBe(true);
+    await net.del(att('pod-hp', ns));
+  });
+
   it('a repeated ADD for the same container returns the same IP and keeps one allocation', async () => {
     const ns = `${prefix}-b`;
     netnsAdd(ns);

@@ -140,11 +140,21 @@ describe('[services] ClusterIP and NodePort allocation through the API', () => {
     expect(ep.subsets ?? []).toEqual([]);
   });
 
+  it('a list of Services across namespaces holds only Services (the services config lives outside their keys)', async () => {
+    const all = (await api<{ items: Service[] }>('/api/v1/services')).body.items;
+    expect(all.length).toBeGreaterThan(0);
+    for (const s of all) expect([s.metadata.namespace, s.spec?.type]).toEqual([expect.stringMatching(/^[a-z0-9-]+$/), expect.any(String)]);
+    const rows = (await ok(['get', 'svc', '-A', '--no-headers'])).trim().split('\n');
+    expect(rows.every((r) => /^[a-z0-9-]+\s+[a-z0-9-]+\s+(ClusterIP|NodePort|LoadBalancer|ExternalName)\s/.test(r)), rows.join('\n')).toBe(true);
+  });
+
   it('kubectl cluster-info works now that services are served (it lists kube-system\'s cluster services)', async () => {
     for (const bin of [KUBECTL_133, KUBECTL_120]) {
       // eslint-disable-next-line no-control-regex
       const out = (await ok(['cluster-info'], undefined, bin)).replace(/\u001b\[[0-9;]*m/g, '');
       expect(out).toContain(`Kubernetes control plane is running at ${ctl.server}`);
+      // the controller makes kube-system/kube-dns at start; every node's agent answers its IP
+      expect(out).toContain(`Flotilla-DNS is running at ${ctl.server}/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy`);
     }
   });
 

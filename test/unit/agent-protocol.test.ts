@@ -16,10 +16,12 @@ describe('[protocol] the agent protocol', () => {
         'RenewSubnetLease',
         'UpdatePodStatus',
         'WatchPods',
+        'WatchServices',
         'WatchSubnetLeases',
       ].sort(),
     );
     expect(service.WatchPods?.responseStream).toBe(true);
+    expect(service.WatchServices?.responseStream).toBe(true);
     expect(service.UpdatePodStatus?.responseStream).toBe(false);
     // A get the agent repeats (TTL cache), not a stream: every read is authorized against the pod as it is now.
     expect(service.GetConfigObject?.responseStream).toBe(false);
