@@ -30,8 +30,8 @@ import type { Store } from '../storage/store.js';
 import { nodeNameFromSubjectCN, signNodeCsr, validateNodeName, type CaMaterial } from '../join/node-certificate.js';
 import { verifyToken, type BootstrapTokenRecord } from '../join/bootstrap-token.js';
 import { configReadDecision, describeConfigRef, type ConfigObjectRef, type ReadDecision } from './node-restriction.js';
-import { NodePodFeed, type PodSubscription } from './pod-feed.js';
-import { NodeServiceFeed, type ServiceSubscription } from './service-feed.js';
+import { NodePodFeed } from './pod-feed.js';
+import { NodeServiceFeed } from './service-feed.js';
 
 /** How often an unchanged Node status is written anyway (its conditions' lastHeartbeatTime). */
 export const NODE_STATUS_REFRESH_MS = 5 * 60_000;
@@ -123,6 +123,56 @@ function unary<Req, Res>(log: Logger, name: string, fn: (call: grpc.ServerUnaryC
         if (!isFlotillaError(e) || fe.code === 'Internal') log.error({ err: e, rpc: name }, 'agent call failed');
         else log.info({ rpc: name, code: fe.code, msg: fe.message }, 'agent call refused');
         cb(toGrpcError(fe));
+      },
+    );
+  };
+}
+
+/**
+ * A server stream fed by a subscription (the pod and service feeds): the
+ * caller's node from its certificate, SUBSCRIBE(node, write, restart) opened
+ * once, closed when the agent goes away; when the feed starts over the stream
+ * ends so the agent reconnects to a fresh snapshot.
+ */
+function feedStream<Req, Ev>(
+  log: Logger,
+  what: string,
+  subscribe: (node: string, send: (ev: Ev) => void, end: () => void) => Promise<{ close(): void }>,
+): (call: grpc.ServerWritableStream<Req, Ev>) => void {
+  return (call) => {
+    let node: string;
+    try {
+      node = callerNode(call);
+    } catch (e) {
+      call.emit('error', toGrpcError(e));
+      return;
+    }
+    let sub: { close(): void } | undefined;
+    let done = false;
+    const finish = () => {
+      done = true;
+      sub?.close();
+    };
+    call.on('cancelled', finish);
+    call.on('close', finish);
+    subscribe(
+      node,
+      (ev) => {
+        if (!done) call.write(ev);
+      },
+      () => {
+        if (!done) call.end();
+        finish();
+      },
+    ).then(
+      (s) => {
+        sub = s;
+        if (done) s.close();
+      },
+      (e) => {
+        if (done) return;
+        log.warn({ err: toFlotillaError(e).message, node }, `${what} watch for node failed`);
+        call.emit('error', toGrpcError(e));
       },
     );
   };
@@ -270,91 +320,28 @@ export function nodeServiceHandlers(deps: NodeServiceDeps): grpc.UntypedServiceI
       return { leaseDurationSeconds: leaseSeconds };
     }),
 
-    WatchPods: (call: grpc.ServerWritableStream<{ nodeName: string }, { type: string; podJson: Buffer }>) => {
-      let node: string;
-      try {
-        node = callerNode(call);
-      } catch (e) {
-        call.emit('error', toGrpcError(e));
-        return;
-      }
-      let sub: PodSubscription | undefined;
-      let done = false;
-      const finish = () => {
-        done = true;
-        sub?.close();
-      };
-      call.on('cancelled', finish);
-      call.on('close', finish);
-      podFeed
-        .subscribe(
-          node,
-          (ev) => {
-            if (done) return;
-            if (ev.type === 'SYNC') call.write({ type: 'SYNC', podJson: toJsonBytes({ metadata: { resourceVersion: ev.resourceVersion } }) });
-            else call.write({ type: ev.type, podJson: toJsonBytes(ev.pod) });
-          },
-          () => {
-            // The feed starts over (compaction): the agent reconnects and gets a fresh snapshot.
-            if (!done) call.end();
-            finish();
-          },
-        )
-        .then(
-          (s) => {
-            sub = s;
-            if (done) s.close();
-          },
-          (e) => {
-            if (done) return;
-            log.warn({ err: toFlotillaError(e).message, node }, 'pod watch for node failed');
-            call.emit('error', toGrpcError(e));
-          },
-        );
-    },
+    WatchPods: feedStream<{ nodeName: string }, { type: string; podJson: Buffer }>(log, 'pod', (node, send, end) =>
+      // end: the feed starts over (compaction)
+      podFeed.subscribe(
+        node,
+        (ev) => send(ev.type === 'SYNC' ? { type: 'SYNC', podJson: toJsonBytes({ metadata: { resourceVersion: ev.resourceVersion } }) } : { type: ev.type, podJson: toJsonBytes(ev.pod) }),
+        end,
+      ),
+    ),
 
     // Read-only and the same for every node: any node credential may watch these two kinds (nothing else).
-    WatchServices: (call: grpc.ServerWritableStream<Record<string, never>, { type: string; resource: string; objectJson: Buffer }>) => {
-      let node: string;
-      try {
-        node = callerNode(call);
-      } catch (e) {
-        call.emit('error', toGrpcError(e));
-        return;
-      }
-      let sub: ServiceSubscription | undefined;
-      let done = false;
-      const finish = () => {
-        done = true;
-        sub?.close();
-      };
-      call.on('cancelled', finish);
-      call.on('close', finish);
-      serviceFeed
-        .subscribe(
-          (ev) => {
-            if (done) return;
-            if (ev.type === 'SYNC') call.write({ type: 'SYNC', resource: '', objectJson: toJsonBytes({ metadata: { resourceVersion: ev.resourceVersion } }) });
-            else call.write({ type: ev.type, resource: ev.resource, objectJson: toJsonBytes(ev.object) });
-          },
-          () => {
-            // The feed starts over (a relist): the agent reconnects and gets a fresh snapshot.
-            if (!done) call.end();
-            finish();
-          },
-        )
-        .then(
-          (s) => {
-            sub = s;
-            if (done) s.close();
-          },
-          (e) => {
-            if (done) return;
-            log.warn({ err: toFlotillaError(e).message, node }, 'service watch for node failed');
-            call.emit('error', toGrpcError(e));
-          },
-        );
-    },
+    WatchServices: feedStream<Record<string, never>, { type: string; resource: string; objectJson: Buffer }>(log, 'service', (_node, send, end) =>
+      // end: the feed starts over (a relist)
+      serviceFeed.subscribe(
+        (ev) =>
+          send(
+            ev.type === 'SYNC'
+              ? { type: 'SYNC', resource: '', objectJson: toJsonBytes({ metadata: { resourceVersion: ev.resourceVersion } }) }
+              : { type: ev.type, resource: ev.resource, objectJson: toJsonBytes(ev.object) },
+          ),
+        end,
+      ),
+    ),
 
     UpdatePodStatus: unary<{ pod: { namespace: string; name: string; uid: string }; statusJson: Buffer }, { objectJson: Buffer }>(
       log,
