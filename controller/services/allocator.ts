@@ -77,6 +77,11 @@ class Pool {
     readonly band: Band,
     readonly format: (n: number) => string,
     private readonly kind: string,
+    /** How repair's messages name a value (`Cluster IP`, `Port`) and the range it must be in. */
+    readonly label: string,
+    readonly range: string,
+    /** Why a value cannot be had by range, or undefined. */
+    readonly outOfRange: (n: number) => string | undefined,
   ) {}
 
   private object(n: number, ref: ServiceRef): Allocation {
@@ -143,7 +148,7 @@ class Pool {
       }
       if (await this.take(n, ref)) return n;
     }
-    throw new AllocationError(this.resource === IP_RESOURCE ? 'range is full' : 'range is full');
+    throw new AllocationError('range is full');
   }
 
   /** Gives N back if REF holds it (never another Service's). */
@@ -174,16 +179,20 @@ export class ServiceAllocator {
   private readonly ports: Pool;
 
   constructor(private readonly o: ServiceAllocatorOptions) {
-    this.ips = new Pool(o, IP_RESOURCE, ipBand(o.serviceCidr), formatIPv4, 'IPAddress');
-    this.ports = new Pool(o, NODEPORT_RESOURCE, portBand(o.nodePorts.min, o.nodePorts.max), String, 'ServiceNodePort');
+    const cidr = `${formatIPv4(o.serviceCidr.base)}/${o.serviceCidr.prefix}`;
+    const ports = `${o.nodePorts.min}-${o.nodePorts.max}`;
+    this.ips = new Pool(o, IP_RESOURCE, ipBand(o.serviceCidr), formatIPv4, 'IPAddress', 'Cluster IP', cidr, (n) => ipOutOfRange(o.serviceCidr, formatIPv4(n)));
+    this.ports = new Pool(o, NODEPORT_RESOURCE, portBand(o.nodePorts.min, o.nodePorts.max), String, 'ServiceNodePort', 'Port', ports, (n) =>
+      portOutOfRange(o.nodePorts.min, o.nodePorts.max, n),
+    );
   }
 
   get serviceCidr(): string {
-    return `${formatIPv4(this.o.serviceCidr.base)}/${this.o.serviceCidr.prefix}`;
+    return this.ips.range;
   }
 
   get nodePortRange(): string {
-    return `${this.o.nodePorts.min}-${this.o.nodePorts.max}`;
+    return this.ports.range;
   }
 
   /** REQUESTED (checked: in range, free), or any free address. Dry run: the answer without taking it. */
@@ -226,9 +235,9 @@ export class ServiceAllocator {
    */
   async repair(services: ServiceHoldings[]): Promise<RepairReport> {
     const report: RepairReport = { restored: [], released: [], problems: [] };
-    for (const [pool, values, outOfRange, taken] of [
-      [this.ips, (s: ServiceHoldings) => s.ips.map((ip) => this.ips.parse(ip)), (s: string) => ipOutOfRange(this.o.serviceCidr, s), 'ClusterIPAlreadyAllocated'],
-      [this.ports, (s: ServiceHoldings) => s.nodePorts, (s: string) => portOutOfRange(this.o.nodePorts.min, this.o.nodePorts.max, Number(s)), 'PortAlreadyAllocated'],
+    for (const [pool, values, taken, outside] of [
+      [this.ips, (h: ServiceHoldings) => h.ips.map((ip) => this.ips.parse(ip)), 'ClusterIPAlreadyAllocated', 'ClusterIPOutOfRange'],
+      [this.ports, (h: ServiceHoldings) => h.nodePorts, 'PortAlreadyAllocated', 'PortOutOfRange'],
     ] as const) {
       const existing = new Map<number, Allocation>();
       for (const a of await pool.list()) {
@@ -242,20 +251,19 @@ export class ServiceAllocator {
           const shown = pool.format(n);
           const prev = claimed.get(n);
           if (prev && (prev.namespace !== s.ref.namespace || prev.name !== s.ref.name)) {
-            report.problems.push({ ref: s.ref, reason: taken, message: `${pool.resource === IP_RESOURCE ? 'Cluster IP' : 'Port'} ${shown} was assigned to multiple services; please recreate service` });
+            report.problems.push({ ref: s.ref, reason: taken, message: `${pool.label} ${shown} was assigned to multiple services; please recreate service` });
             continue;
           }
           claimed.set(n, s.ref);
           const a = existing.get(n);
           if (a) {
             if (!sameRef(a.spec?.parentRef, s.ref)) {
-              report.problems.push({ ref: s.ref, reason: taken, message: `${pool.resource === IP_RESOURCE ? 'Cluster IP' : 'Port'} ${shown} is held by ${a.spec?.parentRef?.namespace}/${a.spec?.parentRef?.name}; please recreate service` });
+              report.problems.push({ ref: s.ref, reason: taken, message: `${pool.label} ${shown} is held by ${a.spec?.parentRef?.namespace}/${a.spec?.parentRef?.name}; please recreate service` });
             }
             continue;
           }
-          const why = outOfRange(shown);
-          if (why) {
-            report.problems.push({ ref: s.ref, reason: pool === this.ips ? 'ClusterIPOutOfRange' : 'PortOutOfRange', message: `${pool === this.ips ? 'Cluster IP' : 'Port'} ${shown} is not within the configured range ${pool === this.ips ? this.serviceCidr : this.nodePortRange}; please recreate service` });
+          if (pool.outOfRange(n)) {
+            report.problems.push({ ref: s.ref, reason: outside, message: `${pool.label} ${shown} is not within the configured range ${pool.range}; please recreate service` });
             continue;
           }
           if (await pool.take(n, s.ref)) report.restored.push(`${pool.resource}/${shown}`);
