@@ -73,6 +73,9 @@ export interface Service extends KubeObject {
 
 export const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
 export const CLUSTER_IP_NONE = 'None';
+/** The annotation of a Service every node's agent answers itself (kube-dns): no proxy rules are programmed for it. */
+export const NODE_LOCAL_ANNOTATION = 'flotilla.io/served-by';
+export const NODE_LOCAL_VALUE = 'node-agent';
 /** kube-apiserver's default and largest ClientIP affinity timeout, in seconds. */
 export const DEFAULT_CLIENT_IP_TIMEOUT_SECONDS = 10800;
 export const MAX_CLIENT_IP_TIMEOUT_SECONDS = 86400;

@@ -5,12 +5,10 @@
 // (node-agent/dns), so the annotation tells the service proxy to leave it
 // alone. Made at every controller start when missing (a deleted one is back
 // on the next start); an existing one is left as it is.
-import { serviceKind, toFlotillaError, type KindDescriptor, type KubeObject, type Logger, type Service } from '../../api/index.js';
+import { NODE_LOCAL_ANNOTATION, NODE_LOCAL_VALUE, serviceKind, toFlotillaError, type KindDescriptor, type KubeObject, type Logger, type Service } from '../../api/index.js';
 
 export const KUBE_DNS_SERVICE = 'kube-dns';
 export const KUBE_DNS_NAMESPACE = 'kube-system';
-/** The annotation of node-agent/services/catalog.ts (NODE_LOCAL_ANNOTATION): answered on every node by its agent. */
-const SERVED_BY = { 'flotilla.io/served-by': 'node-agent' };
 
 type Target = { res: KindDescriptor; namespace?: string; name?: string };
 
@@ -28,7 +26,8 @@ export function kubeDnsService(clusterIP: string): Service {
       namespace: KUBE_DNS_NAMESPACE,
       // what `kubectl cluster-info` lists: kubernetes.io/cluster-service=true, named by kubernetes.io/name
       labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'Flotilla-DNS' },
-      annotations: { ...SERVED_BY },
+      // answered on every node by its agent
+      annotations: { [NODE_LOCAL_ANNOTATION]: NODE_LOCAL_VALUE },
     },
     spec: {
       type: 'ClusterIP',

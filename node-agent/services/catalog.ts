@@ -5,9 +5,8 @@
 // API round trip per packet or query.
 import type { EndpointSlice, Service } from '../../api/index.js';
 
-/** The annotation of a Service the agent answers itself on every node (kube-dns): the proxy programs no rules for it. */
-export const NODE_LOCAL_ANNOTATION = 'flotilla.io/served-by';
-export const NODE_LOCAL_VALUE = 'node-agent';
+/** The annotation of a Service the agent answers itself on every node (kube-dns), defined with the Service kind. */
+export { NODE_LOCAL_ANNOTATION, NODE_LOCAL_VALUE } from '../../api/index.js';
 
 export interface ServiceCatalog {
   /** True once the first complete list of Services and EndpointSlices has arrived. */
