@@ -1,35 +1,20 @@
 // `flotctl apply -f` reads a manifest as kubectl does (YAML 1.1 via go-yaml v2):
 // the compiled CLI against the real controller, asserting what the user sees
 // and what the server stored. Build first: npx tsc -p tsconfig.json.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController } from '../helpers/controller.js';
-import { REPO_ROOT } from '../helpers/lab.js';
+import { FLOTCTL as CLI, flotctl as runFlotctl } from '../helpers/flotctl.js';
 import { requireBinaries } from '../helpers/require.js';
 
-const CLI = join(REPO_ROOT, 'dist/cli/main.js');
 
 let ctl: Awaited<ReturnType<typeof startController>>;
 let work: string;
 
-function flotctl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, HOME: work, KUBECONFIG: ctl.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// HOME is the test's own dir: no kubectl/flotctl cache of the user's is read
+const flotctl = (args: string[]) => runFlotctl(ctl.kubeconfig, args, { env: { HOME: work } });
 
 function file(name: string, text: string): string {
   const p = join(work, name);
